@@ -1,0 +1,2 @@
+export { SwimringError, type SwimringErrorCode } from './errors.js';
+export * from './partition/index.js';
