@@ -1,0 +1,44 @@
+// DESIGN §1: the protocol and partition cores are pure. No OS access, no clock, no randomness,
+// no timers: everything they need comes in as arguments.
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const src = fileURLToPath(new URL('../src/', import.meta.url));
+const PURE_DIRS = ['partition', 'gossip'];
+const FORBIDDEN: [RegExp, string][] = [
+  [/from\s+['"](node:|fs|net|dgram|os|child_process|crypto|timers)/, 'a Node.js built-in import'],
+  [/\bimport\(\s*['"]node:/, 'a dynamic Node.js import'],
+  [/\bDate\b/, 'Date'],
+  [/\bperformance\s*\./, 'performance (a clock)'],
+  [/\bMath\.random\b/, 'Math.random'],
+  [/\b(setTimeout|setInterval|setImmediate|queueMicrotask)\b/, 'a timer'],
+  [/\bprocess\./, 'process'],
+];
+
+function sources(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
+  );
+}
+
+describe('architecture', () => {
+  for (const dir of PURE_DIRS) {
+    it(`src/${dir} is pure`, (t) => {
+      const root = join(src, dir);
+      if (!existsSync(root)) {
+        assert.equal(dir, 'gossip', 'only the gossip core may not exist yet');
+        t.diagnostic(`src/${dir} does not exist yet`);
+        return;
+      }
+      const files = sources(root);
+      assert.ok(files.length > 0);
+      for (const file of files) {
+        const code = readFileSync(file, 'utf8').replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, '');
+        for (const [pattern, what] of FORBIDDEN) assert.doesNotMatch(code, pattern, `${file} uses ${what}`);
+      }
+    });
+  }
+});
