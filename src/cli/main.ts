@@ -1,0 +1,54 @@
+#!/usr/bin/env node
+/** swimring command line: dispatches to one command; bad usage is one stderr line and exit 2. */
+import { readFileSync } from 'node:fs';
+import { routeCommand, routeHelp } from './route.js';
+import { EXIT_USAGE, UsageError, asUsageError } from './usage.js';
+
+const commands: Record<string, { help: string; run: (argv: string[]) => Promise<void> }> = {
+  route: { help: routeHelp, run: (argv) => routeCommand(argv, { stdin: process.stdin, stdout: process.stdout }) },
+};
+
+const mainHelp = `Usage: swimring <command> [options]
+
+Commands:
+  route     route keys to partitions and owners (no cluster needed)
+
+Run 'swimring <command> --help' for a command's options.`;
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(`${mainHelp}\n`);
+    return;
+  }
+  if (name === '--version' || name === '-v') {
+    process.stdout.write(`${version()}\n`);
+    return;
+  }
+  const command = commands[name];
+  if (command === undefined) throw new UsageError(`unknown command ${JSON.stringify(name)}; run 'swimring --help'`);
+  await command.run(rest);
+}
+
+// A reader that goes away (swimring route … | head) is not an error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  const usage = asUsageError(err);
+  const command = process.argv[2] && process.argv[2] in commands ? ` ${process.argv[2]}` : '';
+  if (usage) {
+    process.stderr.write(`swimring${command}: ${usage.message.split('\n')[0]}\n`);
+    process.exitCode = EXIT_USAGE;
+  } else {
+    process.stderr.write(`swimring${command}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exitCode = 1;
+  }
+});
