@@ -4,7 +4,7 @@
  * list is built once, frozen, and shared by all partitions that have it.
  */
 import { invalidArgument } from '../errors.js';
-import { fnv1a32Partition, fnv1a64Partition, type Key } from './fnv.js';
+import { fnv1a32, fnv1a64Partition, type Key } from './fnv.js';
 import { jumpHashParts } from './jump.js';
 import {
   MAX_MATERIALIZED_PARTITIONS,
@@ -38,7 +38,7 @@ export class PartitionTable {
   readonly #ownerLists: readonly (readonly string[])[];
   /** Partition → owner-list id; null for jump tables too large to materialize. */
   readonly #listOf: Uint16Array | Uint32Array | null;
-  readonly #partitionOf: (key: Key, partitions: number) => number;
+  readonly #fnv64: boolean;
   #memberSet: ReadonlySet<string> | undefined;
 
   constructor(options: PartitionTableOptions) {
@@ -48,7 +48,7 @@ export class PartitionTable {
     this.hash = hash;
     this.placement = placement;
     this.members = Object.freeze(sortMemberNames(options.members));
-    this.#partitionOf = hash === 'fnv1a64' ? fnv1a64Partition : fnv1a32Partition;
+    this.#fnv64 = hash === 'fnv1a64';
     const n = this.members.length;
     if (n === 0) {
       this.#ownerLists = [NO_OWNERS];
@@ -74,7 +74,8 @@ export class PartitionTable {
     if (typeof key !== 'string' && !(key instanceof Uint8Array)) {
       throw invalidArgument('key', 'a string or a Uint8Array', key);
     }
-    return this.#partitionOf(key, this.partitions);
+    // Direct calls (not a stored function) so the hash inlines into the lookup.
+    return this.#fnv64 ? fnv1a64Partition(key, this.partitions) : fnv1a32(key) % this.partitions;
   }
 
   /** Owners of a partition, primary first: min(R, n) distinct members. Do not mutate (frozen). */
@@ -94,7 +95,9 @@ export class PartitionTable {
 
   /** Owners of the key's partition, primary first. */
   membersForKey(key: Key): readonly string[] {
-    return this.membersForPartition(this.partitionForKey(key));
+    const partition = this.partitionForKey(key);
+    const listOf = this.#listOf;
+    return listOf !== null ? this.#ownerLists[listOf[partition]!]! : this.membersForPartition(partition);
   }
 
   /** The primary owner of the key's partition, or undefined when the table has no members. */
