@@ -37,34 +37,34 @@ function fnv1a32Bytes(bytes: Uint8Array, n: number): number {
  */
 let hi64 = 0;
 
-function fnv64Bytes(bytes: Uint8Array, n: number): number {
+function fnv64(key: Key): number {
+  // One loop for both sources: a string is read by UTF-16 unit while it is ASCII; at the first
+  // other unit the hash restarts over its UTF-8 encoding.
+  let text = typeof key === 'string' ? key : null;
+  let bytes = typeof key === 'string' ? encoded.bytes : key;
+  let n = key.length;
   let h0 = 0x2325;
   let h1 = 0x8422;
   let h2 = 0x9ce4;
   let h3 = 0xcbf2;
   for (let i = 0; i < n; i++) {
-    const x = h0 ^ bytes[i]!;
-    const t0 = x * 0x1b3;
-    const t1 = h1 * 0x1b3 + (t0 >>> 16);
-    const t2 = h2 * 0x1b3 + (x << 8) + (t1 >>> 16);
-    h3 = (h3 * 0x1b3 + (h1 << 8) + (t2 >>> 16)) & 0xffff;
-    h0 = t0 & 0xffff;
-    h1 = t1 & 0xffff;
-    h2 = t2 & 0xffff;
-  }
-  hi64 = ((h3 << 16) | h2) >>> 0;
-  return ((h1 << 16) | h0) >>> 0;
-}
-
-function fnv64(key: Key): number {
-  if (typeof key !== 'string') return fnv64Bytes(key, key.length);
-  let h0 = 0x2325;
-  let h1 = 0x8422;
-  let h2 = 0x9ce4;
-  let h3 = 0xcbf2;
-  for (let i = 0; i < key.length; i++) {
-    const c = key.charCodeAt(i);
-    if (c >= 0x80) return fnv64Bytes(encoded.bytes, encodeUtf8(key));
+    let c: number;
+    if (text !== null) {
+      c = text.charCodeAt(i);
+      if (c >= 0x80) {
+        n = encodeUtf8(text);
+        bytes = encoded.bytes;
+        text = null;
+        h0 = 0x2325;
+        h1 = 0x8422;
+        h2 = 0x9ce4;
+        h3 = 0xcbf2;
+        i = -1;
+        continue;
+      }
+    } else {
+      c = bytes[i]!;
+    }
     const x = h0 ^ c;
     const t0 = x * 0x1b3;
     const t1 = h1 * 0x1b3 + (t0 >>> 16);
