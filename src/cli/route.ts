@@ -58,30 +58,46 @@ export async function routeCommand(argv: string[], io: RouteIo): Promise<void> {
     placement: values.placement as Placement,
   });
   const out = new LineWriter(io.stdout, table);
-  if (positionals.length > 0) {
-    for (const key of positionals) {
-      const full = out.route(key, key);
-      if (full) await full;
+  try {
+    if (positionals.length > 0) {
+      for (const key of positionals) {
+        const full = out.route(key, key);
+        if (full) await full;
+      }
+    } else {
+      await routeLines(io.stdin, out);
     }
-  } else {
-    await routeLines(io.stdin, out);
+  } finally {
+    // Keys routed before a bad line are still printed.
+    await out.flush();
   }
-  await out.flush();
 }
 
+/** Longest key line accepted from stdin; a longer one is refused rather than buffered without end. */
+export const MAX_KEY_LINE_BYTES = 16 * 1024 * 1024;
+
 async function routeLines(stdin: Readable, out: LineWriter): Promise<void> {
-  let rest: Buffer = Buffer.alloc(0);
+  // Pieces of a line that spans chunks, joined once its newline arrives.
+  let carry: Buffer[] = [];
+  let carryBytes = 0;
   for await (const chunk of stdin as AsyncIterable<Buffer>) {
-    const data = rest.length === 0 ? chunk : Buffer.concat([rest, chunk]);
     let start = 0;
-    for (let nl = data.indexOf(10); nl >= 0; nl = data.indexOf(10, start)) {
-      const full = out.routeBytes(data.subarray(start, nl));
+    for (let nl = chunk.indexOf(10); nl >= 0; nl = chunk.indexOf(10, start)) {
+      const piece = chunk.subarray(start, nl);
+      const line = carry.length === 0 ? piece : Buffer.concat([...carry, piece]);
+      carry = [];
+      carryBytes = 0;
+      const full = out.routeBytes(line);
       if (full) await full;
       start = nl + 1;
     }
-    rest = Buffer.from(data.subarray(start));
+    if (start < chunk.length) {
+      carry.push(chunk.subarray(start));
+      carryBytes += chunk.length - start;
+      if (carryBytes > MAX_KEY_LINE_BYTES) throw new UsageError(`a key line on stdin is longer than ${MAX_KEY_LINE_BYTES} bytes`);
+    }
   }
-  if (rest.length > 0) await out.routeBytes(rest);
+  if (carry.length > 0) await out.routeBytes(Buffer.concat(carry));
 }
 
 /** Batches output lines and honours backpressure, so a million keys stream in bounded memory. */

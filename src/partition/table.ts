@@ -67,6 +67,7 @@ export class PartitionTable {
       this.#listOf = built.listOf;
     }
     this.checksum = tableChecksum(this);
+    Object.freeze(this);
   }
 
   /** The partition of a key: hash(key) mod P. */

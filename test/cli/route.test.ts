@@ -58,6 +58,22 @@ describe('swimring route', () => {
     });
   });
 
+  it('refuses a key line longer than 16 MiB on stdin with exit code 2, after routing the lines before it', async () => {
+    const r = await runCli(base, Buffer.concat([Buffer.from('first\n'), Buffer.alloc(16 * 1024 * 1024 + 10, 0x61)]));
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /a key line on stdin is longer than 16777216 bytes/);
+    assert.deepEqual(parseLines(r.stdout).map((l) => l.key), ['first']);
+  });
+
+  it('routes a long key that spans many stdin chunks', async () => {
+    const long = 'x'.repeat(1_000_000);
+    const r = await runCli(base, `a\n${long}\nb\n`);
+    assert.equal(r.code, 0, r.stderr);
+    const lines = parseLines(r.stdout);
+    assert.deepEqual(lines.map((l) => l.key.length), [1, long.length, 1]);
+    assert.equal(lines[1]!.partition, table.partitionForKey(long));
+  });
+
   it('accepts the full partition range and an empty member list', async () => {
     const big = await runCli(['route', '--members', 'a,b', '--partitions', '2147483647', 'k']);
     assert.equal(big.code, 0, big.stderr);

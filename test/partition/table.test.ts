@@ -86,6 +86,14 @@ describe('partition table', () => {
     assert.throws(() => big.membersForPartition(MAX_PARTITIONS), { code: 'ERR_INVALID_ARGUMENT' });
   });
 
+  it('is immutable', () => {
+    const table = createPartitionTable({ members: ['a', 'b'], partitions: 8, replicas: 2 });
+    assert.throws(() => ((table as { partitions: number }).partitions = 9), TypeError);
+    assert.throws(() => (table.members as string[]).push('c'), TypeError);
+    assert.throws(() => (table.membersForPartition(0) as string[]).pop(), TypeError);
+    assert.equal(table.hasMember('a'), true, 'the lazy member index still works on a frozen table');
+  });
+
   it('an empty member list is valid and owns nothing', () => {
     for (const placement of placements) {
       const table = createPartitionTable({ members: [], partitions: 64, replicas: 3, placement });
