@@ -13,8 +13,26 @@ const EOF = 257;
 const MAX_WIDTH = 12;
 const MAX_CODE = (1 << MAX_WIDTH) - 1;
 
+/*
+ * Encoder dictionary: (prefix code << 8 | byte), a 20-bit key, indexes a flat table whose
+ * entries are (generation << 12 | code). Bumping the generation empties it in O(1), on every
+ * call and every reset, without clearing 4 MiB.
+ */
+const dictionary = new Int32Array(1 << 20);
+let generation = 0;
+
+function nextGeneration(): number {
+  generation++;
+  if (generation >= 1 << 19) {
+    dictionary.fill(0);
+    generation = 1;
+  }
+  return generation << 12;
+}
+
 export function lzwCompress(input: Uint8Array): Uint8Array {
-  const out: number[] = [];
+  let out = new Uint8Array(Math.max(16, (input.length * 3) >> 1));
+  let n = 0;
   let bits = 0;
   let count = 0;
   let width = 9;
@@ -22,14 +40,19 @@ export function lzwCompress(input: Uint8Array): Uint8Array {
     bits |= code << count;
     count += width;
     while (count >= 8) {
-      out.push(bits & 0xff);
+      if (n === out.length) {
+        const next = new Uint8Array(n * 2);
+        next.set(out);
+        out = next;
+      }
+      out[n++] = bits & 0xff;
       bits >>>= 8;
       count -= 8;
     }
   };
   let hi = EOF;
   let overflow = 1 << width;
-  let table = new Map<number, number>(); // (prefix code << 8 | byte) → code
+  let tag = nextGeneration();
   /** Advances hi; on running out of codes emits clear and resets. Returns false after a reset. */
   const incHi = (): boolean => {
     hi++;
@@ -42,7 +65,7 @@ export function lzwCompress(input: Uint8Array): Uint8Array {
       width = 9;
       hi = EOF;
       overflow = 1 << width;
-      table = new Map();
+      tag = nextGeneration();
       return false;
     }
     return true;
@@ -54,21 +77,28 @@ export function lzwCompress(input: Uint8Array): Uint8Array {
     for (let i = 1; i < input.length; i++) {
       const byte = input[i]!;
       const key = (code << 8) | byte;
-      const found = table.get(key);
-      if (found !== undefined) {
-        code = found;
+      const entry = dictionary[key]!;
+      if ((entry & ~0xfff) === tag) {
+        code = entry & 0xfff;
         continue;
       }
       write(code);
       code = byte;
-      if (incHi()) table.set(key, hi);
+      if (incHi()) dictionary[key] = tag | hi;
     }
     write(code);
     incHi();
   }
   write(EOF);
-  if (count > 0) out.push(bits & 0xff);
-  return Uint8Array.from(out);
+  if (count > 0) {
+    if (n === out.length) {
+      const next = new Uint8Array(n + 1);
+      next.set(out);
+      out = next;
+    }
+    out[n++] = bits & 0xff;
+  }
+  return out.slice(0, n);
 }
 
 /**
@@ -78,18 +108,10 @@ export function lzwCompress(input: Uint8Array): Uint8Array {
 export function lzwDecompress(input: Uint8Array, maxOutputBytes: number): Uint8Array {
   let out = new Uint8Array(Math.min(Math.max(input.length * 4, 64), maxOutputBytes));
   let n = 0;
-  const push = (byte: number) => {
-    if (n === out.length) {
-      if (n >= maxOutputBytes) throw new DecodeError('LZW output exceeds the limit');
-      const next = new Uint8Array(Math.min(n * 2, maxOutputBytes));
-      next.set(out);
-      out = next;
-    }
-    out[n++] = byte;
-  };
   const prefix = new Uint16Array(1 << MAX_WIDTH);
   const suffix = new Uint8Array(1 << MAX_WIDTH);
-  const chain = new Uint8Array(1 << MAX_WIDTH);
+  /** Length of each entry's expansion, so it can be written back to front in place. */
+  const length = new Uint16Array(1 << MAX_WIDTH);
   let width = 9;
   let hi = EOF;
   let overflow = 1 << width;
@@ -114,29 +136,31 @@ export function lzwDecompress(input: Uint8Array, maxOutputBytes: number): Uint8A
       continue;
     }
     if (code === EOF) return out.slice(0, n);
-    let head: number;
-    if (code < CLEAR) {
-      head = code;
-      push(code);
-    } else if (code <= hi && !(code === hi && last < 0)) {
-      // Walk the chain backwards into `chain`, then emit it forwards. code === hi is the KwKwK
-      // case: the last expansion followed by its own first byte.
-      let c = code === hi ? last : code;
-      let depth = 0;
-      while (c >= CLEAR) {
-        chain[depth++] = suffix[c]!;
-        c = prefix[c]!;
-      }
-      head = c;
-      push(head);
-      for (let i = depth - 1; i >= 0; i--) push(chain[i]!);
-      if (code === hi) push(head);
-    } else {
-      throw new DecodeError('LZW code out of range');
+    // code === hi is the KwKwK case: the last expansion followed by its own first byte.
+    const kwk = code === hi;
+    if (!(code < CLEAR || (code > EOF && code < hi) || (kwk && last >= 0))) throw new DecodeError('LZW code out of range');
+    const source = kwk ? last : code;
+    const len = (source < CLEAR ? 1 : length[source]!) + (kwk ? 1 : 0);
+    if (n + len > out.length) {
+      if (n + len > maxOutputBytes) throw new DecodeError('LZW output exceeds the limit');
+      const next = new Uint8Array(Math.min(Math.max(out.length * 2, n + len), maxOutputBytes));
+      next.set(out.subarray(0, n));
+      out = next;
     }
+    let c = source;
+    let i = n + (source < CLEAR ? 1 : length[source]!) - 1;
+    while (c >= CLEAR) {
+      out[i--] = suffix[c]!;
+      c = prefix[c]!;
+    }
+    out[i] = c;
+    const head = c;
+    if (kwk) out[n + len - 1] = head;
+    n += len;
     if (last >= 0) {
       suffix[hi] = head;
       prefix[hi] = last;
+      length[hi] = (last < CLEAR ? 1 : length[last]!) + 1;
     }
     last = code;
     hi++;

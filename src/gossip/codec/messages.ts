@@ -92,15 +92,15 @@ function sourceFieldCount(m: Ping): number {
 }
 
 function writeSourceFields(w: Writer, m: Ping): void {
-  if (m.sourceAddr && m.sourceAddr.length > 0) w.str('SourceAddr').raw(m.sourceAddr);
-  if (m.sourceNode !== '') w.str('SourceNode').str(m.sourceNode);
-  if (m.sourcePort !== 0) w.str('SourcePort').int(m.sourcePort);
+  if (m.sourceAddr && m.sourceAddr.length > 0) w.key('SourceAddr').raw(m.sourceAddr);
+  if (m.sourceNode !== '') w.key('SourceNode').str(m.sourceNode);
+  if (m.sourcePort !== 0) w.key('SourcePort').int(m.sourcePort);
 }
 
 export function encodePing(m: Ping): Uint8Array {
   return body(MessageType.ping, (w) => {
     w.mapHeader(2 + sourceFieldCount(m));
-    w.str('Node').str(m.node).str('SeqNo').int(m.seqNo);
+    w.key('Node').str(m.node).key('SeqNo').int(m.seqNo);
     writeSourceFields(w, m);
   });
 }
@@ -108,22 +108,22 @@ export function encodePing(m: Ping): Uint8Array {
 export function encodeIndirectPing(m: IndirectPing): Uint8Array {
   return body(MessageType.indirectPing, (w) => {
     w.mapHeader(5 + sourceFieldCount(m));
-    w.str('Nack').bool(m.nack).str('Node').str(m.node).str('Port').int(m.port).str('SeqNo').int(m.seqNo);
+    w.key('Nack').bool(m.nack).key('Node').str(m.node).key('Port').int(m.port).key('SeqNo').int(m.seqNo);
     writeSourceFields(w, m);
-    w.str('Target').raw(m.target);
+    w.key('Target').raw(m.target);
   });
 }
 
 export function encodeAck(m: Ack): Uint8Array {
-  return body(MessageType.ack, (w) => w.mapHeader(2).str('Payload').rawOrNil(m.payload).str('SeqNo').int(m.seqNo));
+  return body(MessageType.ack, (w) => w.mapHeader(2).key('Payload').rawOrNil(m.payload).key('SeqNo').int(m.seqNo));
 }
 
 export function encodeNack(m: Nack): Uint8Array {
-  return body(MessageType.nack, (w) => w.mapHeader(1).str('SeqNo').int(m.seqNo));
+  return body(MessageType.nack, (w) => w.mapHeader(1).key('SeqNo').int(m.seqNo));
 }
 
 function encodeAccusation(type: number, m: Suspect): Uint8Array {
-  return body(type, (w) => w.mapHeader(3).str('From').str(m.from).str('Incarnation').int(m.incarnation).str('Node').str(m.node));
+  return body(type, (w) => w.mapHeader(3).key('From').str(m.from).key('Incarnation').int(m.incarnation).key('Node').str(m.node));
 }
 
 export const encodeSuspect = (m: Suspect) => encodeAccusation(MessageType.suspect, m);
@@ -133,21 +133,21 @@ export function encodeAlive(m: Alive): Uint8Array {
   return body(MessageType.alive, (w) =>
     w
       .mapHeader(6)
-      .str('Addr').raw(m.addr)
-      .str('Incarnation').int(m.incarnation)
-      .str('Meta').raw(m.meta)
-      .str('Node').str(m.node)
-      .str('Port').int(m.port)
-      .str('Vsn').raw(m.vsn),
+      .key('Addr').raw(m.addr)
+      .key('Incarnation').int(m.incarnation)
+      .key('Meta').raw(m.meta)
+      .key('Node').str(m.node)
+      .key('Port').int(m.port)
+      .key('Vsn').raw(m.vsn),
   );
 }
 
 export function encodeErr(message: string): Uint8Array {
-  return body(MessageType.err, (w) => w.mapHeader(1).str('Error').str(message));
+  return body(MessageType.err, (w) => w.mapHeader(1).key('Error').str(message));
 }
 
 export function encodeCompress(m: Compress): Uint8Array {
-  return body(MessageType.compress, (w) => w.mapHeader(2).str('Algo').int(m.algo).str('Buf').raw(m.buf));
+  return body(MessageType.compress, (w) => w.mapHeader(2).key('Algo').int(m.algo).key('Buf').raw(m.buf));
 }
 
 /** [8][user bytes] on UDP: the rest of the packet is the user message. */
@@ -160,16 +160,16 @@ export function encodeUser(payload: Uint8Array): Uint8Array {
 
 export function encodePushPull(header: PushPullHeader, states: readonly PushNodeState[], userState: Uint8Array): Uint8Array {
   return body(MessageType.pushPull, (w) => {
-    w.mapHeader(3).str('Join').bool(header.join).str('Nodes').int(states.length).str('UserStateLen').int(userState.length);
+    w.mapHeader(3).key('Join').bool(header.join).key('Nodes').int(states.length).key('UserStateLen').int(userState.length);
     for (const s of states) {
       w.mapHeader(7)
-        .str('Addr').raw(s.addr)
-        .str('Incarnation').int(s.incarnation)
-        .str('Meta').raw(s.meta)
-        .str('Name').str(s.name)
-        .str('Port').int(s.port)
-        .str('State').int(s.state)
-        .str('Vsn').raw(s.vsn);
+        .key('Addr').raw(s.addr)
+        .key('Incarnation').int(s.incarnation)
+        .key('Meta').raw(s.meta)
+        .key('Name').str(s.name)
+        .key('Port').int(s.port)
+        .key('State').int(s.state)
+        .key('Vsn').raw(s.vsn);
     }
     w.bytes(userState);
   });

@@ -24,6 +24,7 @@ export type MsgMap = Map<string, MsgValue>;
 const MAX_DEPTH = 32;
 const textDecoder = new TextDecoder('utf-8', { fatal: false });
 const textEncoder = new TextEncoder();
+const fieldNames = new Map<string, Uint8Array>();
 
 export class Reader {
   readonly bytes: Uint8Array;
@@ -305,6 +306,16 @@ export class Writer {
   /** A Go string field or map key: its UTF-8 bytes as a raw string. */
   str(v: string): this {
     return this.raw(textEncoder.encode(v));
+  }
+
+  /** A struct field name: a small fixed set, so their encodings are kept. */
+  key(name: string): this {
+    let bytes = fieldNames.get(name);
+    if (bytes === undefined) {
+      bytes = textEncoder.encode(name);
+      if (fieldNames.size < 256) fieldNames.set(name, bytes);
+    }
+    return this.raw(bytes);
   }
 
   /** A []byte field: nil slices are msgpack nil, others raw strings. */

@@ -1,0 +1,141 @@
+/**
+ * Gossip parameters. Profiles carry memberlist's DefaultLANConfig / WAN / Local numbers as a
+ * Serf agent sets them (wire reference §9.1), so timings compare with Serf on equal terms.
+ */
+import { invalidOption } from '../errors.js';
+
+export interface GossipConfig {
+  probeIntervalMs: number;
+  probeTimeoutMs: number;
+  indirectChecks: number;
+  retransmitMult: number;
+  suspicionMult: number;
+  suspicionMaxTimeoutMult: number;
+  pushPullIntervalMs: number;
+  gossipIntervalMs: number;
+  gossipNodes: number;
+  gossipToTheDeadMs: number;
+  awarenessMaxMultiplier: number;
+  tcpTimeoutMs: number;
+  /** UDP send budget for one packet of gossip and piggy-backed broadcasts. */
+  udpBufferBytes: number;
+  compression: boolean;
+  /** Fall back to a TCP ping when UDP probes fail (peers with protocol ≥ 3). */
+  tcpPings: boolean;
+  /** Broadcasts waiting to be sent; beyond it the most transmitted are dropped (counted). */
+  broadcastQueueDepth: number;
+  /** Largest TCP stream message accepted. */
+  maxStreamBytes: number;
+  /**
+   * Lifeguard (local health awareness, dynamic suspicion with confirmations, nacks, buddy
+   * system). Switch it off only to measure what it buys.
+   */
+  lifeguard: boolean;
+  /** How long a node keeps trying to reach a failed or left member with push/pull (healing partitions). */
+  reconnectWindowMs: number;
+}
+
+export type ProfileName = 'lan' | 'wan' | 'local';
+
+const LAN: GossipConfig = {
+  probeIntervalMs: 1000,
+  probeTimeoutMs: 500,
+  indirectChecks: 3,
+  retransmitMult: 4,
+  suspicionMult: 4,
+  suspicionMaxTimeoutMult: 6,
+  pushPullIntervalMs: 30_000,
+  gossipIntervalMs: 200,
+  gossipNodes: 3,
+  gossipToTheDeadMs: 30_000,
+  awarenessMaxMultiplier: 8,
+  tcpTimeoutMs: 10_000,
+  udpBufferBytes: 1400,
+  compression: true,
+  tcpPings: true,
+  broadcastQueueDepth: 4096,
+  maxStreamBytes: 16 * 1024 * 1024,
+  lifeguard: true,
+  reconnectWindowMs: 24 * 3600 * 1000,
+};
+
+export const PROFILES: Readonly<Record<ProfileName, Readonly<GossipConfig>>> = {
+  lan: LAN,
+  wan: {
+    ...LAN,
+    tcpTimeoutMs: 30_000,
+    suspicionMult: 6,
+    pushPullIntervalMs: 60_000,
+    probeTimeoutMs: 3000,
+    probeIntervalMs: 5000,
+    gossipNodes: 4,
+    gossipIntervalMs: 500,
+    gossipToTheDeadMs: 60_000,
+  },
+  local: {
+    ...LAN,
+    tcpTimeoutMs: 1000,
+    indirectChecks: 1,
+    retransmitMult: 2,
+    suspicionMult: 3,
+    pushPullIntervalMs: 15_000,
+    probeTimeoutMs: 200,
+    gossipIntervalMs: 100,
+    gossipToTheDeadMs: 15_000,
+  },
+};
+
+type Range = [min: number, max: number];
+const INTEGER_RANGES: Partial<Record<keyof GossipConfig, Range>> = {
+  probeIntervalMs: [1, 3_600_000],
+  probeTimeoutMs: [1, 3_600_000],
+  indirectChecks: [0, 64],
+  retransmitMult: [1, 64],
+  suspicionMult: [1, 64],
+  suspicionMaxTimeoutMult: [1, 64],
+  pushPullIntervalMs: [0, 86_400_000],
+  gossipIntervalMs: [1, 3_600_000],
+  gossipNodes: [1, 64],
+  gossipToTheDeadMs: [0, 86_400_000],
+  awarenessMaxMultiplier: [1, 64],
+  tcpTimeoutMs: [1, 3_600_000],
+  udpBufferBytes: [256, 65_000],
+  broadcastQueueDepth: [16, 1_000_000],
+  maxStreamBytes: [1024, 1 << 30],
+  reconnectWindowMs: [0, 30 * 86_400_000],
+};
+
+/** A profile with overrides, validated; a bad value throws ERR_INVALID_OPTION naming it. */
+export function resolveGossipConfig(profile: ProfileName = 'lan', overrides: Partial<GossipConfig> = {}): GossipConfig {
+  const base = PROFILES[profile];
+  if (base === undefined) throw invalidOption('profile', `one of ${Object.keys(PROFILES).join(', ')}`, profile);
+  const config: GossipConfig = { ...base };
+  for (const [key, value] of Object.entries(overrides) as [keyof GossipConfig, unknown][]) {
+    if (value === undefined) continue;
+    if (!(key in base)) throw invalidOption(key, 'a known gossip option', value);
+    const range = INTEGER_RANGES[key];
+    if (range) {
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < range[0] || value > range[1]) {
+        throw invalidOption(key, `an integer in [${range[0]}, ${range[1]}]`, value);
+      }
+    } else if (typeof value !== 'boolean') {
+      throw invalidOption(key, 'a boolean', value);
+    }
+    (config as unknown as Record<string, unknown>)[key] = value;
+  }
+  if (config.probeTimeoutMs > config.probeIntervalMs) {
+    throw invalidOption('probeTimeoutMs', `at most probeIntervalMs (${config.probeIntervalMs})`, config.probeTimeoutMs);
+  }
+  return config;
+}
+
+/** Retransmissions of one broadcast: RetransmitMult × ceil(log10(n + 1)). */
+export function retransmitLimit(config: GossipConfig, nodes: number): number {
+  return config.retransmitMult * Math.ceil(Math.log10(nodes + 1));
+}
+
+/** Push/pull interval grows past 32 nodes: × (ceil(log2(n) − log2(32)) + 1). */
+export function pushPullIntervalMs(config: GossipConfig, nodes: number): number {
+  if (nodes <= 32) return config.pushPullIntervalMs;
+  return config.pushPullIntervalMs * (Math.ceil(Math.log2(nodes) - Math.log2(32)) + 1);
+}

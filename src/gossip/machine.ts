@@ -1,0 +1,793 @@
+/**
+ * The gossip state machine: SWIM with Lifeguard on memberlist 0.2.2's wire protocol (wire
+ * reference §9). Pure and synchronous: it is driven by packets, stream messages, timers and
+ * commands, each with the current time, and answers only through its outbox of effects. Timers
+ * are data carrying a token; a timer whose token is stale does nothing, so nothing is cancelled.
+ */
+import { type Address, bytesEqual, ipToBytes, ipToString } from './address.js';
+import { Awareness } from './awareness.js';
+import { BroadcastQueue } from './broadcast-queue.js';
+import { lzwCompress } from './codec/lzw.js';
+import {
+  MessageType,
+  decodeAck,
+  decodeAlive,
+  decodeDead,
+  decodeIndirectPing,
+  decodeNack,
+  decodePing,
+  decodeSuspect,
+  encodeAck,
+  encodeAlive,
+  encodeCompress,
+  encodeDead,
+  encodeErr,
+  encodeIndirectPing,
+  encodeNack,
+  encodePing,
+  encodePushPull,
+  encodeSuspect,
+  type Alive,
+  type Dead,
+  type PushNodeState,
+  type Suspect,
+} from './codec/messages.js';
+import { DecodeError } from './codec/msgpack.js';
+import { packPacket, unpackPacket } from './codec/packet.js';
+import type { StreamMessage } from './codec/stream.js';
+import { type GossipConfig, pushPullIntervalMs, retransmitLimit } from './config.js';
+import { type Member, MemberTable, type MemberView, STATUS_TO_WIRE, WIRE_TO_STATUS, newMember, protocolMax, viewOf } from './members.js';
+import { Suspicion, confirmationsWanted, suspicionMinMs } from './suspicion.js';
+
+/** The versions a Serf 0.9.4 agent advertises: memberlist 1..5 speaking 2, Serf 2..5 speaking 5 (§7). */
+export const DEFAULT_VSN = Uint8Array.from([1, 5, 2, 2, 5, 5]);
+/** compound header (type + count) */
+const COMPOUND_HEADER_BYTES = 2;
+/** per message in a compound: its u16 length */
+const COMPOUND_ENTRY_BYTES = 2;
+
+export type Timer =
+  | { readonly kind: 'probe'; readonly token: number }
+  | { readonly kind: 'probeTimeout'; readonly seq: number }
+  | { readonly kind: 'gossip'; readonly token: number }
+  | { readonly kind: 'pushPull'; readonly token: number }
+  | { readonly kind: 'suspicion'; readonly node: string; readonly token: number }
+  | { readonly kind: 'relayTimeout'; readonly seq: number };
+
+export type StreamPurpose = 'join' | 'pushPull' | 'ping';
+
+export type Effect =
+  /** Send one UDP datagram. */
+  | { readonly type: 'send'; readonly to: Address; readonly bytes: Uint8Array }
+  /** Open a TCP stream, write `bytes`, read one message back, report it with handleStreamReply(id). */
+  | { readonly type: 'stream'; readonly id: number; readonly to: Address; readonly bytes: Uint8Array; readonly deadlineMs: number }
+  /** Call handleTimer(timer) at `atMs`. */
+  | { readonly type: 'timer'; readonly timer: Timer; readonly atMs: number }
+  | { readonly type: 'member'; readonly change: 'join' | 'update' | 'leave'; readonly member: MemberView }
+  /** A member claims a name we know at another address (name conflict, §10.10). */
+  | { readonly type: 'conflict'; readonly known: MemberView; readonly claimed: Address }
+  /** A user message (Serf's layer lives on these). */
+  | { readonly type: 'user'; readonly payload: Uint8Array }
+  /** A remote node's push/pull user state (Serf's layer). */
+  | { readonly type: 'remoteState'; readonly state: Uint8Array; readonly join: boolean }
+  /** Our graceful-leave broadcast has gone out as many times as it will. */
+  | { readonly type: 'left' };
+
+export interface LocalNode {
+  name: string;
+  /** The address peers reach us at (advertised). */
+  host: string;
+  port: number;
+  meta?: Uint8Array;
+  vsn?: Uint8Array;
+}
+
+export interface MachineOptions {
+  config: GossipConfig;
+  local: LocalNode;
+  /** Uniform random numbers in [0, 1): the system source in production, a seeded PRNG in simulation. */
+  random: () => number;
+  /** Bytes the I/O layer adds per datagram (encryption), taken off the gossip budget. */
+  packetOverheadBytes?: number;
+  /** The user state we send in push/pull (Serf's layer); empty by default. */
+  localState?: () => Uint8Array;
+}
+
+export interface Counters {
+  packetsIn: number;
+  bytesIn: number;
+  packetsOut: number;
+  bytesOut: number;
+  streamsOut: number;
+  probes: number;
+  probeFailures: number;
+  indirectProbes: number;
+  suspicions: number;
+  refutations: number;
+  deaths: number;
+  /** Dropped input by reason: nothing bad is lost silently. */
+  drops: Record<string, number>;
+}
+
+interface Probe {
+  seq: number;
+  target: Member;
+  startMs: number;
+  acked: boolean;
+  direct: boolean;
+  fallbackContact: boolean;
+  nacks: number;
+  expectedNacks: number;
+}
+
+/** A relayed indirect probe: we pinged `target` on behalf of `requester`. */
+interface Relay {
+  requester: Address;
+  originalSeq: number;
+  nack: boolean;
+}
+
+export class GossipMachine {
+  readonly config: GossipConfig;
+  readonly members = new MemberTable();
+  readonly counters: Counters = {
+    packetsIn: 0,
+    bytesIn: 0,
+    packetsOut: 0,
+    bytesOut: 0,
+    streamsOut: 0,
+    probes: 0,
+    probeFailures: 0,
+    indirectProbes: 0,
+    suspicions: 0,
+    refutations: 0,
+    deaths: 0,
+    drops: {},
+  };
+
+  readonly #self: Member;
+  readonly #random: () => number;
+  readonly #overhead: number;
+  readonly #localState: () => Uint8Array;
+  readonly #awareness: Awareness;
+  readonly #broadcasts: BroadcastQueue;
+  readonly #suspicions = new Map<string, Suspicion>();
+  readonly #relays = new Map<number, Relay>();
+  readonly #streams = new Map<number, { purpose: StreamPurpose; seq: number }>();
+  #outbox: Effect[] = [];
+  #seq = 0;
+  #streamId = 0;
+  #probe: Probe | undefined;
+  #probeToken = 0;
+  #gossipToken = 0;
+  #pushPullToken = 0;
+  #started = false;
+  #leaving = false;
+
+  constructor(options: MachineOptions) {
+    this.config = options.config;
+    this.#random = options.random;
+    this.#overhead = options.packetOverheadBytes ?? 0;
+    this.#localState = options.localState ?? (() => new Uint8Array(0));
+    this.#awareness = new Awareness(this.config.awarenessMaxMultiplier);
+    this.#broadcasts = new BroadcastQueue(this.config.broadcastQueueDepth);
+    const addr = ipToBytes(options.local.host);
+    if (addr === null) throw new RangeError(`local host must be an IP address, got ${options.local.host}`);
+    this.#self = newMember(options.local.name, addr, options.local.port, 0);
+    this.#self.host = ipToString(addr);
+    this.#self.meta = options.local.meta ?? Uint8Array.from([0xff, 0x80]);
+    this.#self.vsn = options.local.vsn ?? DEFAULT_VSN;
+  }
+
+  get name(): string {
+    return this.#self.name;
+  }
+
+  get incarnation(): number {
+    return this.#self.incarnation;
+  }
+
+  get healthScore(): number {
+    return this.#awareness.score;
+  }
+
+  get leaving(): boolean {
+    return this.#leaving;
+  }
+
+  /** Members as this node sees them (itself included). */
+  memberViews(): MemberView[] {
+    return [...this.members.byName.values()].map(viewOf);
+  }
+
+  /** Takes the pending effects. */
+  drain(): Effect[] {
+    const out = this.#outbox;
+    this.#outbox = [];
+    return out;
+  }
+
+  /** Startup (§9.5 setAlive): incarnation 1, our own alive queued for gossip, timers staggered. */
+  start(nowMs: number): void {
+    if (this.#started) return;
+    this.#started = true;
+    this.#self.incarnation = 1;
+    this.#self.status = 'alive';
+    this.#self.statusChangeMs = nowMs;
+    this.members.add(this.#self, this.#random);
+    this.#queueAlive(this.#self);
+    const c = this.config;
+    this.#timer({ kind: 'probe', token: ++this.#probeToken }, nowMs + Math.floor(this.#random() * c.probeIntervalMs));
+    this.#timer({ kind: 'gossip', token: ++this.#gossipToken }, nowMs + Math.floor(this.#random() * c.gossipIntervalMs));
+    if (c.pushPullIntervalMs > 0) {
+      this.#timer({ kind: 'pushPull', token: ++this.#pushPullToken }, nowMs + Math.floor(this.#random() * c.pushPullIntervalMs));
+    }
+  }
+
+  /** Starts a push/pull join with one seed; handleStreamReply reports whether it worked. */
+  join(seed: Address, nowMs: number): number {
+    return this.#openStream('join', seed, this.#encodeStream(this.#pushPullMessage(true)), nowMs + this.config.tcpTimeoutMs, 0);
+  }
+
+  /** Replaces our meta (Serf tags): a new incarnation, gossiped as alive. */
+  setMeta(meta: Uint8Array): void {
+    this.#self.meta = meta;
+    this.#self.incarnation++;
+    this.#queueAlive(this.#self);
+  }
+
+  /** Gossips a user message (Serf broadcasts) with the transmit limit of membership news. */
+  broadcastUser(payload: Uint8Array): void {
+    const bytes = new Uint8Array(payload.length + 1);
+    bytes[0] = MessageType.user;
+    bytes.set(payload, 1);
+    this.#broadcasts.queue({ key: null, bytes });
+  }
+
+  /** Graceful leave (§9.5): dead{From = self}; effect 'left' once it has been gossiped out. */
+  leave(nowMs: number): void {
+    if (this.#leaving) return;
+    this.#leaving = true;
+    const others = [...this.members.byName.values()].some((m) => m !== this.#self && (m.status === 'alive' || m.status === 'suspect'));
+    this.#deadNode({ incarnation: this.#self.incarnation, node: this.#self.name, from: this.#self.name }, nowMs, others);
+    if (!others) this.#emit({ type: 'left' });
+  }
+
+  // ---- input -------------------------------------------------------------------------------
+
+  handlePacket(from: Address, bytes: Uint8Array, nowMs: number): void {
+    this.counters.packetsIn++;
+    this.counters.bytesIn += bytes.length;
+    let unpacked;
+    try {
+      unpacked = unpackPacket(bytes);
+    } catch (err) {
+      this.#drop(err instanceof DecodeError && err.message === 'CRC mismatch' ? 'crc' : 'malformed');
+      return;
+    }
+    if (unpacked.truncated) this.#drop('truncatedCompound');
+    for (const m of unpacked.messages) {
+      try {
+        this.#handleMessage(from, m.type, m.body, nowMs);
+      } catch (err) {
+        if (!(err instanceof DecodeError)) throw err;
+        this.#drop('malformed');
+      }
+    }
+  }
+
+  /**
+   * A message that arrived on an incoming TCP stream; returns the reply to write back (already
+   * compressed when compression is on), or null for none.
+   */
+  handleStreamRequest(from: Address, message: StreamMessage, nowMs: number): Uint8Array | null {
+    switch (message.type) {
+      case 'pushPull': {
+        // Reply first, then merge: the reply does not contain the requester unless known (§8).
+        const reply = this.#encodeStream(this.#pushPullMessage(message.header.join));
+        this.#mergeRemote(message.states, message.userState, message.header.join, nowMs);
+        return reply;
+      }
+      case 'ping':
+        if (message.ping.node !== '' && message.ping.node !== this.#self.name) {
+          this.#drop('pingForOtherNode');
+          return this.#encodeStream(encodeErr(`ping for ${message.ping.node}, this is ${this.#self.name}`));
+        }
+        return this.#encodeStream(encodeAck({ seqNo: message.ping.seqNo, payload: null }));
+      case 'user':
+        this.#emit({ type: 'user', payload: message.payload });
+        return null;
+      default:
+        this.#drop('unexpectedStreamMessage');
+        return this.#encodeStream(encodeErr(`unexpected ${message.type} message`));
+    }
+  }
+
+  /** The outcome of a stream we opened. Returns whether it did what it was for. */
+  handleStreamReply(id: number, reply: StreamMessage | Error, nowMs: number): boolean {
+    const stream = this.#streams.get(id);
+    if (!stream) return false;
+    this.#streams.delete(id);
+    if (reply instanceof Error) {
+      this.#drop(`stream:${reply.message}`.slice(0, 60));
+      return false;
+    }
+    if (stream.purpose === 'ping') {
+      if (reply.type === 'ack' && this.#probe?.seq === stream.seq && reply.ack.seqNo === stream.seq) this.#probe.fallbackContact = true;
+      return reply.type === 'ack';
+    }
+    if (reply.type !== 'pushPull') {
+      this.#drop(reply.type === 'err' ? 'remoteError' : 'unexpectedStreamMessage');
+      return false;
+    }
+    return this.#mergeRemote(reply.states, reply.userState, stream.purpose === 'join', nowMs);
+  }
+
+  handleTimer(timer: Timer, nowMs: number): void {
+    switch (timer.kind) {
+      case 'probe':
+        if (timer.token === this.#probeToken) this.#probeTick(nowMs);
+        return;
+      case 'probeTimeout':
+        this.#probeTimeout(timer.seq, nowMs);
+        return;
+      case 'gossip':
+        if (timer.token === this.#gossipToken) this.#gossipTick(nowMs);
+        return;
+      case 'pushPull':
+        if (timer.token === this.#pushPullToken) this.#pushPullTick(nowMs);
+        return;
+      case 'suspicion':
+        this.#suspicionExpired(timer.node, timer.token, nowMs);
+        return;
+      case 'relayTimeout': {
+        const relay = this.#relays.get(timer.seq);
+        if (!relay) return;
+        this.#relays.delete(timer.seq);
+        if (relay.nack) this.#send(relay.requester, [encodeNack({ seqNo: relay.originalSeq })], false, false);
+        return;
+      }
+    }
+  }
+
+  // ---- UDP messages ------------------------------------------------------------------------
+
+  #handleMessage(from: Address, type: number, body: Uint8Array, nowMs: number): void {
+    switch (type) {
+      case MessageType.ping: {
+        const ping = decodePing(body);
+        if (ping.node !== '' && ping.node !== this.#self.name) {
+          this.#drop('pingForOtherNode');
+          return;
+        }
+        this.#send(replyAddress(ping, from), [encodeAck({ seqNo: ping.seqNo, payload: null })], false, true);
+        return;
+      }
+      case MessageType.indirectPing: {
+        const req = decodeIndirectPing(body);
+        const target = ipToString(req.target);
+        if (target === '') throw new DecodeError('indirect ping target is not an IP');
+        const seq = this.#nextSeq();
+        this.#relays.set(seq, { requester: replyAddress(req, from), originalSeq: req.seqNo, nack: req.nack });
+        this.#send({ host: target, port: req.port }, [this.#pingMessage(seq, req.node)], false, false);
+        this.#timer({ kind: 'relayTimeout', seq }, nowMs + this.config.probeTimeoutMs);
+        return;
+      }
+      case MessageType.ack: {
+        const ack = decodeAck(body);
+        const probe = this.#probe;
+        if (probe && probe.seq === ack.seqNo && !probe.acked) {
+          probe.acked = true;
+          probe.direct = nowMs - probe.startMs <= this.config.probeTimeoutMs;
+          return;
+        }
+        const relay = this.#relays.get(ack.seqNo);
+        if (relay) {
+          this.#relays.delete(ack.seqNo);
+          this.#send(relay.requester, [encodeAck({ seqNo: relay.originalSeq, payload: null })], false, false);
+          return;
+        }
+        this.#drop('staleAck');
+        return;
+      }
+      case MessageType.nack: {
+        const nack = decodeNack(body);
+        if (this.#probe?.seq === nack.seqNo) this.#probe.nacks++;
+        return;
+      }
+      case MessageType.suspect:
+        this.#suspectNode(decodeSuspect(body), nowMs);
+        return;
+      case MessageType.alive:
+        this.#aliveNode(decodeAlive(body), nowMs);
+        return;
+      case MessageType.dead:
+        this.#deadNode(decodeDead(body), nowMs, true);
+        return;
+      case MessageType.user:
+        this.#emit({ type: 'user', payload: body });
+        return;
+      default:
+        this.#drop('unknownType');
+    }
+  }
+
+  // ---- state rules (§9.5) --------------------------------------------------------------------
+
+  #aliveNode(a: Alive, nowMs: number): void {
+    if (a.vsn.length > 0 && a.vsn.length < 6) throw new DecodeError('short Vsn');
+    if (a.vsn.length >= 6 && (a.vsn[0] === 0 || a.vsn[1] === 0 || a.vsn[0]! > a.vsn[1]!)) {
+      this.#drop('badVersion');
+      return;
+    }
+    if (a.node === '') throw new DecodeError('alive without a node name');
+    if (a.node === this.#self.name) {
+      if (this.#leaving || a.incarnation < this.#self.incarnation) return;
+      if (a.incarnation === this.#self.incarnation && bytesEqual(a.meta, this.#self.meta) && bytesEqual(a.vsn, this.#self.vsn)) return;
+      this.#refute(a.incarnation);
+      return;
+    }
+    let m = this.members.get(a.node);
+    // Most alive messages repeat what we know: settle those before any other work.
+    const sameAddress = m !== undefined && m.port === a.port && bytesEqual(m.addr, a.addr);
+    if (m !== undefined && sameAddress && a.incarnation <= m.incarnation) return;
+    const host = ipToString(a.addr);
+    if (host === '') throw new DecodeError('alive address is not an IP');
+    let joined = false;
+    if (m === undefined) {
+      m = newMember(a.node, a.addr, a.port, nowMs);
+      this.members.add(m, this.#random);
+      joined = true;
+    } else if (!sameAddress && m.status !== 'left') {
+      // Another address claims a known name: only a member that left may come back elsewhere.
+      this.#drop('conflictingAddress');
+      this.#emit({ type: 'conflict', known: viewOf(m), claimed: { host, port: a.port } });
+      return;
+    }
+    this.#clearSuspicion(m.name);
+    const wasDown = m.status === 'dead' || m.status === 'left';
+    const metaChanged = !bytesEqual(m.meta, a.meta);
+    m.addr = a.addr.slice();
+    m.host = host;
+    m.port = a.port;
+    m.meta = a.meta.slice();
+    m.vsn = a.vsn.slice();
+    m.incarnation = a.incarnation;
+    m.status = 'alive';
+    m.statusChangeMs = nowMs;
+    this.#queueAlive(m);
+    if (joined || wasDown) this.#emit({ type: 'member', change: 'join', member: viewOf(m) });
+    else if (metaChanged) this.#emit({ type: 'member', change: 'update', member: viewOf(m) });
+  }
+
+  #suspectNode(s: Suspect, nowMs: number): void {
+    const m = this.members.get(s.node);
+    if (m === undefined || s.incarnation < m.incarnation) return;
+    const existing = this.#suspicions.get(s.node);
+    if (existing) {
+      if (existing.confirm(s.from)) {
+        this.#broadcasts.queue({ key: s.node, bytes: encodeSuspect(s) });
+        this.#timer({ kind: 'suspicion', node: s.node, token: existing.token }, existing.deadlineMs);
+      }
+      return;
+    }
+    if (m.status !== 'alive') return;
+    if (m === this.#self) {
+      this.#refute(s.incarnation);
+      return;
+    }
+    this.counters.suspicions++;
+    this.#broadcasts.queue({ key: s.node, bytes: encodeSuspect(s) });
+    m.incarnation = s.incarnation;
+    m.status = 'suspect';
+    m.statusChangeMs = nowMs;
+    const n = this.members.size;
+    const minMs = suspicionMinMs(this.config.suspicionMult, n, this.config.probeIntervalMs);
+    // Without Lifeguard, plain SWIM: a fixed timeout, no confirmations.
+    const k = this.config.lifeguard ? confirmationsWanted(this.config.suspicionMult, n) : 0;
+    const suspicion = new Suspicion(nowMs, minMs, minMs * this.config.suspicionMaxTimeoutMult, k, s.from);
+    this.#suspicions.set(s.node, suspicion);
+    this.#timer({ kind: 'suspicion', node: s.node, token: suspicion.token }, suspicion.deadlineMs);
+  }
+
+  #suspicionExpired(node: string, token: number, nowMs: number): void {
+    const suspicion = this.#suspicions.get(node);
+    if (!suspicion || suspicion.token !== token) return;
+    this.#suspicions.delete(node);
+    const m = this.members.get(node);
+    if (m && m.status === 'suspect' && m.statusChangeMs === suspicion.startMs) {
+      this.#deadNode({ incarnation: m.incarnation, node, from: this.#self.name }, nowMs, true);
+    }
+  }
+
+  #deadNode(d: Dead, nowMs: number, gossip: boolean): void {
+    const m = this.members.get(d.node);
+    if (m === undefined || d.incarnation < m.incarnation) return;
+    this.#clearSuspicion(d.node);
+    if (m.status === 'dead' || m.status === 'left') return;
+    if (m === this.#self && !this.#leaving) {
+      this.#refute(d.incarnation);
+      return;
+    }
+    if (gossip) {
+      const done = m === this.#self ? () => this.#emit({ type: 'left' }) : undefined;
+      this.#broadcasts.queue({ key: d.node, bytes: encodeDead(d), ...(done ? { done } : {}) });
+    }
+    m.incarnation = d.incarnation;
+    m.status = d.from === d.node ? 'left' : 'dead';
+    m.statusChangeMs = nowMs;
+    if (m.status === 'dead') this.counters.deaths++;
+    if (m !== this.#self) this.#emit({ type: 'member', change: 'leave', member: viewOf(m) });
+  }
+
+  /** Someone accuses us: outbid the accusation and say we are alive (§9.5 refute). */
+  #refute(accusedIncarnation: number): void {
+    this.#self.incarnation = Math.max(this.#self.incarnation + 1, accusedIncarnation + 1);
+    this.counters.refutations++;
+    if (this.config.lifeguard) this.#awareness.apply(1);
+    this.#queueAlive(this.#self);
+  }
+
+  #clearSuspicion(node: string): void {
+    this.#suspicions.delete(node);
+  }
+
+  #queueAlive(m: Member): void {
+    this.#broadcasts.queue({
+      key: m.name,
+      bytes: encodeAlive({ incarnation: m.incarnation, node: m.name, addr: m.addr, port: m.port, meta: m.meta, vsn: m.vsn }),
+    });
+  }
+
+  // ---- probing (§9.2) ------------------------------------------------------------------------
+
+  #probeTick(nowMs: number): void {
+    this.#finishProbe(nowMs);
+    const interval = this.config.lifeguard ? this.#awareness.scale(this.config.probeIntervalMs) : this.config.probeIntervalMs;
+    this.#timer({ kind: 'probe', token: ++this.#probeToken }, nowMs + interval);
+    const target = this.members.nextProbeTarget(this.#self.name, () => this.#reap(nowMs), this.#random);
+    if (!target) return;
+    const seq = this.#nextSeq();
+    this.counters.probes++;
+    this.#probe = { seq, target, startMs: nowMs, acked: false, direct: false, fallbackContact: false, nacks: 0, expectedNacks: 0 };
+    const messages = [this.#pingMessage(seq, target.name)];
+    // Buddy system: tell a suspect first, so it can refute before others declare it dead.
+    const buddy = target.status === 'suspect' && this.config.lifeguard;
+    if (buddy) messages.push(encodeSuspect({ incarnation: target.incarnation, node: target.name, from: this.#self.name }));
+    this.#send(memberAddress(target), messages, buddy && protocolMax(target) >= 5, true);
+    this.#timer({ kind: 'probeTimeout', seq }, nowMs + this.config.probeTimeoutMs);
+  }
+
+  #probeTimeout(seq: number, nowMs: number): void {
+    const probe = this.#probe;
+    if (!probe || probe.seq !== seq || probe.acked) return;
+    const target = probe.target;
+    const helpers = this.members.pick(
+      this.config.indirectChecks,
+      (m) => m !== this.#self && m !== target && m.status === 'alive',
+      this.#random,
+    );
+    for (const helper of helpers) {
+      const nack = this.config.lifeguard && protocolMax(helper) >= 4;
+      if (nack) probe.expectedNacks++;
+      this.counters.indirectProbes++;
+      this.#send(
+        memberAddress(helper),
+        [
+          encodeIndirectPing({
+            seqNo: seq,
+            target: target.addr,
+            port: target.port,
+            node: target.name,
+            nack,
+            sourceAddr: this.#self.addr,
+            sourcePort: this.#self.port,
+            sourceNode: this.#self.name,
+          }),
+        ],
+        false,
+        false,
+      );
+    }
+    if (this.config.tcpPings && protocolMax(target) >= 3) {
+      const deadline = Math.max(nowMs, probe.startMs + this.#awareness.scale(this.config.probeIntervalMs));
+      this.#openStream('ping', memberAddress(target), this.#encodeStream(this.#pingMessage(seq, target.name)), deadline, seq);
+    }
+  }
+
+  /** Settles the previous probe at the end of its (scaled) interval. */
+  #finishProbe(nowMs: number): void {
+    const probe = this.#probe;
+    this.#probe = undefined;
+    if (!probe) return;
+    if (probe.acked) {
+      if (probe.direct && this.config.lifeguard) this.#awareness.apply(-1);
+      return;
+    }
+    if (probe.fallbackContact) return; // reachable over TCP only: do not suspect
+    this.counters.probeFailures++;
+    if (this.config.lifeguard) {
+      this.#awareness.apply(probe.expectedNacks > 0 ? Math.max(0, probe.expectedNacks - probe.nacks) : 1);
+    }
+    const target = this.members.get(probe.target.name);
+    if (target === probe.target && (target.status === 'alive' || target.status === 'suspect')) {
+      this.#suspectNode({ incarnation: target.incarnation, node: target.name, from: this.#self.name }, nowMs);
+    }
+  }
+
+  /** When the probe walk wraps: forget members that have been dead or left beyond the reconnect window. */
+  #reap(nowMs: number): void {
+    for (const m of [...this.members.byName.values()]) {
+      if ((m.status === 'dead' || m.status === 'left') && m !== this.#self && nowMs - m.statusChangeMs > this.config.reconnectWindowMs) {
+        this.members.delete(m.name);
+      }
+    }
+  }
+
+  #pingMessage(seq: number, node: string): Uint8Array {
+    return encodePing({ seqNo: seq, node, sourceAddr: this.#self.addr, sourcePort: this.#self.port, sourceNode: this.#self.name });
+  }
+
+  // ---- gossip and anti-entropy -----------------------------------------------------------------
+
+  #gossipTick(nowMs: number): void {
+    this.#timer({ kind: 'gossip', token: ++this.#gossipToken }, nowMs + this.config.gossipIntervalMs);
+    if (this.#broadcasts.length === 0) return;
+    const targets = this.members.pick(
+      this.config.gossipNodes,
+      (m) =>
+        m !== this.#self &&
+        (m.status === 'alive' || m.status === 'suspect' || (m.status === 'dead' && nowMs - m.statusChangeMs < this.config.gossipToTheDeadMs)),
+      this.#random,
+    );
+    const budget = this.config.udpBufferBytes - COMPOUND_HEADER_BYTES - this.#overhead;
+    for (const target of targets) {
+      const messages = this.#broadcasts.take(COMPOUND_ENTRY_BYTES, budget, this.#transmitLimit());
+      if (messages.length === 0) return;
+      this.#sendPacket(memberAddress(target), messages, protocolMax(target) >= 5);
+    }
+  }
+
+  #pushPullTick(nowMs: number): void {
+    const nodes = this.members.size;
+    this.#timer({ kind: 'pushPull', token: ++this.#pushPullToken }, nowMs + pushPullIntervalMs(this.config, nodes));
+    const others = (m: Member) => m !== this.#self && m.status === 'alive';
+    const [peer] = this.members.pick(1, others, this.#random);
+    if (peer) this.#openStream('pushPull', memberAddress(peer), this.#encodeStream(this.#pushPullMessage(false)), nowMs + this.config.tcpTimeoutMs, 0);
+    // Reconnect (as Serf does): with probability failed / alive, also sync with a failed member,
+    // so the halves of a healed network partition find each other again.
+    let failed = 0;
+    let alive = 0;
+    for (const m of this.members.byName.values()) {
+      if (m.status === 'dead' && nowMs - m.statusChangeMs <= this.config.reconnectWindowMs) failed++;
+      else if (m.status === 'alive' || m.status === 'suspect') alive++;
+    }
+    if (failed === 0 || this.#random() > failed / Math.max(1, alive)) return;
+    const [lost] = this.members.pick(1, (m) => m.status === 'dead' && nowMs - m.statusChangeMs <= this.config.reconnectWindowMs, this.#random);
+    if (lost) this.#openStream('pushPull', memberAddress(lost), this.#encodeStream(this.#pushPullMessage(false)), nowMs + this.config.tcpTimeoutMs, 0);
+  }
+
+  #pushPullMessage(join: boolean): Uint8Array {
+    const states: PushNodeState[] = [];
+    for (const m of this.members.byName.values()) {
+      states.push({ name: m.name, addr: m.addr, port: m.port, meta: m.meta, incarnation: m.incarnation, state: STATUS_TO_WIRE[m.status], vsn: m.vsn });
+    }
+    const userState = this.#localState();
+    return encodePushPull({ join, nodes: states.length, userStateLen: userState.length }, states, userState);
+  }
+
+  /** Merges a remote push/pull (§9.5): remote dead or suspect is only suspicion. */
+  #mergeRemote(states: readonly PushNodeState[], userState: Uint8Array, join: boolean, nowMs: number): boolean {
+    if (!this.#versionsCompatible(states)) {
+      this.#drop('incompatibleVersions');
+      return false;
+    }
+    for (const s of states) {
+      try {
+        const status = WIRE_TO_STATUS[s.state];
+        if (status === 'alive') {
+          this.#aliveNode({ incarnation: s.incarnation, node: s.name, addr: s.addr, port: s.port, meta: s.meta, vsn: s.vsn }, nowMs);
+        } else if (status === 'left') {
+          this.#deadNode({ incarnation: s.incarnation, node: s.name, from: s.name }, nowMs, true);
+        } else {
+          this.#suspectNode({ incarnation: s.incarnation, node: s.name, from: this.#self.name }, nowMs);
+        }
+      } catch (err) {
+        if (!(err instanceof DecodeError)) throw err;
+        this.#drop('malformedNodeState');
+      }
+    }
+    if (userState.length > 0) this.#emit({ type: 'remoteState', state: userState, join });
+    return true;
+  }
+
+  /**
+   * memberlist's verifyProtocol: every node, ours and theirs, must speak a protocol (and a
+   * delegate protocol) inside the range all alive nodes understand.
+   */
+  #versionsCompatible(remote: readonly PushNodeState[]): boolean {
+    const vsnOf = (v: Uint8Array) => (v.length >= 6 ? v : new Uint8Array(6));
+    let maxPMin = 0;
+    let minPMax = 255;
+    let maxDMin = 0;
+    let minDMax = 255;
+    const all: { vsn: Uint8Array; alive: boolean }[] = [
+      ...remote.map((s) => ({ vsn: vsnOf(s.vsn), alive: s.state === 0 })),
+      ...[...this.members.byName.values()].map((m) => ({ vsn: vsnOf(m.vsn), alive: m.status === 'alive' })),
+    ];
+    for (const { vsn, alive } of all) {
+      if (!alive) continue;
+      maxPMin = Math.max(maxPMin, vsn[0]!);
+      minPMax = Math.min(minPMax, vsn[1]!);
+      maxDMin = Math.max(maxDMin, vsn[3]!);
+      minDMax = Math.min(minDMax, vsn[4]!);
+    }
+    return all.every(({ vsn }) => vsn[2]! >= maxPMin && vsn[2]! <= minPMax && vsn[5]! >= maxDMin && vsn[5]! <= minDMax);
+  }
+
+  // ---- output --------------------------------------------------------------------------------
+
+  #transmitLimit(): number {
+    return retransmitLimit(this.config, this.members.size);
+  }
+
+  /** Sends messages to an address, piggy-backing broadcasts when `piggyback` is set. */
+  #send(to: Address, messages: Uint8Array[], crc: boolean, piggyback: boolean): void {
+    if (piggyback) {
+      const used = messages.reduce((n, m) => n + m.length + COMPOUND_ENTRY_BYTES, 0);
+      const budget = this.config.udpBufferBytes - COMPOUND_HEADER_BYTES - this.#overhead - used;
+      if (budget > 0) messages = [...messages, ...this.#broadcasts.take(COMPOUND_ENTRY_BYTES, budget, this.#transmitLimit())];
+    }
+    this.#sendPacket(to, messages, crc);
+  }
+
+  #sendPacket(to: Address, messages: readonly Uint8Array[], crc: boolean): void {
+    const bytes = packPacket(messages, { compress: this.config.compression, crc });
+    this.counters.packetsOut++;
+    this.counters.bytesOut += bytes.length;
+    this.#emit({ type: 'send', to, bytes });
+  }
+
+  /** Streams are always compressed when compression is on (§2.3). */
+  #encodeStream(message: Uint8Array): Uint8Array {
+    return this.config.compression ? encodeCompress({ algo: 0, buf: lzwCompress(message) }) : message;
+  }
+
+  #openStream(purpose: StreamPurpose, to: Address, bytes: Uint8Array, deadlineMs: number, seq: number): number {
+    const id = ++this.#streamId;
+    this.#streams.set(id, { purpose, seq });
+    this.counters.streamsOut++;
+    this.#emit({ type: 'stream', id, to, bytes, deadlineMs });
+    return id;
+  }
+
+  #timer(timer: Timer, atMs: number): void {
+    this.#emit({ type: 'timer', timer, atMs });
+  }
+
+  #emit(effect: Effect): void {
+    this.#outbox.push(effect);
+  }
+
+  #drop(reason: string): void {
+    this.counters.drops[reason] = (this.counters.drops[reason] ?? 0) + 1;
+  }
+
+  #nextSeq(): number {
+    this.#seq = (this.#seq + 1) >>> 0;
+    return this.#seq;
+  }
+}
+
+function memberAddress(m: Member): Address {
+  return { host: m.host, port: m.port };
+}
+
+/** Replies go to Source* when the sender gave both, else to the packet's source (§9.2). */
+function replyAddress(m: { sourceAddr: Uint8Array | null; sourcePort: number }, from: Address): Address {
+  if (m.sourceAddr && m.sourceAddr.length > 0 && m.sourcePort !== 0) {
+    const host = ipToString(m.sourceAddr);
+    if (host !== '') return { host, port: m.sourcePort };
+  }
+  return from;
+}

@@ -1,0 +1,247 @@
+/**
+ * A deterministic world of gossip nodes: the real machine and the real codec on a virtual clock
+ * and a simulated network. One seed reproduces one run.
+ */
+import { type Address, addressKey } from '../gossip/address.js';
+import { DecodeError } from '../gossip/codec/msgpack.js';
+import { parseStream } from '../gossip/codec/stream.js';
+import { type GossipConfig } from '../gossip/config.js';
+import { type Effect, GossipMachine } from '../gossip/machine.js';
+import type { MemberView } from '../gossip/members.js';
+import { VirtualClock } from './clock.js';
+import { SimNetwork } from './network.js';
+import { seededRandom } from './prng.js';
+
+export interface SimNode {
+  readonly name: string;
+  readonly address: Address;
+  machine: GossipMachine;
+  /** Bumped on crash and restart: events of an older life are ignored. */
+  life: number;
+  up: boolean;
+  left: boolean;
+}
+
+export interface MemberEvent {
+  atMs: number;
+  observer: string;
+  change: 'join' | 'update' | 'leave';
+  member: MemberView;
+}
+
+export class SimWorld {
+  readonly seed: number;
+  readonly clock = new VirtualClock();
+  readonly network: SimNetwork;
+  readonly random: () => number;
+  readonly config: GossipConfig;
+  readonly nodes = new Map<string, SimNode>();
+  readonly #byAddress = new Map<string, SimNode>();
+  /** Every membership notification, for assertions; bounded by `maxEvents`. */
+  readonly events: MemberEvent[] = [];
+  maxEvents = 100_000;
+  onEvent: ((e: MemberEvent) => void) | undefined;
+
+  constructor(seed: number, config: GossipConfig) {
+    this.seed = seed;
+    this.random = seededRandom(seed);
+    this.network = new SimNetwork(seededRandom(seed ^ 0x9e3779b9));
+    this.config = config;
+  }
+
+  get nowMs(): number {
+    return this.clock.nowMs;
+  }
+
+  /** Adds and starts a node at 10.x.y.z:7946; joins `seed` if given. */
+  addNode(name: string, seed?: string): SimNode {
+    const index = this.nodes.size + 1;
+    const address = { host: `10.${(index >> 16) & 255}.${(index >> 8) & 255}.${index & 255}`, port: 7946 };
+    const node: SimNode = { name, address, machine: this.#machine(name, address), life: 0, up: true, left: false };
+    this.nodes.set(name, node);
+    this.#byAddress.set(addressKey(address), node);
+    this.#boot(node, seed);
+    return node;
+  }
+
+  /** kill -9: the node stops answering at once. */
+  crash(name: string): void {
+    const node = this.#get(name);
+    node.up = false;
+    node.life++;
+  }
+
+  /** Restarts a crashed node with the same name and address (incarnation starts over). */
+  restart(name: string, seed: string): void {
+    const node = this.#get(name);
+    node.life++;
+    node.up = true;
+    node.left = false;
+    node.machine = this.#machine(name, node.address);
+    this.#boot(node, seed);
+  }
+
+  leave(name: string): void {
+    const node = this.#get(name);
+    node.machine.leave(this.nowMs);
+    this.#flush(node);
+  }
+
+  join(name: string, seed: string): void {
+    const node = this.#get(name);
+    node.machine.join(this.#get(seed).address, this.nowMs);
+    this.#flush(node);
+  }
+
+  runFor(ms: number, afterEachStep?: () => void): void {
+    this.runUntil(this.nowMs + ms, afterEachStep);
+  }
+
+  runUntil(untilMs: number, afterEachStep?: () => void): void {
+    while (this.clock.step(untilMs)) afterEachStep?.();
+    this.clock.nowMs = Math.max(this.clock.nowMs, untilMs);
+  }
+
+  /** Runs until `done()` holds (checked after each step) or `limitMs` passes; returns the time it held, or null. */
+  runUntilTrue(done: () => boolean, limitMs: number, afterEachStep?: () => void): number | null {
+    const until = this.nowMs + limitMs;
+    if (done()) return this.nowMs;
+    while (this.clock.step(until)) {
+      afterEachStep?.();
+      if (done()) return this.nowMs;
+    }
+    return null;
+  }
+
+  /** The status `observer` holds for `subject`, or undefined if it does not know it. */
+  statusOf(observer: string, subject: string): string | undefined {
+    return this.#get(observer).machine.members.get(subject)?.status;
+  }
+
+  liveNodes(): SimNode[] {
+    return [...this.nodes.values()].filter((n) => n.up && !n.left);
+  }
+
+  #machine(name: string, address: Address): GossipMachine {
+    return new GossipMachine({ config: this.config, local: { name, host: address.host, port: address.port }, random: seededRandom(Math.floor(this.random() * 2 ** 32)) });
+  }
+
+  #boot(node: SimNode, seed: string | undefined): void {
+    node.machine.start(this.nowMs);
+    if (seed !== undefined) node.machine.join(this.#get(seed).address, this.nowMs);
+    this.#flush(node);
+  }
+
+  #get(name: string): SimNode {
+    const node = this.nodes.get(name);
+    if (!node) throw new Error(`no node ${name}`);
+    return node;
+  }
+
+  /** Executes a node's effects against the world. */
+  #flush(node: SimNode): void {
+    const life = node.life;
+    const machine = node.machine;
+    for (const effect of machine.drain()) this.#execute(node, life, machine, effect);
+  }
+
+  #alive(node: SimNode, life: number, machine: GossipMachine): boolean {
+    return node.up && node.life === life && node.machine === machine;
+  }
+
+  #execute(node: SimNode, life: number, machine: GossipMachine, effect: Effect): void {
+    const from = addressKey(node.address);
+    switch (effect.type) {
+      case 'timer':
+        this.clock.at(effect.atMs, () => {
+          if (!this.#alive(node, life, machine)) return;
+          machine.handleTimer(effect.timer, this.nowMs);
+          this.#flush(node);
+        });
+        return;
+      case 'send': {
+        const to = addressKey(effect.to);
+        for (const delay of this.network.datagramDelays(from, to)) {
+          this.clock.at(this.nowMs + delay, () => {
+            const target = this.#byAddress.get(to);
+            if (!target || !target.up) return;
+            target.machine.handlePacket(node.address, effect.bytes, this.nowMs);
+            this.#flush(target);
+          });
+        }
+        return;
+      }
+      case 'stream': {
+        const to = addressKey(effect.to);
+        const fail = (atMs: number, message: string) =>
+          this.clock.at(atMs, () => {
+            if (!this.#alive(node, life, machine)) return;
+            machine.handleStreamReply(effect.id, new Error(message), this.nowMs);
+            this.#flush(node);
+          });
+        if (!this.network.reachable(from, to) || !this.network.reachable(to, from)) {
+          fail(effect.deadlineMs, 'timeout');
+          return;
+        }
+        const there = this.nowMs + this.network.streamDelay();
+        this.clock.at(there, () => {
+          const target = this.#byAddress.get(to);
+          if (!target || !target.up) {
+            fail(this.nowMs + this.network.streamDelay(), 'connection refused');
+            return;
+          }
+          let reply: Uint8Array | null;
+          try {
+            const parsed = parseStream(effect.bytes, this.config.maxStreamBytes);
+            if (parsed.status !== 'complete') throw new DecodeError('incomplete stream');
+            reply = target.machine.handleStreamRequest(node.address, parsed.message, this.nowMs);
+          } catch (err) {
+            if (!(err instanceof DecodeError)) throw err;
+            reply = null;
+          }
+          this.#flush(target);
+          const back = this.nowMs + this.network.streamDelay();
+          if (reply === null || back > effect.deadlineMs) {
+            fail(Math.min(back, effect.deadlineMs), reply === null ? 'no reply' : 'timeout');
+            return;
+          }
+          const bytes = reply;
+          this.clock.at(back, () => {
+            if (!this.#alive(node, life, machine)) return;
+            let message;
+            try {
+              const parsed = parseStream(bytes, this.config.maxStreamBytes);
+              message = parsed.status === 'complete' ? parsed.message : new Error('incomplete reply');
+            } catch (err) {
+              message = err instanceof Error ? err : new Error(String(err));
+            }
+            machine.handleStreamReply(effect.id, message, this.nowMs);
+            this.#flush(node);
+          });
+        });
+        return;
+      }
+      case 'member': {
+        if (this.events.length < this.maxEvents) {
+          const e = { atMs: this.nowMs, observer: node.name, change: effect.change, member: effect.member };
+          this.events.push(e);
+          this.onEvent?.(e);
+        }
+        return;
+      }
+      case 'left':
+        // Like a Serf agent: keep answering probes briefly (LeavePropagateDelay), then exit.
+        node.left = true;
+        this.clock.at(this.nowMs + 1000, () => {
+          if (node.life !== life) return;
+          node.up = false;
+          node.life++;
+        });
+        return;
+      case 'user':
+      case 'remoteState':
+      case 'conflict':
+        return;
+    }
+  }
+}
