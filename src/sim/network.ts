@@ -47,9 +47,14 @@ export class SimNetwork {
     return delays;
   }
 
-  /** One-way delay of a stream segment (TCP retransmits, so streams are not lossy). */
+  /**
+   * One-way delay of a stream exchange. TCP retransmits, so nothing is lost, but each lost
+   * segment costs a retransmission timeout (1 s, doubling, as for a SYN).
+   */
   streamDelay(): number {
-    return this.#delay();
+    let delay = this.#delay();
+    for (let rto = 1000; rto <= 8000 && this.#random() < this.link.loss; rto *= 2) delay += rto;
+    return delay;
   }
 
   #delay(): number {

@@ -20,6 +20,8 @@ export interface SimNode {
   life: number;
   up: boolean;
   left: boolean;
+  /** The pending join stream, retried with backoff until one works (as `swimring agent --join` does). */
+  join: { stream: number; seed: string; backoffMs: number } | undefined;
 }
 
 export interface MemberEvent {
@@ -57,7 +59,7 @@ export class SimWorld {
   addNode(name: string, seed?: string): SimNode {
     const index = this.nodes.size + 1;
     const address = { host: `10.${(index >> 16) & 255}.${(index >> 8) & 255}.${index & 255}`, port: 7946 };
-    const node: SimNode = { name, address, machine: this.#machine(name, address), life: 0, up: true, left: false };
+    const node: SimNode = { name, address, machine: this.#machine(name, address), life: 0, up: true, left: false, join: undefined };
     this.nodes.set(name, node);
     this.#byAddress.set(addressKey(address), node);
     this.#boot(node, seed);
@@ -89,7 +91,7 @@ export class SimWorld {
 
   join(name: string, seed: string): void {
     const node = this.#get(name);
-    node.machine.join(this.#get(seed).address, this.nowMs);
+    this.#startJoin(node, seed, 1000);
     this.#flush(node);
   }
 
@@ -128,8 +130,25 @@ export class SimWorld {
 
   #boot(node: SimNode, seed: string | undefined): void {
     node.machine.start(this.nowMs);
-    if (seed !== undefined) node.machine.join(this.#get(seed).address, this.nowMs);
+    node.join = undefined;
+    if (seed !== undefined) this.#startJoin(node, seed, 1000);
     this.#flush(node);
+  }
+
+  #startJoin(node: SimNode, seed: string, backoffMs: number): void {
+    node.join = { stream: node.machine.join(this.#get(seed).address, this.nowMs), seed, backoffMs };
+  }
+
+  /** A failed join is retried after a doubling backoff (1 s up to 30 s). */
+  #joinSettled(node: SimNode, life: number, ok: boolean): void {
+    const join = node.join;
+    node.join = undefined;
+    if (ok || join === undefined) return;
+    this.clock.at(this.nowMs + join.backoffMs, () => {
+      if (node.life !== life || !node.up) return;
+      this.#startJoin(node, join.seed, Math.min(join.backoffMs * 2, 30_000));
+      this.#flush(node);
+    });
   }
 
   #get(name: string): SimNode {
@@ -173,11 +192,14 @@ export class SimWorld {
       }
       case 'stream': {
         const to = addressKey(effect.to);
+        const settle = (reply: Parameters<GossipMachine['handleStreamReply']>[1]) => {
+          const ok = machine.handleStreamReply(effect.id, reply, this.nowMs);
+          if (node.join?.stream === effect.id) this.#joinSettled(node, life, ok);
+          this.#flush(node);
+        };
         const fail = (atMs: number, message: string) =>
           this.clock.at(atMs, () => {
-            if (!this.#alive(node, life, machine)) return;
-            machine.handleStreamReply(effect.id, new Error(message), this.nowMs);
-            this.#flush(node);
+            if (this.#alive(node, life, machine)) settle(new Error(message));
           });
         if (!this.network.reachable(from, to) || !this.network.reachable(to, from)) {
           fail(effect.deadlineMs, 'timeout');
@@ -215,8 +237,7 @@ export class SimWorld {
             } catch (err) {
               message = err instanceof Error ? err : new Error(String(err));
             }
-            machine.handleStreamReply(effect.id, message, this.nowMs);
-            this.#flush(node);
+            settle(message);
           });
         });
         return;

@@ -1,0 +1,85 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { pushPullIntervalMs } from '../../src/gossip/config.js';
+import { cluster, converged, withSeed, world } from '../helpers/sim.js';
+
+describe('simulated membership (LAN profile)', () => {
+  it('50 nodes joining random earlier nodes converge: everyone sees everyone alive', () =>
+    withSeed(11, (seed) => {
+      const w = world(seed);
+      cluster(w, 50);
+      assert.notEqual(w.runUntilTrue(() => converged(w), 60_000), null, 'converged within 60 s');
+    }));
+
+  it('a crashed node is marked dead by all within the profile bound, and nobody else is', () =>
+    withSeed(12, (seed) => {
+      const w = world(seed);
+      const names = cluster(w, 20);
+      assert.notEqual(w.runUntilTrue(() => converged(w), 60_000), null);
+      w.runFor(5_000);
+      const victim = names[7]!;
+      w.crash(victim);
+      const start = w.nowMs;
+      // Bound: detected by a probe within two intervals, then the longest suspicion (no
+      // confirmations: SuspicionMaxTimeoutMult × min), then dissemination.
+      const c = w.config;
+      const minMs = c.suspicionMult * Math.max(1, Math.log10(20)) * c.probeIntervalMs;
+      const bound = 2 * c.probeIntervalMs + c.suspicionMaxTimeoutMult * minMs + 2_000;
+      const at = w.runUntilTrue(() => w.liveNodes().every((n) => w.statusOf(n.name, victim) === 'dead'), bound);
+      assert.notEqual(at, null, `all see ${victim} dead within ${bound} ms`);
+      const falseDeaths = w.events.filter((e) => e.atMs >= start && e.change === 'leave' && e.member.name !== victim);
+      assert.deepEqual(falseDeaths, []);
+    }));
+
+  it('a graceful leave is seen by all as left, not failed', () =>
+    withSeed(13, (seed) => {
+      const w = world(seed);
+      const names = cluster(w, 20);
+      assert.notEqual(w.runUntilTrue(() => converged(w), 60_000), null);
+      w.leave(names[3]!);
+      const at = w.runUntilTrue(() => w.liveNodes().every((n) => n.name === names[3] || w.statusOf(n.name, names[3]!) === 'left'), 10_000);
+      assert.notEqual(at, null, 'all see it left within 10 s');
+      w.runFor(30_000);
+      assert.ok(w.liveNodes().every((n) => w.statusOf(n.name, names[3]!) === 'left'), 'and it stays left');
+    }));
+
+  it('100 nodes under 10 % packet loss for 10 simulated minutes: no false failure (Lifeguard)', () =>
+    withSeed(14, (seed) => {
+      const w = world(seed);
+      cluster(w, 100);
+      assert.notEqual(w.runUntilTrue(() => converged(w), 120_000), null);
+      w.network.link.loss = 0.1;
+      const start = w.nowMs;
+      w.runFor(600_000);
+      const failures = w.events.filter((e) => e.atMs >= start && e.change === 'leave');
+      assert.equal(failures.length, 0, `false failures: ${failures.slice(0, 5).map((e) => `${e.observer} saw ${e.member.name} ${e.member.status}`).join(', ')}`);
+    }));
+
+  it('two halves of a 60 s network partition merge by themselves within two push/pull intervals of healing', () =>
+    withSeed(15, (seed) => {
+      const w = world(seed);
+      const names = cluster(w, 20);
+      assert.notEqual(w.runUntilTrue(() => converged(w), 60_000), null);
+      const addresses = (list: string[]) => list.map((n) => `${w.nodes.get(n)!.address.host}:7946`);
+      const left = names.slice(0, 10);
+      const right = names.slice(10);
+      w.network.partition(addresses(left), addresses(right));
+      w.runFor(60_000);
+      assert.ok(left.every((a) => right.every((b) => w.statusOf(a, b) === 'dead')), 'each half saw the other fail');
+      w.network.heal();
+      const limit = 2 * pushPullIntervalMs(w.config, 20);
+      assert.notEqual(w.runUntilTrue(() => converged(w), limit), null, `one cluster again within ${limit} ms`);
+    }));
+
+  it('a node restarted with the same name is re-admitted by refuting its stale state', () =>
+    withSeed(16, (seed) => {
+      const w = world(seed);
+      const names = cluster(w, 10);
+      assert.notEqual(w.runUntilTrue(() => converged(w), 60_000), null);
+      w.crash(names[4]!);
+      assert.notEqual(w.runUntilTrue(() => w.liveNodes().every((n) => w.statusOf(n.name, names[4]!) === 'dead'), 60_000), null);
+      w.restart(names[4]!, names[0]!);
+      assert.notEqual(w.runUntilTrue(() => converged(w), 30_000), null, 'alive again everywhere');
+      assert.ok(w.nodes.get(names[4]!)!.machine.incarnation > 1, 'by refutation, with a higher incarnation');
+    }));
+});
