@@ -1,16 +1,19 @@
 #!/usr/bin/env node
 /** swimring command line: dispatches to one command; bad usage is one stderr line and exit 2. */
 import { readFileSync } from 'node:fs';
+import { agentCommand, agentHelp } from './agent.js';
 import { routeCommand, routeHelp } from './route.js';
 import { EXIT_USAGE, UsageError, asUsageError } from './usage.js';
 
 const commands: Record<string, { help: string; run: (argv: string[]) => Promise<void> }> = {
+  agent: { help: agentHelp, run: agentCommand },
   route: { help: routeHelp, run: (argv) => routeCommand(argv, { stdin: process.stdin, stdout: process.stdout }) },
 };
 
 const mainHelp = `Usage: swimring <command> [options]
 
 Commands:
+  agent     run a gossip node (joins Serf clusters too)
   route     route keys to partitions and owners (no cluster needed)
 
 Run 'swimring <command> --help' for a command's options.`;

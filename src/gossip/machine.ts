@@ -99,6 +99,8 @@ export interface Counters {
   packetsOut: number;
   bytesOut: number;
   streamsOut: number;
+  /** Streams we opened that failed (refused, timed out, malformed reply). */
+  streamFailures: number;
   probes: number;
   probeFailures: number;
   indirectProbes: number;
@@ -136,6 +138,7 @@ export class GossipMachine {
     packetsOut: 0,
     bytesOut: 0,
     streamsOut: 0,
+    streamFailures: 0,
     probes: 0,
     probeFailures: 0,
     indirectProbes: 0,
@@ -309,7 +312,7 @@ export class GossipMachine {
     if (!stream) return false;
     this.#streams.delete(id);
     if (reply instanceof Error) {
-      this.#drop(`stream:${reply.message}`.slice(0, 60));
+      this.counters.streamFailures++;
       return false;
     }
     if (stream.purpose === 'ping') {

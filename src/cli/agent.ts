@@ -1,0 +1,126 @@
+/**
+ * swimring agent: a gossip node. One JSON line per membership change on stdout, pino logs on
+ * stderr, optional HTTP (GET /members, GET /health). SIGINT or SIGTERM leaves gracefully; a
+ * second signal exits at once.
+ */
+import { type Server, createServer } from 'node:http';
+import { parseArgs } from 'node:util';
+import { pino } from 'pino';
+import type { ProfileName } from '../gossip/config.js';
+import type { MemberView } from '../gossip/members.js';
+import { GossipNode, parseHostPort } from '../io/gossip-node.js';
+import { UsageError } from './usage.js';
+
+export const agentHelp = `Usage: swimring agent --name NAME [options]
+
+Runs a gossip node (SWIM + Lifeguard on the Serf/memberlist wire protocol). Prints one JSON line
+per event on stdout; logs go to stderr. SIGINT or SIGTERM leaves gracefully; a second signal
+exits at once.
+
+Options:
+  --name NAME          unique node name (required)
+  --bind HOST:PORT     address to listen on, UDP and TCP (default 0.0.0.0:7946)
+  --advertise H:P      address peers should use (default: the bind address)
+  --join HOST:PORT     a seed to join; repeatable (retried with backoff until one answers)
+  --profile NAME       lan (default), wan or local: memberlist's timing profiles
+  --encrypt KEY        base64 AES key (16, 24 or 32 bytes, as 'serf keygen' makes)
+  --http HOST:PORT     serve GET /members and GET /health
+  --log-level LEVEL    fatal, error, warn, info (default), debug, trace or silent
+  -h, --help           show this help`;
+
+export async function agentCommand(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      name: { type: 'string' },
+      bind: { type: 'string', default: '0.0.0.0:7946' },
+      advertise: { type: 'string' },
+      join: { type: 'string', multiple: true, default: [] },
+      profile: { type: 'string', default: 'lan' },
+      encrypt: { type: 'string' },
+      http: { type: 'string' },
+      'log-level': { type: 'string', default: 'info' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(`${agentHelp}\n`);
+    return;
+  }
+  if (values.name === undefined) throw new UsageError('--name is required');
+  const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+  if (!levels.includes(values['log-level'])) throw new UsageError(`--log-level must be one of ${levels.join(', ')}`);
+  const logger = pino({ level: values['log-level'] }, pino.destination(2));
+  const http = values.http === undefined ? undefined : parseHostPort('http', values.http);
+  const node = await GossipNode.create({
+    name: values.name,
+    bind: values.bind,
+    ...(values.advertise ? { advertise: values.advertise } : {}),
+    profile: values.profile as ProfileName,
+    ...(values.encrypt ? { encrypt: values.encrypt } : {}),
+    logger,
+  });
+  const print = (event: string, fields: Record<string, unknown>) => process.stdout.write(`${JSON.stringify({ event, ...fields })}\n`);
+  const member = (m: MemberView) => ({ name: m.name, address: `${m.host}:${m.port}`, status: m.status, incarnation: m.incarnation });
+  for (const event of ['member-join', 'member-update', 'member-leave', 'member-failed'] as const) node.on(event, (m) => print(event, member(m)));
+  let server: Server | undefined;
+  if (http) {
+    server = createServer((req, res) => {
+      const send = (status: number, body: unknown) => {
+        res.writeHead(status, { 'content-type': 'application/json' });
+        res.end(`${JSON.stringify(body)}\n`);
+      };
+      if (req.method !== 'GET') return send(405, { error: 'method not allowed' });
+      const path = (req.url ?? '/').split('?')[0];
+      if (path === '/members') return send(200, node.members().map(member));
+      if (path === '/health') {
+        const alive = node.members().filter((m) => m.status === 'alive').length;
+        return send(200, { status: node.machine.leaving ? 'leaving' : 'ok', name: values.name, alive, healthScore: node.machine.healthScore });
+      }
+      send(404, { error: 'not found' });
+    });
+    await new Promise<void>((resolve, reject) => {
+      server!.once('error', reject);
+      server!.listen(http.port, http.host, () => resolve());
+    });
+  }
+  print('started', { name: values.name, address: `${node.address.host}:${node.address.port}`, ...(server ? { http: server.address() } : {}) });
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(130);
+    }
+    stopping = true;
+    logger.info({ signal }, 'leaving the cluster');
+    void node
+      .leave()
+      .then(() => {
+        print('left', { name: values.name });
+        server?.close();
+        server?.closeAllConnections();
+      })
+      .catch((err: unknown) => {
+        logger.error({ err }, 'leave failed');
+        process.exitCode = 1;
+      });
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+
+  const seeds = values.join;
+  if (seeds.length > 0) {
+    const controller = new AbortController();
+    process.once('SIGINT', () => controller.abort());
+    process.once('SIGTERM', () => controller.abort());
+    try {
+      const joined = await node.join(seeds, { signal: controller.signal });
+      print('joined', { seeds, answered: joined });
+    } catch (err) {
+      if (!controller.signal.aborted) throw err;
+    }
+  }
+}

@@ -1,0 +1,435 @@
+/**
+ * A gossip node on real sockets: UDP and TCP on one port (wire reference §1), the system clock
+ * and random source, and the keyring. A thin adapter: bytes in → machine → effects out. The
+ * protocol path is synchronous; async lives only in bind, join, leave and close.
+ */
+import { type Socket as UdpSocket, createSocket } from 'node:dgram';
+import { lookup } from 'node:dns/promises';
+import { type Server, type Socket, createConnection, createServer } from 'node:net';
+import { isIPv4, isIPv6 } from 'node:net';
+import { networkInterfaces } from 'node:os';
+import { EventEmitter } from 'eventemitter3';
+import { type Logger, pino } from 'pino';
+import { SwimringError, invalidOption } from '../errors.js';
+import type { Address } from '../gossip/address.js';
+import { MessageType, encodeErr } from '../gossip/codec/messages.js';
+import { DecodeError } from '../gossip/codec/msgpack.js';
+import { MAX_PACKET_BYTES } from '../gossip/codec/packet.js';
+import { type StreamMessage, parseStream } from '../gossip/codec/stream.js';
+import { type GossipConfig, type ProfileName, resolveGossipConfig } from '../gossip/config.js';
+import { type Counters, type Effect, GossipMachine, type Timer } from '../gossip/machine.js';
+import type { MemberView } from '../gossip/members.js';
+import { ENCRYPTION_OVERHEAD_BYTES, Keyring } from './keyring.js';
+import { monotonicNowMs, systemRandom } from './random.js';
+
+export interface GossipNodeOptions {
+  /** Unique node name. */
+  name: string;
+  /** host:port to listen on (UDP and TCP). Default 0.0.0.0:7946; port 0 picks a free port. */
+  bind?: string;
+  /** host:port peers should use; default the bind address (a local IPv4 if bound to 0.0.0.0). */
+  advertise?: string;
+  profile?: ProfileName;
+  /** Overrides of the profile's gossip parameters. */
+  gossip?: Partial<GossipConfig>;
+  /** Base64 encryption keys, primary first (`serf keygen` makes them). */
+  encrypt?: string | readonly string[];
+  /** Node meta (Serf tags live here): at most 512 bytes. Default ff 80 (no tags). */
+  meta?: Uint8Array;
+  logger?: Logger;
+}
+
+export interface GossipNodeEvents {
+  'member-join': [MemberView];
+  'member-update': [MemberView];
+  'member-leave': [MemberView];
+  'member-failed': [MemberView];
+  user: [Uint8Array];
+  'remote-state': [Uint8Array, boolean];
+}
+
+/** Most concurrent inbound streams (memberlist allows 128 concurrent push/pulls). */
+export const MAX_INBOUND_STREAMS = 128;
+const LEAVE_TIMEOUT_MS = 5_000;
+const MAX_META_BYTES = 512;
+
+export class GossipNode extends EventEmitter<GossipNodeEvents> {
+  readonly machine: GossipMachine;
+  readonly keyring: Keyring | null;
+  readonly address: Address;
+  readonly #config: GossipConfig;
+  readonly #udp: UdpSocket;
+  readonly #tcp: Server;
+  readonly #log: Logger;
+  readonly #timers = new Set<NodeJS.Timeout>();
+  readonly #sockets = new Set<Socket>();
+  readonly #ioDrops: Record<string, number> = {};
+  readonly #joinWaiters = new Map<number, (ok: boolean) => void>();
+  #inbound = 0;
+  #closed = false;
+  #leftWaiters: (() => void)[] = [];
+  #hasLeft = false;
+
+  private constructor(machine: GossipMachine, config: GossipConfig, keyring: Keyring | null, udp: UdpSocket, tcp: Server, address: Address, log: Logger) {
+    super();
+    this.machine = machine;
+    this.#config = config;
+    this.keyring = keyring;
+    this.#udp = udp;
+    this.#tcp = tcp;
+    this.address = address;
+    this.#log = log;
+  }
+
+  /** Binds the port, starts gossiping (alone until `join`). Bad options throw SwimringError. */
+  static async create(options: GossipNodeOptions): Promise<GossipNode> {
+    if (typeof options?.name !== 'string' || options.name === '' || !options.name.isWellFormed()) {
+      throw invalidOption('name', 'a non-empty string', options?.name);
+    }
+    const config = resolveGossipConfig(options.profile ?? 'lan', options.gossip ?? {});
+    const bind = parseHostPort('bind', options.bind ?? '0.0.0.0:7946');
+    if (!isIPv4(bind.host) && !isIPv6(bind.host)) throw invalidOption('bind', 'an IP address and port', options.bind);
+    const keys = options.encrypt === undefined ? [] : typeof options.encrypt === 'string' ? [options.encrypt] : [...options.encrypt];
+    const keyring = keys.length > 0 ? new Keyring(keys) : null;
+    if (options.meta && options.meta.length > MAX_META_BYTES) throw invalidOption('meta', `at most ${MAX_META_BYTES} bytes`, `${options.meta.length} bytes`);
+    const log = options.logger ?? pino({ level: 'silent' });
+    const { udp, tcp, port } = await bindBoth(bind.host, bind.port);
+    const advertise = options.advertise ? parseHostPort('advertise', options.advertise) : { host: bind.host, port };
+    if (advertise.host === '0.0.0.0' || advertise.host === '::') advertise.host = localIPv4();
+    if (advertise.port === 0) advertise.port = port;
+    const machine = new GossipMachine({
+      config,
+      local: { name: options.name, host: advertise.host, port: advertise.port, ...(options.meta ? { meta: options.meta } : {}) },
+      random: systemRandom(),
+      packetOverheadBytes: keyring ? ENCRYPTION_OVERHEAD_BYTES : 0,
+    });
+    const node = new GossipNode(machine, config, keyring, udp, tcp, advertise, log);
+    node.#listen();
+    machine.start(monotonicNowMs());
+    node.#flush();
+    log.info({ name: options.name, address: `${advertise.host}:${advertise.port}` }, 'gossip node started');
+    return node;
+  }
+
+  members(): MemberView[] {
+    return this.machine.memberViews();
+  }
+
+  /** Protocol counters, with drops at the I/O edge (decryption, oversize, stream limits) included. */
+  get counters(): Counters {
+    const c = this.machine.counters;
+    return { ...c, drops: { ...c.drops, ...this.#ioDrops } };
+  }
+
+  /**
+   * Joins through one or more seeds (`host:port`, names resolved), retrying with a doubling
+   * backoff (1 s to 30 s) until at least one push/pull succeeds or the signal aborts.
+   * Resolves with the number of seeds that answered in the successful round.
+   */
+  async join(seeds: readonly string[], options: { signal?: AbortSignal } = {}): Promise<number> {
+    if (seeds.length === 0) throw invalidOption('join', 'at least one host:port', seeds);
+    const parsed = seeds.map((s) => parseHostPort('join', s, 7946));
+    for (let backoffMs = 1000; ; backoffMs = Math.min(backoffMs * 2, 30_000)) {
+      options.signal?.throwIfAborted();
+      const results = await Promise.all(parsed.map((seed) => this.#joinOnce(seed)));
+      const ok = results.filter(Boolean).length;
+      if (ok > 0) return ok;
+      this.#log.warn({ seeds, retryInMs: backoffMs }, 'join failed, retrying');
+      await abortableSleep(backoffMs, options.signal);
+    }
+  }
+
+  /** Graceful leave: our dead{From = self} is gossiped out (bounded by 5 s or the signal), then close. */
+  async leave(options: { signal?: AbortSignal } = {}): Promise<void> {
+    if (this.#closed) return;
+    const done = new Promise<void>((resolve) => {
+      if (this.#hasLeft) resolve();
+      else this.#leftWaiters.push(resolve);
+    });
+    this.machine.leave(monotonicNowMs());
+    this.#flush();
+    await Promise.race([done, abortableSleep(LEAVE_TIMEOUT_MS, options.signal).catch(() => undefined)]);
+    await this.close();
+  }
+
+  /** Stops at once (peers will see a failure unless `leave` ran first). Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const t of this.#timers) clearTimeout(t);
+    this.#timers.clear();
+    for (const s of this.#sockets) s.destroy();
+    await Promise.all([
+      new Promise<void>((resolve) => this.#udp.close(() => resolve())),
+      new Promise<void>((resolve) => this.#tcp.close(() => resolve())),
+    ]);
+    for (const w of this.#leftWaiters) w();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  // ---- plumbing ------------------------------------------------------------------------------
+
+  #listen(): void {
+    this.#udp.on('message', (msg, rinfo) => {
+      if (this.#closed) return;
+      let bytes: Uint8Array = msg;
+      if (this.keyring) {
+        const plain = this.keyring.decrypt(msg);
+        if (plain === null) return this.#drop('decrypt');
+        bytes = plain;
+      }
+      this.machine.handlePacket({ host: rinfo.address, port: rinfo.port }, bytes, monotonicNowMs());
+      this.#flush();
+    });
+    this.#udp.on('error', (err) => this.#log.error({ err }, 'udp socket error'));
+    this.#tcp.on('connection', (socket) => this.#accept(socket));
+    this.#tcp.on('error', (err) => this.#log.error({ err }, 'tcp server error'));
+  }
+
+  #accept(socket: Socket): void {
+    if (this.#inbound >= MAX_INBOUND_STREAMS) {
+      this.#drop('tooManyStreams');
+      socket.destroy();
+      return;
+    }
+    this.#inbound++;
+    this.#sockets.add(socket);
+    const from = { host: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 };
+    socket.setTimeout(this.#config.tcpTimeoutMs, () => {
+      this.#drop('streamTimeout');
+      socket.destroy();
+    });
+    socket.on('close', () => {
+      this.#inbound--;
+      this.#sockets.delete(socket);
+    });
+    socket.on('error', () => socket.destroy());
+    this.#readMessage(socket, (message) => {
+      if (message instanceof Error) {
+        this.#drop(message.message.startsWith('encryption') ? 'streamEncryption' : 'malformedStream');
+        this.#log.debug({ err: message, from }, 'bad inbound stream');
+        socket.end(this.#frame(encodeErr(message.message.slice(0, 200))));
+        return;
+      }
+      const reply = this.machine.handleStreamRequest(from, message, monotonicNowMs());
+      this.#flush();
+      if (reply) socket.end(this.#frame(reply));
+      else socket.end();
+    });
+  }
+
+  /** Reads one message from a stream (decrypting the frame if encrypted), then calls `done` once. */
+  #readMessage(socket: Socket, done: (message: StreamMessage | Error) => void): void {
+    let buffer: Buffer = Buffer.alloc(0);
+    let finished = false;
+    const finish = (m: StreamMessage | Error) => {
+      if (finished) return;
+      finished = true;
+      socket.removeAllListeners('data');
+      done(m);
+    };
+    socket.on('data', (chunk: Buffer) => {
+      buffer = buffer.length === 0 ? chunk : Buffer.concat([buffer, chunk]);
+      if (buffer.length > this.#config.maxStreamBytes + 5) return finish(new Error('stream exceeds the size limit'));
+      try {
+        const encrypted = buffer[0] === MessageType.encrypt;
+        if (encrypted !== (this.keyring !== null)) {
+          return finish(new Error(encrypted ? 'encryption: remote state is encrypted and encryption is not configured' : 'encryption: encryption is configured but remote state is not encrypted'));
+        }
+        if (encrypted) {
+          if (buffer.length < 5) return;
+          const len = buffer.readUInt32BE(1);
+          if (len > this.#config.maxStreamBytes) return finish(new Error('stream exceeds the size limit'));
+          if (buffer.length < 5 + len) return;
+          const plain = this.keyring!.decrypt(buffer.subarray(5, 5 + len), buffer.subarray(0, 5));
+          if (plain === null) return finish(new Error('encryption: no key decrypts the stream'));
+          const parsed = parseStream(plain, this.#config.maxStreamBytes);
+          return finish(parsed.status === 'complete' ? parsed.message : new Error('truncated encrypted stream'));
+        }
+        const parsed = parseStream(buffer, this.#config.maxStreamBytes);
+        if (parsed.status === 'complete') finish(parsed.message);
+      } catch (err) {
+        finish(err instanceof DecodeError ? err : new Error(String(err)));
+      }
+    });
+    socket.on('end', () => finish(new Error('stream ended early')));
+    socket.on('close', () => finish(new Error('stream closed')));
+  }
+
+  /** Streams: [10][len u32][blob] with the 5-byte header as GCM additional data (§6.4). */
+  #frame(bytes: Uint8Array): Uint8Array {
+    if (!this.keyring) return bytes;
+    const header = Buffer.alloc(5);
+    header[0] = MessageType.encrypt;
+    header.writeUInt32BE(bytes.length + ENCRYPTION_OVERHEAD_BYTES, 1);
+    return Buffer.concat([header, this.keyring.encrypt(bytes, header)]);
+  }
+
+  async #joinOnce(seed: { host: string; port: number }): Promise<boolean> {
+    let host = seed.host;
+    if (!isIPv4(host) && !isIPv6(host)) {
+      try {
+        host = (await lookup(host, { family: 4 })).address;
+      } catch {
+        this.#drop('joinResolve');
+        return false;
+      }
+    }
+    if (this.#closed) return false;
+    return new Promise((resolve) => {
+      const id = this.machine.join({ host, port: seed.port }, monotonicNowMs());
+      this.#joinWaiters.set(id, resolve);
+      this.#flush();
+    });
+  }
+
+  #flush(): void {
+    if (this.#closed) return;
+    for (const effect of this.machine.drain()) this.#execute(effect);
+  }
+
+  #execute(effect: Effect): void {
+    switch (effect.type) {
+      case 'send': {
+        const bytes = this.keyring ? this.keyring.encrypt(effect.bytes) : effect.bytes;
+        if (bytes.length > MAX_PACKET_BYTES) return this.#drop('oversizedSend');
+        this.#udp.send(bytes, effect.to.port, effect.to.host, (err) => {
+          if (err) this.#drop('sendError');
+        });
+        return;
+      }
+      case 'stream':
+        this.#openStream(effect.id, effect.to, effect.bytes, effect.deadlineMs);
+        return;
+      case 'timer':
+        this.#schedule(effect.timer, effect.atMs);
+        return;
+      case 'member': {
+        const m = effect.member;
+        const event = effect.change === 'join' ? 'member-join' : effect.change === 'update' ? 'member-update' : m.status === 'left' ? 'member-leave' : 'member-failed';
+        this.#log.info({ member: m.name, status: m.status, address: `${m.host}:${m.port}` }, event);
+        this.emit(event, m);
+        return;
+      }
+      case 'user':
+        this.emit('user', effect.payload);
+        return;
+      case 'remoteState':
+        this.emit('remote-state', effect.state, effect.join);
+        return;
+      case 'conflict':
+        this.#log.warn({ member: effect.known.name, known: `${effect.known.host}:${effect.known.port}`, claimed: `${effect.claimed.host}:${effect.claimed.port}` }, 'conflicting address for a member name');
+        return;
+      case 'left':
+        this.#hasLeft = true;
+        for (const w of this.#leftWaiters.splice(0)) w();
+        return;
+    }
+  }
+
+  #schedule(timer: Timer, atMs: number): void {
+    const handle = setTimeout(() => {
+      this.#timers.delete(handle);
+      if (this.#closed) return;
+      this.machine.handleTimer(timer, monotonicNowMs());
+      this.#flush();
+    }, Math.max(0, atMs - monotonicNowMs()));
+    this.#timers.add(handle);
+  }
+
+  #openStream(id: number, to: Address, bytes: Uint8Array, deadlineMs: number): void {
+    const socket = createConnection({ host: to.host, port: to.port });
+    this.#sockets.add(socket);
+    let settled = false;
+    const settle = (reply: StreamMessage | Error) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      this.#timers.delete(timer);
+      socket.destroy();
+      this.#sockets.delete(socket);
+      if (this.#closed) return;
+      const ok = this.machine.handleStreamReply(id, reply, monotonicNowMs());
+      const waiter = this.#joinWaiters.get(id);
+      if (waiter) {
+        this.#joinWaiters.delete(id);
+        waiter(ok);
+      }
+      this.#flush();
+    };
+    const timer = setTimeout(() => settle(new Error('timeout')), Math.max(1, deadlineMs - monotonicNowMs()));
+    this.#timers.add(timer);
+    socket.on('error', (err) => settle(err));
+    socket.on('connect', () => socket.write(this.#frame(bytes)));
+    this.#readMessage(socket, settle);
+  }
+
+  #drop(reason: string): void {
+    this.#ioDrops[reason] = (this.#ioDrops[reason] ?? 0) + 1;
+  }
+}
+
+/** "host:port" (IPv6 as "[::1]:port"); names are allowed where resolution happens later. */
+export function parseHostPort(option: string, value: string, defaultPort?: number): { host: string; port: number } {
+  if (typeof value !== 'string') throw invalidOption(option, 'host:port', value);
+  const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(value) ?? /^([^:]+)(?::(\d+))?$/.exec(value);
+  const port = m?.[2] === undefined ? defaultPort : Number(m[2]);
+  if (!m || port === undefined || !Number.isInteger(port) || port < 0 || port > 65535) throw invalidOption(option, 'host:port with a port in [0, 65535]', value);
+  return { host: m[1]!, port };
+}
+
+function localIPv4(): string {
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  }
+  return '127.0.0.1';
+}
+
+async function bindBoth(host: string, port: number): Promise<{ udp: UdpSocket; tcp: Server; port: number }> {
+  // With port 0 the OS picks the UDP port, which may be taken for TCP: try a few times.
+  for (let attempt = 0; ; attempt++) {
+    const udp = createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4', recvBufferSize: 2 * 1024 * 1024 });
+    const bound = await new Promise<number>((resolve, reject) => {
+      udp.once('error', reject);
+      udp.bind(port, host, () => {
+        udp.off('error', reject);
+        resolve(udp.address().port);
+      });
+    }).catch((err: NodeJS.ErrnoException) => {
+      udp.close();
+      throw new SwimringError('ERR_INVALID_OPTION', `bind ${host}:${port} failed: ${err.code ?? err.message}`);
+    });
+    const tcp = createServer();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        tcp.once('error', reject);
+        tcp.listen(bound, host, 511, () => {
+          tcp.off('error', reject);
+          resolve();
+        });
+      });
+      return { udp, tcp, port: bound };
+    } catch (err) {
+      udp.close();
+      if (port !== 0 || attempt >= 5) throw new SwimringError('ERR_INVALID_OPTION', `bind ${host}:${bound} (tcp) failed: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    }
+  }
+}
+
+function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(signal!.reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

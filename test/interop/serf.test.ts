@@ -1,0 +1,66 @@
+// swimring against real serf 0.9.4 agents (Debian package `serf`), on 127.0.0.1.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { after, before, describe, it } from 'node:test';
+import { INSTALL_SERF, Processes, kill, serfAvailable, startAgent, startSerf, waitFor } from '../helpers/processes.js';
+
+const available = serfAvailable();
+const skip = available ? false : `serf is not installed (${INSTALL_SERF})`;
+
+describe('interop with serf agents', { skip }, () => {
+  const procs = new Processes();
+  after(() => procs.stopAll());
+
+  it('swimring nodes join a serf cluster: serf lists them alive, they list the serf agents alive', async () => {
+    const s1 = await startSerf(procs, 's1', { tags: { role: 'web' } });
+    const s2 = await startSerf(procs, 's2', { join: s1.port });
+    const a1 = await startAgent(procs, 'ts-a', ['--join', `127.0.0.1:${s1.port}`]);
+    const a2 = await startAgent(procs, 'ts-b', ['--join', `127.0.0.1:${s2.port}`]);
+    for (const serf of [s1, s2]) {
+      await waitFor(`${serf.name} lists both swimring nodes alive`, () => {
+        const m = serf.members();
+        return ['ts-a', 'ts-b'].every((n) => m.some((x) => x.name === n && x.status === 'alive' && x.addr.startsWith('127.0.0.1:')));
+      }, 30_000);
+    }
+    for (const agent of [a1, a2]) {
+      await waitFor(`${agent.name} sees s1, s2 and the other swimring node join`, () => {
+        const joined = new Set(agent.lines.filter((l) => l['event'] === 'member-join').map((l) => l['name']));
+        return ['s1', 's2', a1.name, a2.name].filter((n) => n !== agent.name).every((n) => joined.has(n));
+      }, 30_000);
+    }
+    // Nothing we sent made a serf agent complain.
+    for (const serf of [s1, s2]) assert.doesNotMatch(serf.log(), /\[(ERR|WARN)\]/, `${serf.name} log`);
+
+    // kill -9 of a swimring node: serf reports it failed.
+    await kill(a2.child, 'SIGKILL');
+    await waitFor('serf reports ts-b failed', () => s1.members().some((m) => m.name === 'ts-b' && m.status === 'failed'), 60_000);
+
+    // SIGKILL of a serf agent: swimring marks it dead.
+    await kill(s2.child, 'SIGKILL');
+    await waitFor('ts-a reports s2 failed', () => a1.lines.some((l) => l['event'] === 'member-failed' && l['name'] === 's2'), 60_000);
+    assert.equal(a1.child.exitCode, null, 'the swimring agent is still running');
+  });
+
+  it('an encrypted serf cluster admits a swimring node with the key and keeps out one with another key', async () => {
+    const key = execFileSync('serf', ['keygen'], { encoding: 'utf8' }).trim();
+    const other = execFileSync('serf', ['keygen'], { encoding: 'utf8' }).trim();
+    const s1 = await startSerf(procs, 'e1', { encrypt: key });
+    const s2 = await startSerf(procs, 'e2', { encrypt: key, join: s1.port });
+    const good = await startAgent(procs, 'ts-good', ['--join', `127.0.0.1:${s1.port}`, '--encrypt', key]);
+    const bad = await startAgent(procs, 'ts-bad', ['--join', `127.0.0.1:${s2.port}`, '--encrypt', other]);
+    await waitFor('both serf agents list ts-good alive', () => [s1, s2].every((s) => s.members().some((m) => m.name === 'ts-good' && m.status === 'alive')), 30_000);
+    await waitFor('ts-good sees both serf agents', () => ['e1', 'e2'].every((n) => good.lines.some((l) => l['event'] === 'member-join' && l['name'] === n)), 30_000);
+    // Give the wrong-key node several join attempts.
+    await new Promise((r) => setTimeout(r, 4000));
+    for (const s of [s1, s2]) assert.ok(!s.members().some((m) => m.name === 'ts-bad'), `${s.name} never lists ts-bad`);
+    assert.ok(!bad.lines.some((l) => l['event'] === 'member-join'), 'ts-bad never sees a member');
+    assert.ok(!good.lines.some((l) => l['event'] === 'member-join' && l['name'] === 'ts-bad'), 'ts-good never sees ts-bad');
+    // Nothing crashed on either side.
+    for (const p of [s1.child, s2.child, good.child, bad.child]) assert.equal(p.exitCode, null);
+    assert.ok([s1, s2].every((s) => s.members().length >= 3));
+  });
+});
+
+before(() => {
+  if (!available) console.log(`# serf not found; install it with: ${INSTALL_SERF}`);
+});

@@ -1,0 +1,18 @@
+import { GossipNode } from '../src/io/gossip-node.js';
+const nodes: GossipNode[] = [];
+for (let i = 0; i < 5; i++) nodes.push(await GossipNode.create({ name: `r${i}`, bind: '127.0.0.1:0', profile: 'local' }));
+const seed = `127.0.0.1:${nodes[0]!.address.port}`;
+await Promise.all(nodes.slice(1).map((n) => n.join([seed])));
+const t = performance.now();
+while (!nodes.every((n) => n.members().filter((m) => m.status === 'alive').length === 5)) await new Promise((r) => setTimeout(r, 20));
+console.log('converged in', Math.round(performance.now() - t), 'ms');
+await nodes[2]!.close();
+const t2 = performance.now();
+while (!nodes.filter((_, i) => i !== 2).every((n) => n.members().find((m) => m.name === 'r2')?.status === 'dead')) await new Promise((r) => setTimeout(r, 50));
+console.log('failure detected in', Math.round(performance.now() - t2), 'ms');
+await nodes[3]!.leave();
+const t3 = performance.now();
+while (!nodes.filter((_, i) => i !== 2 && i !== 3).every((n) => n.members().find((m) => m.name === 'r3')?.status === 'left')) await new Promise((r) => setTimeout(r, 20));
+console.log('leave seen in', Math.round(performance.now() - t3), 'ms');
+console.log(JSON.stringify(nodes[0]!.counters));
+for (const n of nodes) await n.close();

@@ -1,0 +1,14 @@
+import { resolveGossipConfig } from '../src/gossip/config.js';
+import { SimWorld } from '../src/sim/world.js';
+const n = Number(process.argv[2] ?? 1000);
+const t = performance.now();
+const w = new SimWorld(7, resolveGossipConfig('lan'));
+w.addNode('n0');
+for (let i = 1; i < n; i++) w.addNode(`n${i}`, `n${Math.floor(w.random() * i)}`);
+const live = w.liveNodes();
+const allAlive = () => live.every((a) => a.machine.members.size === n && [...a.machine.members.byName.values()].every((m) => m.status === 'alive'));
+let lastCheck = 0;
+const at = w.runUntilTrue(() => { if (w.nowMs - lastCheck < 100) return false; lastCheck = w.nowMs; return allAlive(); }, 120_000);
+console.log(n, 'nodes: all alive at', at, 'ms sim;', ((performance.now() - t) / 1000).toFixed(1), 's wall');
+const c = live.map((x) => x.machine.counters);
+console.log('suspicions', c.reduce((a, b) => a + b.suspicions, 0), 'refutations', c.reduce((a, b) => a + b.refutations, 0), 'drops', JSON.stringify(c.reduce((a, b) => { for (const [k, v] of Object.entries(b.drops)) a[k] = (a[k] ?? 0) + v; return a; }, {} as Record<string, number>)));

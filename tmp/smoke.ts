@@ -1,0 +1,16 @@
+import { resolveGossipConfig } from '../src/gossip/config.js';
+import { SimWorld } from '../src/sim/world.js';
+const w = new SimWorld(1, resolveGossipConfig('lan'));
+w.addNode('n0');
+for (let i = 1; i < 5; i++) w.addNode(`n${i}`, 'n0');
+const allAlive = () => w.liveNodes().every((a) => w.liveNodes().every((b) => w.statusOf(a.name, b.name) === 'alive'));
+console.log('converged at', w.runUntilTrue(allAlive, 60_000));
+w.crash('n3');
+const t0 = w.nowMs;
+const dead = () => w.liveNodes().every((a) => w.statusOf(a.name, 'n3') === 'dead');
+console.log('crash detected after', (w.runUntilTrue(dead, 60_000) ?? NaN) - t0);
+w.leave('n4');
+const t1 = w.nowMs;
+const left = () => w.liveNodes().filter((n) => n.name !== 'n4').every((a) => w.statusOf(a.name, 'n4') === 'left');
+console.log('leave seen after', (w.runUntilTrue(left, 60_000) ?? NaN) - t1);
+for (const n of w.nodes.values()) console.log(n.name, n.machine.incarnation, JSON.stringify(n.machine.counters.drops), n.machine.counters.packetsOut);
