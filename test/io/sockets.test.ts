@@ -1,0 +1,56 @@
+// Real sockets on 127.0.0.1: nodes in one process, and agents as separate processes.
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { GossipNode } from '../../src/io/gossip-node.js';
+import { Processes, kill, startAgent, waitFor } from '../helpers/processes.js';
+
+describe('real sockets on 127.0.0.1', () => {
+  it('20 nodes in one process join, converge, detect a failure and a leave', async () => {
+    const nodes: GossipNode[] = [];
+    try {
+      for (let i = 0; i < 20; i++) nodes.push(await GossipNode.create({ name: `p${i}`, bind: '127.0.0.1:0', profile: 'local' }));
+      const seed = `127.0.0.1:${nodes[0]!.address.port}`;
+      await Promise.all(nodes.slice(1).map((n, i) => n.join([i % 2 ? seed : `127.0.0.1:${nodes[i]!.address.port}`])));
+      const alive = (n: GossipNode) => n.members().filter((m) => m.status === 'alive').length;
+      await waitFor('all 20 see 20 alive', () => nodes.every((n) => alive(n) === 20), 30_000, 50);
+      await nodes[7]!.close(); // immediate: peers see a failure
+      const rest = nodes.filter((_, i) => i !== 7);
+      await waitFor('all see p7 failed', () => rest.every((n) => n.members().find((m) => m.name === 'p7')?.status === 'dead'), 30_000, 50);
+      await nodes[8]!.leave();
+      const rest2 = rest.filter((n) => n !== nodes[8]);
+      await waitFor('all see p8 left', () => rest2.every((n) => n.members().find((m) => m.name === 'p8')?.status === 'left'), 30_000, 50);
+      for (const n of rest2) assert.equal(n.members().find((m) => m.name === 'p0')?.status, 'alive');
+      const drops = rest2.flatMap((n) => Object.keys(n.counters.drops));
+      assert.deepEqual(drops.filter((d) => d !== 'staleAck'), [], 'no input dropped in a healthy cluster');
+    } finally {
+      await Promise.all(nodes.map((n) => n.close()));
+    }
+  });
+
+  const procs = new Processes();
+  after(() => procs.stopAll());
+
+  it('5 swimring agent processes join, converge and detect a kill -9; SIGINT leaves gracefully', async () => {
+    const first = await startAgent(procs, 'agent-0', ['--profile', 'local', '--http', '127.0.0.1:0']);
+    const agents = [first];
+    for (let i = 1; i < 5; i++) agents.push(await startAgent(procs, `agent-${i}`, ['--profile', 'local', '--join', `127.0.0.1:${agents[i - 1]!.port}`]));
+    const names = agents.map((a) => a.name);
+    const joinedAll = (a: (typeof agents)[number]) => names.filter((n) => n !== a.name).every((n) => a.lines.some((l) => l['event'] === 'member-join' && l['name'] === n));
+    await waitFor('every agent sees the 4 others join', () => agents.every(joinedAll), 30_000);
+    const http = first.lines.find((l) => l['event'] === 'started')!['http'] as { port: number };
+    const members = (await (await fetch(`http://127.0.0.1:${http.port}/members`)).json()) as { name: string; status: string }[];
+    assert.deepEqual(members.map((m) => m.name).sort(), [...names].sort());
+    assert.ok(members.every((m) => m.status === 'alive'));
+    const health = (await (await fetch(`http://127.0.0.1:${http.port}/health`)).json()) as { status: string; alive: number };
+    assert.deepEqual([health.status, health.alive], ['ok', 5]);
+
+    await kill(agents[2]!.child, 'SIGKILL');
+    await waitFor('the others report agent-2 failed', () => agents.filter((_, i) => i !== 2).every((a) => a.lines.some((l) => l['event'] === 'member-failed' && l['name'] === 'agent-2')), 30_000);
+
+    agents[3]!.child.kill('SIGINT');
+    await waitFor('agent-3 exits by itself after leaving', () => agents[3]!.child.exitCode !== null, 15_000);
+    assert.equal(agents[3]!.child.exitCode, 0);
+    assert.ok(agents[3]!.lines.some((l) => l['event'] === 'left'));
+    await waitFor('the others report agent-3 left', () => [0, 1, 4].every((i) => agents[i]!.lines.some((l) => l['event'] === 'member-leave' && l['name'] === 'agent-3')), 15_000);
+  });
+});
