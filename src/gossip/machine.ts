@@ -363,7 +363,16 @@ export class GossipMachine {
           this.#drop('pingForOtherNode');
           return;
         }
-        this.#send(replyAddress(ping, from), [encodeAck({ seqNo: ping.seqNo, payload: null })], false, true);
+        const messages = [encodeAck({ seqNo: ping.seqNo, payload: null })];
+        // Buddy system, both ways: a member we hold suspect or dead is evidently probing us, so
+        // the ack tells it what we believe and it can refute at once, instead of waiting for
+        // gossip or a push/pull to carry the accusation to it.
+        const sender = ping.sourceNode === '' ? undefined : this.members.get(ping.sourceNode);
+        if (sender && sender !== this.#self && this.config.lifeguard && (sender.status === 'suspect' || sender.status === 'dead')) {
+          const accusation = { incarnation: sender.incarnation, node: sender.name, from: this.#self.name };
+          messages.push(sender.status === 'suspect' ? encodeSuspect(accusation) : encodeDead(accusation));
+        }
+        this.#send(replyAddress(ping, from), messages, false, true);
         return;
       }
       case MessageType.indirectPing: {
