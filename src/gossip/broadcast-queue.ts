@@ -1,12 +1,16 @@
 /**
  * Transmit-limited broadcast queue (wire reference §9.5). Each message goes out with up to
- * `limit` packets; selection favours the fewest transmits, then larger messages, then newer.
- * Messages keyed by member name replace queued news about the same member. The depth is
- * bounded: past it the most transmitted (then oldest) messages are dropped, and counted.
+ * `limit` packets; the least transmitted go first and, among equals, the newest. Messages keyed
+ * by member name replace queued news about the same member. The depth is bounded: past it the
+ * most transmitted (then oldest) message is dropped, and counted.
  *
- * Entries are kept in selection order, so taking is a scan from the front and a re-insert of
- * what was sent (binary search), never a full sort.
+ * Messages sit in tiers by transmit count, each tier in queue order, so queueing is O(1) and
+ * taking k messages is O(k). (memberlist also prefers larger messages among equals, a packing
+ * heuristic invisible on the wire; we do not.) Replaced and promoted entries leave tombstones
+ * that are compacted away lazily.
  */
+const MAX_MISFITS = 32;
+
 export interface Broadcast {
   /** Member name for membership news (newer replaces older); null for messages never replaced. */
   readonly key: string | null;
@@ -16,24 +20,18 @@ export interface Broadcast {
 }
 
 interface Entry {
-  broadcast: Broadcast;
-  transmits: number;
-  id: number;
-}
-
-/** Selection order: fewer transmits, then larger, then newer. */
-function before(a: Entry, b: Entry): boolean {
-  if (a.transmits !== b.transmits) return a.transmits < b.transmits;
-  const sa = a.broadcast.bytes.length;
-  const sb = b.broadcast.bytes.length;
-  return sa !== sb ? sa > sb : a.id > b.id;
+  readonly broadcast: Broadcast;
+  /** Transmits so far, which is also the tier that holds it; -1 once it left the queue. */
+  tier: number;
 }
 
 export class BroadcastQueue {
-  readonly #entries: Entry[] = [];
+  readonly #tiers: Entry[][] = [];
+  /** Live entries per tier (the arrays also hold tombstones). */
+  readonly #live: number[] = [];
   readonly #byKey = new Map<string, Entry>();
   readonly #maxDepth: number;
-  #nextId = 0;
+  #length = 0;
   dropped = 0;
 
   constructor(maxDepth: number) {
@@ -41,20 +39,19 @@ export class BroadcastQueue {
   }
 
   get length(): number {
-    return this.#entries.length;
+    return this.#length;
   }
 
   queue(broadcast: Broadcast): void {
     if (broadcast.key !== null) {
       const old = this.#byKey.get(broadcast.key);
-      if (old) this.#remove(old, 'replaced');
+      if (old) this.#retire(old, 'replaced');
     }
-    const entry: Entry = { broadcast, transmits: 0, id: this.#nextId++ };
-    this.#insert(entry);
+    const entry: Entry = { broadcast, tier: 0 };
+    this.#place(entry, 0);
     if (broadcast.key !== null) this.#byKey.set(broadcast.key, entry);
-    if (this.#entries.length > this.#maxDepth) {
-      // The last entry has the most transmits (ties: smallest, then oldest).
-      this.#remove(this.#entries[this.#entries.length - 1]!, 'dropped');
+    if (this.#length > this.#maxDepth) {
+      this.#retire(this.#oldestOfHighestTier(), 'dropped');
       this.dropped++;
     }
   }
@@ -67,23 +64,34 @@ export class BroadcastQueue {
     const out: Uint8Array[] = [];
     const sent: Entry[] = [];
     let free = budgetBytes;
-    for (const e of this.#entries) {
-      if (free <= overheadBytes) break;
-      const cost = e.broadcast.bytes.length + overheadBytes;
-      if (cost > free) continue;
-      free -= cost;
-      out.push(e.broadcast.bytes);
-      sent.push(e);
-      if (out.length >= 255) break; // a compound holds at most 255 messages
+    // Give up after this many messages in a row that do not fit: the packet is as full as it
+    // usefully gets, and a long queue is not scanned for a last small message.
+    let misfits = 0;
+    for (let t = 0; t < this.#tiers.length && free > overheadBytes && out.length < 255 && misfits < MAX_MISFITS; t++) {
+      const tier = this.#tiers[t]!;
+      for (let i = tier.length - 1; i >= 0 && free > overheadBytes && out.length < 255 && misfits < MAX_MISFITS; i--) {
+        const e = tier[i]!;
+        if (e.tier !== t || sent.includes(e)) continue;
+        const cost = e.broadcast.bytes.length + overheadBytes;
+        if (cost > free) {
+          misfits++;
+          continue;
+        }
+        misfits = 0;
+        free -= cost;
+        out.push(e.broadcast.bytes);
+        sent.push(e);
+      }
     }
-    for (const e of sent) {
-      this.#unlink(e);
-      e.transmits++;
-      if (e.transmits >= limit) {
-        if (e.broadcast.key !== null && this.#byKey.get(e.broadcast.key) === e) this.#byKey.delete(e.broadcast.key);
+    // Oldest first, so each tier keeps its newest at the end.
+    for (const e of sent.reverse()) {
+      const next = e.tier + 1;
+      this.#unplace(e);
+      if (next >= limit) {
+        this.#forget(e);
         e.broadcast.done?.('sent');
       } else {
-        this.#insert(e);
+        this.#place(e, next);
       }
     }
     return out;
@@ -94,35 +102,45 @@ export class BroadcastQueue {
     return this.#byKey.has(key);
   }
 
-  #insert(entry: Entry): void {
-    const a = this.#entries;
-    let lo = 0;
-    let hi = a.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (before(a[mid]!, entry)) lo = mid + 1;
-      else hi = mid;
+  #place(e: Entry, tier: number): void {
+    while (this.#tiers.length <= tier) {
+      this.#tiers.push([]);
+      this.#live.push(0);
     }
-    a.splice(lo, 0, entry);
+    e.tier = tier;
+    this.#tiers[tier]!.push(e);
+    this.#live[tier]!++;
+    this.#length++;
   }
 
-  #unlink(entry: Entry): void {
-    const a = this.#entries;
-    let lo = 0;
-    let hi = a.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (before(a[mid]!, entry)) lo = mid + 1;
-      else hi = mid;
-    }
-    if (a[lo] === entry) a.splice(lo, 1);
-    else a.splice(a.indexOf(entry), 1);
+  /** Leaves a tombstone in the entry's tier; compacts the tier when tombstones dominate. */
+  #unplace(e: Entry): void {
+    const t = e.tier;
+    e.tier = -1;
+    this.#live[t]!--;
+    this.#length--;
+    const tier = this.#tiers[t]!;
+    while (tier.length > 0 && tier[tier.length - 1]!.tier !== t) tier.pop();
+    if (tier.length > 32 && tier.length > 2 * this.#live[t]!) this.#tiers[t] = tier.filter((x) => x.tier === t);
   }
 
-  #remove(entry: Entry, reason: 'sent' | 'replaced' | 'dropped'): void {
-    this.#unlink(entry);
-    const key = entry.broadcast.key;
-    if (key !== null && this.#byKey.get(key) === entry) this.#byKey.delete(key);
-    entry.broadcast.done?.(reason);
+  #forget(e: Entry): void {
+    const key = e.broadcast.key;
+    if (key !== null && this.#byKey.get(key) === e) this.#byKey.delete(key);
+  }
+
+  #retire(e: Entry, reason: 'replaced' | 'dropped'): void {
+    this.#unplace(e);
+    this.#forget(e);
+    e.broadcast.done?.(reason);
+  }
+
+  #oldestOfHighestTier(): Entry {
+    for (let t = this.#tiers.length - 1; t >= 0; t--) {
+      if (this.#live[t] === 0) continue;
+      const found = this.#tiers[t]!.find((x) => x.tier === t);
+      if (found) return found;
+    }
+    throw new Error('unreachable: the queue is over its depth, so it is not empty');
   }
 }

@@ -44,10 +44,7 @@ export function protocolMax(m: Member): number {
   return m.vsn.length >= 6 ? m.vsn[1]! : 0;
 }
 
-/**
- * Members by name plus a shuffled round-robin probe order. New members go to a random position
- * so that all nodes do not probe a newcomer at once.
- */
+/** Members by name plus a shuffled round-robin probe order. */
 export class MemberTable {
   readonly byName = new Map<string, Member>();
   #order: string[] = [];
@@ -63,9 +60,13 @@ export class MemberTable {
 
   add(member: Member, random: () => number): void {
     this.byName.set(member.name, member);
-    const at = Math.floor(random() * (this.#order.length + 1));
-    this.#order.splice(at, 0, member.name);
-    if (at < this.#next) this.#next++;
+    // Append, then swap with a random slot (memberlist's way): O(1), and the newcomer lands
+    // anywhere in the walk, so nodes do not all probe it at once.
+    const order = this.#order;
+    order.push(member.name);
+    const at = Math.floor(random() * order.length);
+    order[order.length - 1] = order[at]!;
+    order[at] = member.name;
   }
 
   delete(name: string): void {

@@ -43,16 +43,25 @@ describe('awareness (§9.4)', () => {
 
 describe('broadcast queue (§9.5)', () => {
   const msg = (n: number, size = 10) => new Uint8Array(size).fill(n);
-  it('sends fewest-transmitted first, then larger, then newer; drops after the limit', () => {
+  it('sends the least transmitted first, then the newest; drops after the limit', () => {
     const q = new BroadcastQueue(100);
     q.queue({ key: null, bytes: msg(1, 10) });
     q.queue({ key: null, bytes: msg(2, 20) });
     q.queue({ key: null, bytes: msg(3, 10) });
-    assert.deepEqual(q.take(2, 1000, 2).map((b) => b[0]), [2, 3, 1]);
+    assert.deepEqual(q.take(2, 1000, 2).map((b) => b[0]), [3, 2, 1]);
     q.queue({ key: null, bytes: msg(4, 5) });
-    assert.deepEqual(q.take(2, 1000, 2).map((b) => b[0]), [4, 2, 3, 1]);
+    assert.deepEqual(q.take(2, 1000, 2).map((b) => b[0]), [4, 3, 2, 1]);
     assert.deepEqual(q.take(2, 1000, 2).map((b) => b[0]), [4]);
     assert.equal(q.length, 0);
+  });
+
+  it('skips what does not fit and keeps it for a later packet', () => {
+    const q = new BroadcastQueue(100);
+    q.queue({ key: null, bytes: msg(1, 50) });
+    q.queue({ key: null, bytes: msg(2, 500) });
+    q.queue({ key: null, bytes: msg(3, 50) });
+    assert.deepEqual(q.take(2, 200, 9).map((b) => b[0]), [3, 1]);
+    assert.deepEqual(q.take(2, 600, 9).map((b) => b[0]), [2, 3]);
   });
   it('fits the budget, counting the per-message overhead', () => {
     const q = new BroadcastQueue(100);

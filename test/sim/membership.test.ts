@@ -11,6 +11,18 @@ describe('simulated membership (LAN profile)', () => {
       assert.notEqual(w.runUntilTrue(() => converged(w), 60_000), null, 'converged within 60 s');
     }));
 
+  it('1 000 nodes join at once through random earlier nodes: every node sees all 1 000 alive', () =>
+    withSeed(7, (seed) => {
+      const w = world(seed);
+      cluster(w, 1000);
+      const live = w.liveNodes();
+      const allAlive = () => live.every((a) => a.machine.members.size === 1000 && [...a.machine.members.byName.values()].every((m) => m.status === 'alive'));
+      let checkedAt = 0;
+      // Checking 10⁶ entries is costly: every 500 simulated ms is fine-grained enough here.
+      const at = w.runUntilTrue(() => w.nowMs - checkedAt >= 500 && ((checkedAt = w.nowMs), allAlive()), 120_000);
+      assert.notEqual(at, null, 'all alive within 120 simulated seconds');
+    }));
+
   it('a crashed node is marked dead by all within the profile bound, and nobody else is', () =>
     withSeed(12, (seed) => {
       const w = world(seed);

@@ -1,0 +1,13 @@
+import { resolveGossipConfig } from '../src/gossip/config.js';
+import { SimWorld } from '../src/sim/world.js';
+const n = Number(process.argv[2] ?? 1000);
+const compression = process.argv[3] !== 'off';
+const t = performance.now();
+const w = new SimWorld(7, resolveGossipConfig('lan', { compression }));
+w.addNode('n0');
+for (let i = 1; i < n; i++) w.addNode(`n${i}`, `n${Math.floor(w.random() * i)}`);
+const live = w.liveNodes();
+const allAlive = () => live.every((a) => a.machine.members.size === n && [...a.machine.members.byName.values()].every((m) => m.status === 'alive'));
+let last = 0;
+const at = w.runUntilTrue(() => { if (w.nowMs - last < 250) return false; last = w.nowMs; return allAlive(); }, 120_000);
+console.log(n, 'compression', compression, 'all alive at', at, 'sim ms;', ((performance.now() - t) / 1000).toFixed(1), 's wall');
