@@ -232,6 +232,25 @@ export class GossipMachine {
     return this.#openStream('join', seed, this.#encodeStream(this.#pushPullMessage(true)), nowMs + this.config.tcpTimeoutMs, 0);
   }
 
+  /**
+   * Loads members known out of band (a snapshot of a member list, or a simulation that starts
+   * from a converged cluster) without gossiping them: their news already went around. Only
+   * unknown members are added; each fires a join. Peers are trusted here, so never feed it
+   * network input: that goes through push/pull.
+   */
+  restore(members: readonly PushNodeState[], nowMs: number): void {
+    for (const s of members) {
+      if (s.name === this.#self.name || this.members.get(s.name) || s.state !== 0) continue;
+      const m = newMember(s.name, s.addr, s.port, nowMs);
+      m.meta = s.meta;
+      m.vsn = s.vsn;
+      m.incarnation = s.incarnation;
+      m.status = 'alive';
+      this.members.add(m, this.#random);
+      this.#emit({ type: 'member', change: 'join', member: viewOf(m) });
+    }
+  }
+
   /** Replaces our meta (Serf tags): a new incarnation, gossiped as alive. */
   setMeta(meta: Uint8Array): void {
     this.#self.meta = meta;

@@ -66,6 +66,31 @@ export class SimWorld {
     return node;
   }
 
+  /**
+   * Starts `n` nodes that already know each other (as after convergence), without the join
+   * storm: each is given the others' alive state with GossipMachine.restore. Returns the names.
+   */
+  addConvergedCluster(n: number, prefix = 'n'): string[] {
+    const names = Array.from({ length: n }, (_, i) => `${prefix}${i}`);
+    const nodes = names.map((name) => this.addNode(name));
+    const vsn = Uint8Array.from([1, 5, 2, 2, 5, 5]);
+    const meta = Uint8Array.from([0xff, 0x80]);
+    const states = nodes.map((node) => ({
+      name: node.name,
+      addr: Uint8Array.from(node.address.host.split('.').map(Number)),
+      port: node.address.port,
+      meta,
+      incarnation: 1,
+      state: 0 as const,
+      vsn,
+    }));
+    for (const node of nodes) {
+      node.machine.restore(states, this.nowMs);
+      this.#flush(node);
+    }
+    return names;
+  }
+
   /** kill -9: the node stops answering at once. */
   crash(name: string): void {
     const node = this.#get(name);

@@ -1,0 +1,161 @@
+/**
+ * Simulated gossip (issue 3 §6): the real machine and codec on the virtual clock, LAN profile.
+ * Time until 99.99 % and 100 % of nodes know of a join and of a failure, beside the epidemic
+ * floor and Serf's published model; traffic per node idle and under churn; false failures
+ * under loss with and without Lifeguard; simulator speed. Medians over seeds.
+ *   npm run bench:sim [-- --quick]
+ */
+import { writeFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { resolveGossipConfig } from '../src/gossip/config.js';
+import { SimWorld } from '../src/sim/world.js';
+import { machineLine, median, table } from './machine.js';
+
+const quick = process.argv.includes('--quick');
+const out: string[] = [];
+const say = (s = '') => {
+  out.push(s);
+  console.log(s);
+};
+const lan = resolveGossipConfig('lan');
+/** Serf's convergence simulator (serf.io docs), LAN, time to 99.99 %. */
+const SERF_MODEL_S: Record<number, number> = { 10: 1.6, 100: 2.0, 1000: 2.2, 10000: 2.6 };
+const UDP_IP_HEADER_BYTES = 28;
+
+function fresh(seed: number, n: number, overrides = {}): { w: SimWorld; names: string[] } {
+  const w = new SimWorld(seed, resolveGossipConfig('lan', overrides));
+  w.maxEvents = 0;
+  const names = w.addConvergedCluster(n);
+  w.runFor(5_000); // settle: timers staggered, queues drained
+  return { w, names };
+}
+
+/** Times (ms after `start`) when the share of observers for which `knows` holds reaches 99.99 % and 100 %. */
+function spread(w: SimWorld, observers: () => string[], knows: (observer: string) => boolean, limitMs: number): [number | null, number | null] {
+  const start = w.nowMs;
+  let p9999: number | null = null;
+  const check = () => {
+    const list = observers();
+    const known = list.filter(knows).length;
+    if (p9999 === null && known >= 0.9999 * list.length) p9999 = w.nowMs - start;
+    return known === list.length;
+  };
+  const all = w.runUntilTrue(check, limitMs);
+  return [p9999, all === null ? null : all - start];
+}
+
+function traffic(w: SimWorld, ms: number, churn: boolean, names: string[]): { packets: number; bytes: number } {
+  const count = () => {
+    let packets = 0;
+    let bytes = 0;
+    for (const n of w.nodes.values()) {
+      packets += n.machine.counters.packetsOut;
+      bytes += n.machine.counters.bytesOut + n.machine.counters.packetsOut * UDP_IP_HEADER_BYTES;
+    }
+    return { packets, bytes };
+  };
+  const before = count();
+  const nodes = w.nodes.size;
+  if (!churn) w.runFor(ms);
+  else {
+    // One crash and one restart every 5 s.
+    let down: string | undefined;
+    for (let t = 0; t < ms; t += 5_000) {
+      if (down) w.restart(down, names[0]!);
+      down = names[1 + Math.floor(w.random() * (names.length - 1))];
+      w.crash(down!);
+      w.runFor(5_000);
+    }
+  }
+  const after = count();
+  const perNodeSecond = nodes * (ms / 1000);
+  return { packets: (after.packets - before.packets) / perNodeSecond, bytes: (after.bytes - before.bytes) / perNodeSecond };
+}
+
+const fmt = (ms: number | null) => (ms === null ? 'n/a' : (ms / 1000).toFixed(2));
+
+say('# Simulated gossip benchmarks (LAN profile)');
+say();
+say(`Machine: ${machineLine()}. The real GossipMachine and codec on a virtual clock; links 1–2 ms, no loss unless stated. Medians over seeds.`);
+say();
+
+const sizes = quick ? [10, 100] : [10, 100, 1000];
+const convergence: (string | number)[][] = [];
+const trafficRows: (string | number)[][] = [];
+for (const n of sizes) {
+  const seeds = n >= 1000 ? [1, 2, 3] : [1, 2, 3, 4, 5];
+  const join99: number[] = [];
+  const join100: number[] = [];
+  const fail99: number[] = [];
+  const fail100: number[] = [];
+  const idle: { packets: number; bytes: number }[] = [];
+  const churn: { packets: number; bytes: number }[] = [];
+  const wallPerSimSecond: number[] = [];
+  for (const seed of seeds) {
+    {
+      const { w, names } = fresh(seed, n);
+      const wall = performance.now();
+      idle.push(traffic(w, 30_000, false, names));
+      wallPerSimSecond.push((performance.now() - wall) / 30);
+      w.addNode('newcomer', names[Math.floor(w.random() * n)]);
+      const [a, b] = spread(w, () => names, (o) => w.statusOf(o, 'newcomer') === 'alive', 60_000);
+      if (a !== null) join99.push(a);
+      if (b !== null) join100.push(b);
+      const victim = names[1 + Math.floor(w.random() * (n - 1))]!;
+      w.crash(victim);
+      const [c, d] = spread(w, () => names.filter((x) => x !== victim), (o) => w.statusOf(o, victim) === 'dead', 120_000);
+      if (c !== null) fail99.push(c);
+      if (d !== null) fail100.push(d);
+    }
+    {
+      const { w, names } = fresh(seed + 100, n);
+      churn.push(traffic(w, 30_000, true, names));
+    }
+  }
+  const floor = Math.ceil(Math.log(n) / Math.log(1 + lan.gossipNodes)) * lan.gossipIntervalMs;
+  convergence.push([n, fmt(median(join99)), fmt(median(join100)), fmt(floor), SERF_MODEL_S[n]!.toFixed(1), (median(join99) / 1000 / SERF_MODEL_S[n]!).toFixed(2), fmt(median(fail99)), fmt(median(fail100))]);
+  trafficRows.push([n, median(idle.map((x) => x.packets)).toFixed(2), median(idle.map((x) => x.bytes)).toFixed(0), median(churn.map((x) => x.packets)).toFixed(2), median(churn.map((x) => x.bytes)).toFixed(0), median(wallPerSimSecond).toFixed(1)]);
+}
+convergence.push([10000, 'not run', 'not run', fmt(Math.ceil(Math.log(10000) / Math.log(1 + lan.gossipNodes)) * lan.gossipIntervalMs), '2.6', '-', 'not run', 'not run']);
+
+say('## Join and failure, seconds until 99.99 % / 100 % of nodes know');
+say();
+say('A join: one node joins a converged cluster through a random member. A failure: one node is killed. Epidemic floor: ⌈log₄ N⌉ gossip rounds of 200 ms (fanout 3). Serf model: Serf\'s published convergence simulation, 99.99 %.');
+say();
+say(table(['N', 'join 99.99 %', 'join 100 %', 'epidemic floor', 'Serf model 99.99 %', 'ours / Serf', 'failure 99.99 %', 'failure 100 %'], convergence));
+say();
+say('N = 10 000 is not run: every node holds every member, so one process would need 10⁸ member records (tens of GiB).');
+say();
+say('## Traffic per node per second (UDP, IP and UDP headers included)');
+say();
+say(table(['N', 'idle packets', 'idle bytes', 'churn packets', 'churn bytes', 'wall ms per simulated s (idle)'], trafficRows));
+say();
+say('Churn: a node crashes and the previous one restarts every 5 s. Serf, measured on real agents: about 2.0 datagrams and 336 B per node per second idle.');
+say();
+
+// False failures under loss.
+const lossRows: (string | number)[][] = [];
+const minutes = quick ? 2 : 10;
+for (const loss of [0.1, 0.2, 0.3]) {
+  const cells: (string | number)[] = [`${loss * 100} %`];
+  for (const lifeguard of [false, true]) {
+    const w = new SimWorld(14, resolveGossipConfig('lan', { lifeguard }));
+    const names = w.addConvergedCluster(100);
+    w.runFor(5_000);
+    w.network.link.loss = loss;
+    const start = w.nowMs;
+    w.runFor(minutes * 60_000);
+    const events = w.events.filter((e) => e.atMs >= start && e.change === 'leave');
+    cells.push(`${events.length} (${new Set(events.map((e) => e.member.name)).size} nodes)`);
+    void names;
+  }
+  lossRows.push(cells);
+}
+say(`## False failures: 100 nodes, ${minutes} simulated minutes of packet loss (every datagram; TCP pays retransmission timeouts)`);
+say();
+say('Failure notifications about nodes that never failed (distinct nodes wrongly declared failed).');
+say();
+say(table(['loss', 'SWIM without Lifeguard', 'with Lifeguard (default)'], lossRows));
+say();
+
+if (!quick) writeFileSync(new URL('./results/gossip-sim.md', import.meta.url), `${out.join('\n')}\n`);

@@ -1,0 +1,15 @@
+import { resolveGossipConfig } from '../src/gossip/config.js';
+import { SimWorld } from '../src/sim/world.js';
+import { converged } from '../test/helpers/sim.js';
+const t = performance.now();
+const w = new SimWorld(3, resolveGossipConfig('lan'));
+w.maxEvents = 0;
+const names = w.addConvergedCluster(1000);
+console.log('built in', ((performance.now() - t) / 1000).toFixed(1), 's; converged?', converged(w));
+const t2 = performance.now();
+w.runFor(10_000);
+console.log('10 s idle sim in', ((performance.now() - t2) / 1000).toFixed(1), 's wall; converged?', converged(w));
+w.addNode('newcomer', names[5]);
+const t3 = performance.now();
+const at = w.runUntilTrue(() => w.liveNodes().every((n) => w.statusOf(n.name, 'newcomer') === 'alive'), 30_000);
+console.log('join known by all after', at! - 10_000, 'ms sim;', ((performance.now() - t3) / 1000).toFixed(1), 's wall');
