@@ -1,7 +1,8 @@
 // Table-driven tests of the state rules (wire reference §9.5), fed through the real packet path.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { encodeAlive, encodeDead, encodeSuspect } from '../../src/gossip/codec/messages.js';
+import { MessageType, decodeAlive, encodeAlive, encodeDead, encodeSuspect } from '../../src/gossip/codec/messages.js';
+import { unpackPacket } from '../../src/gossip/codec/packet.js';
 import { resolveGossipConfig } from '../../src/gossip/config.js';
 import { type Effect, GossipMachine } from '../../src/gossip/machine.js';
 import { seededRandom } from '../../src/sim/prng.js';
@@ -144,5 +145,28 @@ describe('refutation', () => {
     feed(m, encodeSuspect({ node: 'me', incarnation: 5, from: 'x' }));
     feed(m, alive('me', 9, { host: 1 }));
     assert.equal(m.counters.refutations, 0);
+  });
+});
+
+describe('restore (a known member list, not gossiped)', () => {
+  it('adds unknown alive members with a join each, and skips itself, known members and the not alive', () => {
+    const m = machine();
+    feed(m, alive('b', 4));
+    const state = (name: string, incarnation: number, state: 0 | 1 | 2 | 3, host = 5) => ({ name, addr: Uint8Array.from([10, 0, 0, host]), port: 7946, meta: META, incarnation, state, vsn: VSN });
+    m.restore([state('me', 9, 0, 1), state('b', 9, 0), state('c', 2, 0), state('d', 2, 2)], 50);
+    assert.deepEqual(memberEvents(m.drain()), ['join:c:alive']);
+    assert.equal(m.members.get('b')!.incarnation, 4, 'a known member is left as it is');
+    assert.equal(m.members.get('c')!.incarnation, 2);
+    assert.equal(m.members.get('d'), undefined);
+    assert.equal(m.incarnation, 1, 'no refutation');
+    // Nothing was queued for gossip: the gossip tick has nothing to send.
+    m.handleTimer({ kind: 'gossip', token: 1 }, 100);
+    const gossiped = m
+      .drain()
+      .flatMap((e) => (e.type === 'send' ? unpackPacket(e.bytes).messages : []))
+      .filter((msg) => msg.type === MessageType.alive)
+      .map((msg) => decodeAlive(msg.body).node);
+    assert.ok(gossiped.length > 0, 'the gossip tick sent the queued alives');
+    assert.ok(!gossiped.includes('c'), `restored members are not gossiped: ${gossiped.join(',')}`);
   });
 });
