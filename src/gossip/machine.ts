@@ -27,6 +27,8 @@ import {
   encodePing,
   encodePushPull,
   encodeSuspect,
+  encodeUser,
+  encodeUserStream,
   type Alive,
   type Dead,
   type PushNodeState,
@@ -61,6 +63,8 @@ export type Effect =
   | { readonly type: 'send'; readonly to: Address; readonly bytes: Uint8Array }
   /** Open a TCP stream, write `bytes`, read one message back, report it with handleStreamReply(id). */
   | { readonly type: 'stream'; readonly id: number; readonly to: Address; readonly bytes: Uint8Array; readonly deadlineMs: number }
+  /** Open a TCP stream, write `bytes` and close it: no reply is expected. */
+  | { readonly type: 'streamSend'; readonly to: Address; readonly bytes: Uint8Array; readonly deadlineMs: number }
   /** Call handleTimer(timer) at `atMs`. */
   | { readonly type: 'timer'; readonly timer: Timer; readonly atMs: number }
   | { readonly type: 'member'; readonly change: 'join' | 'update' | 'leave'; readonly member: MemberView }
@@ -258,12 +262,23 @@ export class GossipMachine {
     this.#queueAlive(this.#self);
   }
 
+  /**
+   * Sends a user message to one node: a datagram when it fits the packet budget, else (or when
+   * `reliable`) a TCP stream, as memberlist's SendBestEffort / SendReliable.
+   */
+  sendUser(to: Address, payload: Uint8Array, reliable: boolean, nowMs: number): void {
+    const datagram = this.config.udpBufferBytes - this.#overhead - 1;
+    if (!reliable && payload.length <= datagram) {
+      this.#sendPacket(to, [encodeUser(payload)], false);
+      return;
+    }
+    this.counters.streamsOut++;
+    this.#emit({ type: 'streamSend', to, bytes: this.#encodeStream(encodeUserStream(payload)), deadlineMs: nowMs + this.config.tcpTimeoutMs });
+  }
+
   /** Gossips a user message (Serf broadcasts) with the transmit limit of membership news. */
   broadcastUser(payload: Uint8Array): void {
-    const bytes = new Uint8Array(payload.length + 1);
-    bytes[0] = MessageType.user;
-    bytes.set(payload, 1);
-    this.#broadcasts.queue({ key: null, bytes });
+    this.#broadcasts.queue({ key: null, bytes: encodeUser(payload) });
   }
 
   /** Graceful leave (§9.5): dead{From = self}; effect 'left' once it has been gossiped out. */

@@ -139,6 +139,20 @@ export class GossipNode extends EventEmitter<GossipNodeEvents> {
     }
   }
 
+  /**
+   * Sends a user message to a member or address: a datagram when it fits, else (or with
+   * `reliable`) a TCP stream. The receiver gets it as a 'user' event.
+   */
+  sendUser(to: MemberView | Address, payload: Uint8Array, options: { reliable?: boolean } = {}): void {
+    if (this.#closed) return;
+    if (!(payload instanceof Uint8Array)) throw new SwimringError('ERR_INVALID_ARGUMENT', 'payload must be a Uint8Array');
+    if (payload.length > this.#config.maxStreamBytes - 64) {
+      throw new SwimringError('ERR_INVALID_ARGUMENT', `payload must be at most ${this.#config.maxStreamBytes - 64} bytes, got ${payload.length}`);
+    }
+    this.machine.sendUser({ host: to.host, port: to.port }, payload, options.reliable ?? false, monotonicNowMs());
+    this.#flush();
+  }
+
   /** Graceful leave: our dead{From = self} is gossiped out (bounded by 5 s or the signal), then close. */
   async leave(options: { signal?: AbortSignal } = {}): Promise<void> {
     if (this.#closed) return;
@@ -304,6 +318,15 @@ export class GossipNode extends EventEmitter<GossipNodeEvents> {
       case 'stream':
         this.#openStream(effect.id, effect.to, effect.bytes, effect.deadlineMs);
         return;
+      case 'streamSend': {
+        const socket = createConnection({ host: effect.to.host, port: effect.to.port });
+        this.#sockets.add(socket);
+        socket.setTimeout(Math.max(1, effect.deadlineMs - monotonicNowMs()), () => socket.destroy());
+        socket.on('connect', () => socket.end(this.#frame(effect.bytes)));
+        socket.on('error', () => this.#drop('userStreamError'));
+        socket.on('close', () => this.#sockets.delete(socket));
+        return;
+      }
       case 'timer':
         this.#schedule(effect.timer, effect.atMs);
         return;

@@ -284,6 +284,7 @@ export class SimWorld {
           node.life++;
         });
         return;
+      case 'streamSend':
       case 'user':
       case 'remoteState':
       case 'conflict':

@@ -54,3 +54,26 @@ describe('real sockets on 127.0.0.1', () => {
     await waitFor('the others report agent-3 left', () => [0, 1, 4].every((i) => agents[i]!.lines.some((l) => l['event'] === 'member-leave' && l['name'] === 'agent-3')), 15_000);
   });
 });
+
+describe('user messages', () => {
+  it('a small message goes by datagram, a large or reliable one by TCP stream, each arrives intact', async () => {
+    const [a, b] = await Promise.all(['u1', 'u2'].map((name) => GossipNode.create({ name, bind: '127.0.0.1:0', profile: 'local' })));
+    try {
+      const received: Uint8Array[] = [];
+      b!.on('user', (payload) => received.push(payload));
+      const small = Uint8Array.from([1, 2, 3]);
+      const large = Uint8Array.from({ length: 200_000 }, (_, i) => (i * 31) & 0xff);
+      const before = a!.counters.streamsOut;
+      a!.sendUser(b!.address, small);
+      a!.sendUser(b!.address, large);
+      a!.sendUser(b!.address, small, { reliable: true });
+      await waitFor('three messages', () => received.length === 3, 10_000, 20);
+      assert.deepEqual(received.map((r) => r.length).sort((x, y) => x - y), [3, 3, 200_000]);
+      assert.deepEqual(Buffer.from(received.find((r) => r.length === 200_000)!), Buffer.from(large));
+      assert.equal(a!.counters.streamsOut - before, 2, 'the large and the reliable one used streams');
+      assert.throws(() => a!.sendUser(b!.address, 'text' as never), { code: 'ERR_INVALID_ARGUMENT' });
+    } finally {
+      await Promise.all([a!.close(), b!.close()]);
+    }
+  });
+});

@@ -158,6 +158,11 @@ export function encodeUser(payload: Uint8Array): Uint8Array {
   return out;
 }
 
+/** [8][userMsgHeader{UserMsgLen}][bytes] on a TCP stream (§5, §8). */
+export function encodeUserStream(payload: Uint8Array): Uint8Array {
+  return body(MessageType.user, (w) => w.mapHeader(1).key('UserMsgLen').int(payload.length).bytes(payload));
+}
+
 export function encodePushPull(header: PushPullHeader, states: readonly PushNodeState[], userState: Uint8Array): Uint8Array {
   return body(MessageType.pushPull, (w) => {
     w.mapHeader(3).key('Join').bool(header.join).key('Nodes').int(states.length).key('UserStateLen').int(userState.length);
