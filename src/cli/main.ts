@@ -1,13 +1,13 @@
 #!/usr/bin/env node
 /** swimring command line: dispatches to one command; bad usage is one stderr line and exit 2. */
 import { readFileSync } from 'node:fs';
-import { agentCommand, agentHelp } from './agent.js';
-import { routeCommand, routeHelp } from './route.js';
+import { agentCommand } from './agent.js';
+import { routeCommand } from './route.js';
 import { EXIT_USAGE, UsageError, asUsageError } from './usage.js';
 
-const commands: Record<string, { help: string; run: (argv: string[]) => Promise<void> }> = {
-  agent: { help: agentHelp, run: agentCommand },
-  route: { help: routeHelp, run: (argv) => routeCommand(argv, { stdin: process.stdin, stdout: process.stdout }) },
+const commands: Record<string, (argv: string[]) => Promise<void>> = {
+  agent: agentCommand,
+  route: (argv) => routeCommand(argv, { stdin: process.stdin, stdout: process.stdout }),
 };
 
 const mainHelp = `Usage: swimring <command> [options]
@@ -35,7 +35,7 @@ async function main(argv: string[]): Promise<void> {
   }
   const command = commands[name];
   if (command === undefined) throw new UsageError(`unknown command ${JSON.stringify(name)}; run 'swimring --help'`);
-  await command.run(rest);
+  await command(rest);
 }
 
 // A reader that goes away (swimring route … | head) is not an error.
