@@ -168,6 +168,7 @@ export class GossipMachine {
   #probeToken = 0;
   #gossipToken = 0;
   #pushPullToken = 0;
+  #suspicionToken = 0;
   #started = false;
   #leaving = false;
 
@@ -512,6 +513,7 @@ export class GossipMachine {
     const existing = this.#suspicions.get(s.node);
     if (existing) {
       if (existing.confirm(s.from)) {
+        existing.token = ++this.#suspicionToken;
         this.#broadcasts.queue({ key: s.node, bytes: encodeSuspect(s) });
         this.#timer({ kind: 'suspicion', node: s.node, token: existing.token }, existing.deadlineMs);
       }
@@ -531,7 +533,7 @@ export class GossipMachine {
     const minMs = suspicionMinMs(this.config.suspicionMult, n, this.config.probeIntervalMs);
     // Without Lifeguard, plain SWIM: a fixed timeout, no confirmations.
     const k = this.config.lifeguard ? confirmationsWanted(this.config.suspicionMult, n) : 0;
-    const suspicion = new Suspicion(nowMs, minMs, minMs * this.config.suspicionMaxTimeoutMult, k, s.from);
+    const suspicion = new Suspicion(++this.#suspicionToken, nowMs, minMs, minMs * this.config.suspicionMaxTimeoutMult, k, s.from);
     this.#suspicions.set(s.node, suspicion);
     this.#timer({ kind: 'suspicion', node: s.node, token: suspicion.token }, suspicion.deadlineMs);
   }

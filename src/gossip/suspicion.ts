@@ -27,10 +27,14 @@ export class Suspicion {
   readonly #max: number;
   readonly #k: number;
   readonly #accusers = new Set<string>();
-  /** Incremented on each change of the deadline, so stale timers are recognised. */
-  token = 0;
+  /**
+   * Identifies the current deadline: the owner gives each suspicion, and each change of its
+   * deadline, a token unique across all suspicions, so a stale timer is recognised.
+   */
+  token: number;
 
-  constructor(startMs: number, minMs: number, maxMs: number, k: number, firstAccuser: string) {
+  constructor(token: number, startMs: number, minMs: number, maxMs: number, k: number, firstAccuser: string) {
+    this.token = token;
     this.startMs = startMs;
     this.#min = minMs;
     this.#max = maxMs;
@@ -56,7 +60,6 @@ export class Suspicion {
   confirm(accuser: string): boolean {
     if (this.confirmations >= this.#k || this.#accusers.has(accuser)) return false;
     this.#accusers.add(accuser);
-    this.token++;
     return true;
   }
 }

@@ -170,3 +170,17 @@ describe('restore (a known member list, not gossiped)', () => {
     assert.ok(!gossiped.includes('c'), `restored members are not gossiped: ${gossiped.join(',')}`);
   });
 });
+
+describe('stale suspicion timers', () => {
+  it('the timer of a refuted suspicion does not expire a later suspicion of the same node', () => {
+    const m = machine();
+    feed(m, alive('b', 1));
+    const first = feed(m, encodeSuspect({ node: 'b', incarnation: 1, from: 'x' }), 0).find((e) => e.type === 'timer' && e.timer.kind === 'suspicion');
+    feed(m, alive('b', 2), 100); // refuted
+    feed(m, encodeSuspect({ node: 'b', incarnation: 2, from: 'x' }), 200); // suspected again
+    assert.ok(first?.type === 'timer');
+    m.handleTimer(first.timer, first.atMs); // the old timer fires
+    assert.equal(m.members.get('b')!.status, 'suspect', 'still only suspect');
+    assert.deepEqual(memberEvents(m.drain()), []);
+  });
+});
