@@ -43,6 +43,8 @@ import { Suspicion, confirmationsWanted, suspicionMinMs } from './suspicion.js';
 
 /** The versions a Serf 0.9.4 agent advertises: memberlist 1..5 speaking 2, Serf 2..5 speaking 5 (§7). */
 export const DEFAULT_VSN = Uint8Array.from([1, 5, 2, 2, 5, 5]);
+/** Indirect probes we run for others at once; each lives one probe timeout. */
+export const MAX_PENDING_RELAYS = 256;
 /** compound header (type + count) */
 const COMPOUND_HEADER_BYTES = 2;
 /** per message in a compound: its u16 length */
@@ -414,6 +416,11 @@ export class GossipMachine {
         const req = decodeIndirectPing(body);
         const target = ipToString(req.target);
         if (target === '') throw new DecodeError('indirect ping target is not an IP');
+        // Bounded: a flood of requests must not grow memory or turn us into a ping reflector.
+        if (this.#relays.size >= MAX_PENDING_RELAYS) {
+          this.#drop('tooManyRelays');
+          return;
+        }
         const seq = this.#nextSeq();
         this.#relays.set(seq, { requester: replyAddress(req, from), originalSeq: req.seqNo, nack: req.nack });
         this.#send({ host: target, port: req.port }, [this.#pingMessage(seq, req.node)], false, false);

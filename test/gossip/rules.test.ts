@@ -1,10 +1,10 @@
 // Table-driven tests of the state rules (wire reference §9.5), fed through the real packet path.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { MessageType, decodeAlive, encodeAlive, encodeDead, encodeSuspect } from '../../src/gossip/codec/messages.js';
+import { MessageType, decodeAlive, encodeAlive, encodeDead, encodeIndirectPing, encodeSuspect } from '../../src/gossip/codec/messages.js';
 import { unpackPacket } from '../../src/gossip/codec/packet.js';
 import { resolveGossipConfig } from '../../src/gossip/config.js';
-import { type Effect, GossipMachine } from '../../src/gossip/machine.js';
+import { type Effect, GossipMachine, MAX_PENDING_RELAYS } from '../../src/gossip/machine.js';
 import { seededRandom } from '../../src/sim/prng.js';
 
 const VSN = Uint8Array.from([1, 5, 2, 2, 5, 5]);
@@ -182,5 +182,18 @@ describe('stale suspicion timers', () => {
     m.handleTimer(first.timer, first.atMs); // the old timer fires
     assert.equal(m.members.get('b')!.status, 'suspect', 'still only suspect');
     assert.deepEqual(memberEvents(m.drain()), []);
+  });
+});
+
+describe('bounds', () => {
+  it('indirect probe requests beyond 256 pending are dropped and counted, not relayed', () => {
+    const m = machine();
+    let sends = 0;
+    for (let i = 0; i < 300; i++) {
+      const effects = feed(m, encodeIndirectPing({ seqNo: i, node: 'z', target: Uint8Array.from([10, 0, 0, 7]), port: 7946, nack: true, sourceAddr: null, sourcePort: 0, sourceNode: '' }));
+      sends += effects.filter((e) => e.type === 'send').length;
+    }
+    assert.equal(m.counters.drops['tooManyRelays'], 300 - MAX_PENDING_RELAYS);
+    assert.equal(sends, MAX_PENDING_RELAYS, 'one relayed ping per accepted request');
   });
 });
