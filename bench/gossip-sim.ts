@@ -120,9 +120,9 @@ convergence.push([10000, 'not run', 'not run', fmt(Math.ceil(Math.log(10000) / M
 
 say('## Join and failure, seconds until 99.99 % / 100 % of nodes know');
 say();
-say('A join: one node joins a converged cluster through a random member. A failure: one node is killed. Epidemic floor: ⌈log₄ N⌉ gossip rounds of 200 ms (fanout 3). Serf model: Serf\'s published convergence simulation, 99.99 %.');
+say('A join: one node joins a converged cluster through a random member. A failure: one node is killed. Rounds estimate: ⌈log₄ N⌉ synchronous gossip rounds of 200 ms with fanout 3 (not a lower bound: timers are staggered and news also rides on probes and acks). Serf model: Serf\'s published convergence simulation, 99.99 %.');
 say();
-say(table(['N', 'join 99.99 %', 'join 100 %', 'epidemic floor', 'Serf model 99.99 %', 'ours / Serf', 'failure 99.99 %', 'failure 100 %'], convergence));
+say(table(['N', 'join 99.99 %', 'join 100 %', 'rounds estimate', 'Serf model 99.99 %', 'ours / Serf', 'failure 99.99 %', 'failure 100 %'], convergence));
 say();
 say('N = 10 000 is not run: every node holds every member, so one process would need 10⁸ member records (tens of GiB).');
 say();
@@ -130,7 +130,7 @@ say('## Traffic per node per second (UDP, IP and UDP headers included)');
 say();
 say(table(['N', 'idle packets', 'idle bytes', 'churn packets', 'churn bytes', 'wall ms per simulated s (idle)'], trafficRows));
 say();
-say('Churn: a node crashes and the previous one restarts every 5 s. Serf, measured on real agents: about 2.0 datagrams and 336 B per node per second idle.');
+say('Churn: a node crashes and the previous one restarts every 5 s. Datagrams only: push/pull anti-entropy adds one TCP exchange of the full member list per node per push/pull interval. Serf, measured on real agents: about 2.0 datagrams and 336 B per node per second idle.');
 say();
 
 // False failures under loss.
