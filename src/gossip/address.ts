@@ -12,9 +12,24 @@ export function addressKey(a: Address): string {
   return `${a.host}:${a.port}`;
 }
 
+/**
+ * IPv4 texts by address, so the many member records that name one host share one string.
+ * Bounded: cleared when it reaches 65 536 entries.
+ */
+const ipv4Texts = new Map<number, string>();
+
 /** The IP as text; IPv4-mapped IPv6 (::ffff:a.b.c.d) becomes plain IPv4. Empty for bad lengths. */
 export function ipToString(ip: Uint8Array): string {
-  if (ip.length === 4) return `${ip[0]}.${ip[1]}.${ip[2]}.${ip[3]}`;
+  if (ip.length === 4) {
+    const key = ((ip[0]! << 24) | (ip[1]! << 16) | (ip[2]! << 8) | ip[3]!) >>> 0;
+    let text = ipv4Texts.get(key);
+    if (text === undefined) {
+      if (ipv4Texts.size >= 65_536) ipv4Texts.clear();
+      text = `${ip[0]}.${ip[1]}.${ip[2]}.${ip[3]}`;
+      ipv4Texts.set(key, text);
+    }
+    return text;
+  }
   if (ip.length !== 16) return '';
   const mapped = ip.subarray(0, 10).every((b) => b === 0) && ip[10] === 0xff && ip[11] === 0xff;
   if (mapped) return `${ip[12]}.${ip[13]}.${ip[14]}.${ip[15]}`;
