@@ -77,23 +77,17 @@ function complete(bytes: Uint8Array, maxBytes: number): StreamParse {
         return { type: 'pushPull', header, states, userState };
       }
       case MessageType.ping:
-        return { type: 'ping', ping: decodePingAt(r) };
-      case MessageType.ack: {
-        const start = r.offset;
-        r.value();
-        return { type: 'ack', ack: decodeAck(bytes.subarray(start, r.offset)) };
-      }
+        return { type: 'ping', ping: decodePing(nextValue(r)) };
+      case MessageType.ack:
+        return { type: 'ack', ack: decodeAck(nextValue(r)) };
       case MessageType.user: {
         const m = asMap(r.value(), 'user message header');
         const len = m.get('UserMsgLen');
         if (typeof len !== 'number' || !Number.isInteger(len) || len < 0 || len > maxBytes) throw new DecodeError('bad user message length');
         return { type: 'user', payload: r.raw(len) };
       }
-      case MessageType.err: {
-        const start = r.offset;
-        r.value();
-        return { type: 'err', error: decodeErr(bytes.subarray(start, r.offset)) };
-      }
+      case MessageType.err:
+        return { type: 'err', error: decodeErr(nextValue(r)) };
       default:
         throw new DecodeError(`unexpected stream message type ${bytes[0]}`);
     }
@@ -101,8 +95,9 @@ function complete(bytes: Uint8Array, maxBytes: number): StreamParse {
   return { status: 'complete', message, compressed: false, length: r.offset };
 }
 
-function decodePingAt(r: Reader): Ping {
+/** The bytes of the next msgpack value (the message decoders take a body). */
+function nextValue(r: Reader): Uint8Array {
   const start = r.offset;
   r.value();
-  return decodePing(r.bytes.subarray(start, r.offset));
+  return r.bytes.subarray(start, r.offset);
 }
