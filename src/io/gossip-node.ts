@@ -212,11 +212,13 @@ export class GossipNode extends EventEmitter<GossipNodeEvents> {
     this.#inbound++;
     this.#sockets.add(socket);
     const from = { host: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 };
-    socket.setTimeout(this.#config.tcpTimeoutMs, () => {
+    // An absolute deadline, not an idle timeout: a peer trickling bytes cannot hold a slot.
+    const deadline = setTimeout(() => {
       this.#drop('streamTimeout');
       socket.destroy();
-    });
+    }, this.#config.tcpTimeoutMs);
     socket.on('close', () => {
+      clearTimeout(deadline);
       this.#inbound--;
       this.#sockets.delete(socket);
     });

@@ -101,3 +101,28 @@ describe('fuzzing a live node over real sockets', () => {
     }
   });
 });
+
+describe('stream limits', () => {
+  it('an inbound stream that trickles bytes is cut at the deadline, not kept alive by activity', async () => {
+    const node = await GossipNode.create({ name: 'slow', bind: '127.0.0.1:0', profile: 'local' }); // tcpTimeoutMs 1000
+    try {
+      const socket = connect(node.address.port, '127.0.0.1');
+      await new Promise((r) => socket.once('connect', r));
+      let closed = false;
+      socket.on('close', () => (closed = true));
+      socket.on('error', () => undefined);
+      // A push/pull header, then one byte every 200 ms: never complete, never idle. Only an
+      // absolute deadline closes it (an idle timeout never would).
+      socket.write(Uint8Array.from([6, 0x83]));
+      const trickle = setInterval(() => socket.writable && socket.write(Uint8Array.from([0xa4])), 200);
+      try {
+        await waitFor('the node closes the stream', () => closed, 30_000, 50);
+      } finally {
+        clearInterval(trickle);
+      }
+      assert.equal(node.counters.drops['streamTimeout'], 1, 'closed by the stream deadline');
+    } finally {
+      await node.close();
+    }
+  });
+});
