@@ -10,6 +10,7 @@ import { performance } from 'node:perf_hooks';
 import { resolveGossipConfig } from '../src/gossip/config.js';
 import { SimWorld } from '../src/sim/world.js';
 import { machineLine, median, table } from './machine.js';
+import { convergedWorld as fresh, joinAndFailure } from './sim-helpers.js';
 
 const quick = process.argv.includes('--quick');
 const out: string[] = [];
@@ -21,32 +22,6 @@ const lan = resolveGossipConfig('lan');
 /** Serf's convergence simulator (serf.io docs), LAN, time to 99.99 %. */
 const SERF_MODEL_S: Record<number, number> = { 10: 1.6, 100: 2.0, 1000: 2.2, 10000: 2.6 };
 const UDP_IP_HEADER_BYTES = 28;
-
-function fresh(seed: number, n: number, overrides = {}): { w: SimWorld; names: string[] } {
-  const w = new SimWorld(seed, resolveGossipConfig('lan', overrides));
-  w.maxEvents = 0;
-  const names = w.addConvergedCluster(n);
-  w.runFor(5_000); // settle: timers staggered, queues drained
-  return { w, names };
-}
-
-/** Times (ms after `start`) when the share of observers for which `knows` holds reaches 99.99 % and 100 %. */
-function spread(w: SimWorld, observers: () => string[], knows: (observer: string) => boolean, limitMs: number): [number | null, number | null] {
-  const start = w.nowMs;
-  let p9999: number | null = null;
-  let checkedAt = -1;
-  const check = () => {
-    // Scanning every observer after every event is O(N) per step: once per simulated ms is enough.
-    if (w.nowMs - checkedAt < 1) return false;
-    checkedAt = w.nowMs;
-    const list = observers();
-    const known = list.filter(knows).length;
-    if (p9999 === null && known >= 0.9999 * list.length) p9999 = w.nowMs - start;
-    return known === list.length;
-  };
-  const all = w.runUntilTrue(check, limitMs);
-  return [p9999, all === null ? null : all - start];
-}
 
 function traffic(w: SimWorld, ms: number, churn: boolean, names: string[]): { packets: number; bytes: number } {
   const count = () => {
@@ -101,15 +76,11 @@ for (const n of sizes) {
       const wall = performance.now();
       idle.push(traffic(w, 30_000, false, names));
       wallPerSimSecond.push((performance.now() - wall) / 30);
-      w.addNode('newcomer', names[Math.floor(w.random() * n)]);
-      const [a, b] = spread(w, () => names, (o) => w.statusOf(o, 'newcomer') === 'alive', 60_000);
-      if (a !== null) join99.push(a);
-      if (b !== null) join100.push(b);
-      const victim = names[1 + Math.floor(w.random() * (n - 1))]!;
-      w.crash(victim);
-      const [c, d] = spread(w, () => names.filter((x) => x !== victim), (o) => w.statusOf(o, victim) === 'dead', 120_000);
-      if (c !== null) fail99.push(c);
-      if (d !== null) fail100.push(d);
+      const { join, failure } = joinAndFailure(w, names);
+      if (join[0] !== null) join99.push(join[0]);
+      if (join[1] !== null) join100.push(join[1]);
+      if (failure[0] !== null) fail99.push(failure[0]);
+      if (failure[1] !== null) fail100.push(failure[1]);
     }
     {
       const { w, names } = fresh(seed + 100, n);
@@ -120,17 +91,13 @@ for (const n of sizes) {
   convergence.push([n, fmt(median(join99)), fmt(median(join100)), fmt(floor), SERF_MODEL_S[n]!.toFixed(1), (median(join99) / 1000 / SERF_MODEL_S[n]!).toFixed(2), fmt(median(fail99)), fmt(median(fail100))]);
   trafficRows.push([n, median(idle.map((x) => x.packets)).toFixed(2), median(idle.map((x) => x.bytes)).toFixed(0), median(churn.map((x) => x.packets)).toFixed(2), median(churn.map((x) => x.bytes)).toFixed(0), median(wallPerSimSecond).toFixed(1)]);
 }
-// The largest that fits in memory here: one seed, join and failure only.
+// The largest that fits next to the others here: one seed, join and failure only.
 for (const n of quick ? [] : [3000]) {
   const { w, names } = fresh(1, n);
-  w.addNode('newcomer', names[17]!);
-  const [a, b] = spread(w, () => names, (o) => w.statusOf(o, 'newcomer') === 'alive', 60_000);
-  const victim = names[1 + Math.floor(w.random() * (n - 1))]!;
-  w.crash(victim);
-  const [c, d] = spread(w, () => names.filter((x) => x !== victim), (o) => w.statusOf(o, victim) === 'dead', 120_000);
-  convergence.push([n, fmt(a), fmt(b), fmt(Math.ceil(Math.log(n) / Math.log(1 + lan.gossipNodes)) * lan.gossipIntervalMs), '-', '-', fmt(c), fmt(d)]);
+  const { join, failure } = joinAndFailure(w, names);
+  convergence.push([n, fmt(join[0]), fmt(join[1]), fmt(Math.ceil(Math.log(n) / Math.log(1 + lan.gossipNodes)) * lan.gossipIntervalMs), '-', '-', fmt(failure[0]), fmt(failure[1])]);
 }
-convergence.push([10000, 'not run', 'not run', fmt(Math.ceil(Math.log(10000) / Math.log(1 + lan.gossipNodes)) * lan.gossipIntervalMs), '2.6', '-', 'not run', 'not run']);
+convergence.push([10000, 'see below', '', fmt(Math.ceil(Math.log(10000) / Math.log(1 + lan.gossipNodes)) * lan.gossipIntervalMs), '2.6', '', '', '']);
 
 say('## Join and failure, seconds until 99.99 % / 100 % of nodes know');
 say();
@@ -138,7 +105,7 @@ say('A join: one node joins a converged cluster through a random member. A failu
 say();
 say(table(['N', 'join 99.99 %', 'join 100 %', 'rounds estimate', 'Serf model 99.99 %', 'ours / Serf', 'failure 99.99 %', 'failure 100 %'], convergence));
 say();
-say('N = 3 000: one seed. N = 10 000 is not run: every node holds every member, and at about 220 B per member record (measured: 2 GiB of heap at N = 3 000) one process would need some 22 GiB for 10⁸ records.');
+say('N = 3 000: one seed. N = 10 000 needs 10⁸ member records in one process: it runs on its own with a 20 GB heap (`npm run bench:sim10k`, results in `bench/results/gossip-sim-10k.md`).');
 say();
 say('## Traffic per node per second (UDP, IP and UDP headers included)');
 say();
