@@ -77,3 +77,16 @@ describe('user messages', () => {
     }
   });
 });
+
+describe('disposal', () => {
+  it('`await using` closes the node when the scope ends', async () => {
+    let port = 0;
+    {
+      await using node = await GossipNode.create({ name: 'scoped', bind: '127.0.0.1:0', profile: 'local' });
+      port = node.address.port;
+    }
+    // The port is free again: binding it works.
+    const again = await GossipNode.create({ name: 'again', bind: `127.0.0.1:${port}`, profile: 'local' });
+    await again.close();
+  });
+});
