@@ -7,8 +7,7 @@ import { type Server, createServer } from 'node:http';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import type { ProfileName } from '../gossip/config.js';
-import type { MemberView } from '../gossip/members.js';
-import { GossipNode, parseHostPort } from '../io/gossip-node.js';
+import { GossipNode, type Member, parseHostPort } from '../io/gossip-node.js';
 import { UsageError } from './usage.js';
 
 export const agentHelp = `Usage: swimring agent --name NAME [options]
@@ -24,6 +23,7 @@ Options:
   --join HOST:PORT     a seed to join; repeatable (retried with backoff until one answers)
   --profile NAME       lan (default), wan or local: memberlist's timing profiles
   --encrypt KEY        base64 AES key (16, 24 or 32 bytes, as 'serf keygen' makes)
+  --tag KEY=VALUE      a Serf tag; repeatable (at most 512 bytes of tags in all)
   --http HOST:PORT     serve GET /members and GET /health
   --log-level LEVEL    fatal, error, warn, info (default), debug, trace or silent
   -h, --help           show this help`;
@@ -40,6 +40,7 @@ export async function agentCommand(argv: string[]): Promise<void> {
       join: { type: 'string', multiple: true, default: [] },
       profile: { type: 'string', default: 'lan' },
       encrypt: { type: 'string' },
+      tag: { type: 'string', multiple: true, default: [] },
       http: { type: 'string' },
       'log-level': { type: 'string', default: 'info' },
       help: { type: 'boolean', short: 'h' },
@@ -54,16 +55,23 @@ export async function agentCommand(argv: string[]): Promise<void> {
   if (!levels.includes(values['log-level'])) throw new UsageError(`--log-level must be one of ${levels.join(', ')}`);
   const logger = pino({ level: values['log-level'] }, pino.destination(2));
   const http = values.http === undefined ? undefined : parseHostPort('http', values.http);
+  const tags: Record<string, string> = {};
+  for (const tag of values.tag) {
+    const eq = tag.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--tag must be KEY=VALUE, got ${JSON.stringify(tag)}`);
+    tags[tag.slice(0, eq)] = tag.slice(eq + 1);
+  }
   const node = await GossipNode.create({
     name: values.name,
     bind: values.bind,
     ...(values.advertise ? { advertise: values.advertise } : {}),
     profile: values.profile as ProfileName,
     ...(values.encrypt ? { encrypt: values.encrypt } : {}),
+    tags,
     logger,
   });
   const print = (event: string, fields: Record<string, unknown>) => process.stdout.write(`${JSON.stringify({ event, ...fields })}\n`);
-  const member = (m: MemberView) => ({ name: m.name, address: `${m.host}:${m.port}`, status: m.status, incarnation: m.incarnation });
+  const member = (m: Member) => ({ name: m.name, address: `${m.host}:${m.port}`, status: m.status, incarnation: m.incarnation, tags: m.tags });
   for (const event of ['member-join', 'member-update', 'member-leave', 'member-failed'] as const) node.on(event, (m) => print(event, member(m)));
   let server: Server | undefined;
   if (http) {

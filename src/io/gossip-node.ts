@@ -19,6 +19,7 @@ import { type StreamMessage, parseStream } from '../gossip/codec/stream.js';
 import { type GossipConfig, type ProfileName, resolveGossipConfig } from '../gossip/config.js';
 import { type Counters, type Effect, GossipMachine, type Timer } from '../gossip/machine.js';
 import type { MemberView } from '../gossip/members.js';
+import { MAX_META_BYTES, type Tags, decodeTags, encodeTags } from '../gossip/serf/tags.js';
 import { ENCRYPTION_OVERHEAD_BYTES, Keyring } from './keyring.js';
 import { monotonicNowMs, systemRandom } from './random.js';
 
@@ -34,16 +35,23 @@ export interface GossipNodeOptions {
   gossip?: Partial<GossipConfig>;
   /** Base64 encryption keys, primary first (`serf keygen` makes them). */
   encrypt?: string | readonly string[];
-  /** Node meta (Serf tags live here): at most 512 bytes. Default ff 80 (no tags). */
+  /** Serf tags (in node meta as 0xFF + a msgpack map, at most 512 bytes encoded). */
+  tags?: Tags;
+  /** Raw node meta instead of tags (at most 512 bytes); default: no tags (ff 80). */
   meta?: Uint8Array;
   logger?: Logger;
 }
 
+/** A member with its Serf tags decoded from its meta. */
+export interface Member extends MemberView {
+  readonly tags: Readonly<Record<string, string>>;
+}
+
 export interface GossipNodeEvents {
-  'member-join': [MemberView];
-  'member-update': [MemberView];
-  'member-leave': [MemberView];
-  'member-failed': [MemberView];
+  'member-join': [Member];
+  'member-update': [Member];
+  'member-leave': [Member];
+  'member-failed': [Member];
   user: [Uint8Array];
   'remote-state': [Uint8Array, boolean];
 }
@@ -51,7 +59,6 @@ export interface GossipNodeEvents {
 /** Most concurrent inbound streams (memberlist allows 128 concurrent push/pulls). */
 export const MAX_INBOUND_STREAMS = 128;
 const LEAVE_TIMEOUT_MS = 5_000;
-const MAX_META_BYTES = 512;
 
 export class GossipNode extends EventEmitter<GossipNodeEvents> {
   readonly machine: GossipMachine;
@@ -92,6 +99,8 @@ export class GossipNode extends EventEmitter<GossipNodeEvents> {
     const keys = options.encrypt === undefined ? [] : typeof options.encrypt === 'string' ? [options.encrypt] : [...options.encrypt];
     const keyring = keys.length > 0 ? new Keyring(keys) : null;
     if (options.meta && options.meta.length > MAX_META_BYTES) throw invalidOption('meta', `at most ${MAX_META_BYTES} bytes`, `${options.meta.length} bytes`);
+    if (options.meta && options.tags) throw invalidOption('tags', 'absent when meta is given (tags are meta)', options.tags);
+    const meta = options.tags ? encodeTags(options.tags) : options.meta;
     const log = options.logger ?? pino({ level: 'silent' });
     const { udp, tcp, port } = await bindBoth(bind.host, bind.port);
     const advertise = options.advertise ? parseHostPort('advertise', options.advertise) : { host: bind.host, port };
@@ -99,7 +108,7 @@ export class GossipNode extends EventEmitter<GossipNodeEvents> {
     if (advertise.port === 0) advertise.port = port;
     const machine = new GossipMachine({
       config,
-      local: { name: options.name, host: advertise.host, port: advertise.port, ...(options.meta ? { meta: options.meta } : {}) },
+      local: { name: options.name, host: advertise.host, port: advertise.port, ...(meta ? { meta } : {}) },
       random: systemRandom(),
       packetOverheadBytes: keyring ? ENCRYPTION_OVERHEAD_BYTES : 0,
     });
@@ -111,8 +120,26 @@ export class GossipNode extends EventEmitter<GossipNodeEvents> {
     return node;
   }
 
-  members(): MemberView[] {
-    return this.machine.memberViews();
+  members(): Member[] {
+    return this.machine.memberViews().map((m) => this.#withTags(m));
+  }
+
+  /** Replaces our tags at runtime: gossiped with a new incarnation; peers see member-update. */
+  setTags(tags: Tags): void {
+    const meta = encodeTags(tags);
+    if (this.#closed) return;
+    this.machine.setMeta(meta);
+    this.#flush();
+  }
+
+  #withTags(m: MemberView): Member {
+    let tags: Record<string, string>;
+    try {
+      tags = decodeTags(m.meta);
+    } catch {
+      tags = {};
+    }
+    return { ...m, tags };
   }
 
   /** Protocol counters, with drops at the I/O edge (decryption, oversize, stream limits) included. */
@@ -333,7 +360,7 @@ export class GossipNode extends EventEmitter<GossipNodeEvents> {
         this.#schedule(effect.timer, effect.atMs);
         return;
       case 'member': {
-        const m = effect.member;
+        const m = this.#withTags(effect.member);
         const event = effect.change === 'join' ? 'member-join' : effect.change === 'update' ? 'member-update' : m.status === 'left' ? 'member-leave' : 'member-failed';
         this.#log.info({ member: m.name, status: m.status, address: `${m.host}:${m.port}` }, event);
         this.emit(event, m);

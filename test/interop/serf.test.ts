@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
+import { GossipNode } from '../../src/io/gossip-node.js';
 import { INSTALL_SERF, Processes, kill, serfAvailable, startAgent, startSerf, waitFor } from '../helpers/processes.js';
 
 const available = serfAvailable();
@@ -14,14 +15,18 @@ describe('interop with serf agents', { skip }, () => {
   it('swimring nodes join a serf cluster: serf lists them alive, they list the serf agents alive', async () => {
     const s1 = await startSerf(procs, 's1', { tags: { role: 'web' } });
     const s2 = await startSerf(procs, 's2', { join: s1.port });
-    const a1 = await startAgent(procs, 'ts-a', ['--join', `127.0.0.1:${s1.port}`]);
+    const a1 = await startAgent(procs, 'ts-a', ['--join', `127.0.0.1:${s1.port}`, '--tag', 'role=ts', '--tag', 'lang=js']);
     const a2 = await startAgent(procs, 'ts-b', ['--join', `127.0.0.1:${s2.port}`]);
     for (const serf of [s1, s2]) {
       await waitFor(`${serf.name} lists both swimring nodes alive`, () => {
         const m = serf.members();
         return ['ts-a', 'ts-b'].every((n) => m.some((x) => x.name === n && x.status === 'alive' && x.addr.startsWith('127.0.0.1:')));
       }, 30_000);
+      const tsA = serf.members().find((x) => x.name === 'ts-a')!;
+      assert.deepEqual(tsA.tags, { role: 'ts', lang: 'js' }, `${serf.name} shows ts-a's tags`);
+      assert.deepEqual(serf.members().find((x) => x.name === 'ts-b')!.tags, {}, 'no tags is no tags (not a bogus role)');
     }
+    await waitFor('ts-b sees s1 with its tags', () => a2.lines.some((l) => l['event'] === 'member-join' && l['name'] === 's1' && (l['tags'] as Record<string, string>)['role'] === 'web'), 30_000);
     for (const agent of [a1, a2]) {
       await waitFor(`${agent.name} sees s1, s2 and the other swimring node join`, () => {
         const joined = new Set(agent.lines.filter((l) => l['event'] === 'member-join').map((l) => l['name']));
@@ -39,6 +44,23 @@ describe('interop with serf agents', { skip }, () => {
     await kill(s2.child, 'SIGKILL');
     await waitFor('ts-a reports s2 failed', () => a1.lines.some((l) => l['event'] === 'member-failed' && l['name'] === 's2'), 60_000);
     assert.equal(a1.child.exitCode, null, 'the swimring agent is still running');
+  });
+
+  it('a runtime setTags shows up in serf members', async () => {
+    const s1 = await startSerf(procs, 'tg1');
+    const node = await GossipNode.create({ name: 'ts-tags', bind: '127.0.0.1:0', tags: { version: '1' } });
+    try {
+      await node.join([`127.0.0.1:${s1.port}`]);
+      await waitFor('serf shows version=1', () => s1.members().find((m) => m.name === 'ts-tags')?.tags['version'] === '1', 30_000);
+      node.setTags({ version: '2', zone: 'b' });
+      await waitFor('serf shows the new tags', () => {
+        const tags = s1.members().find((m) => m.name === 'ts-tags')?.tags;
+        return tags?.['version'] === '2' && tags['zone'] === 'b';
+      }, 30_000);
+      assert.doesNotMatch(s1.log(), /\[(ERR|WARN)\]/);
+    } finally {
+      await node.close();
+    }
   });
 
   it('an encrypted serf cluster admits a swimring node with the key and keeps out one with another key', async () => {

@@ -107,3 +107,23 @@ describe('join', () => {
     }
   });
 });
+
+describe('tags', () => {
+  it('peers see our tags, and a runtime setTags arrives as a member-update', async () => {
+    const a = await GossipNode.create({ name: 't1', bind: '127.0.0.1:0', profile: 'local', tags: { role: 'web', dc: 'lab' } });
+    const b = await GossipNode.create({ name: 't2', bind: '127.0.0.1:0', profile: 'local' });
+    try {
+      const updates: Record<string, string>[] = [];
+      b.on('member-update', (m) => m.name === 't1' && updates.push({ ...m.tags }));
+      await b.join([`127.0.0.1:${a.address.port}`]);
+      await waitFor('b sees t1 with its tags', () => b.members().find((m) => m.name === 't1')?.tags['dc'] === 'lab', 10_000, 20);
+      a.setTags({ role: 'db' });
+      await waitFor('the update reaches b', () => updates.length > 0, 10_000, 20);
+      assert.deepEqual(updates.at(-1), { role: 'db' });
+      assert.throws(() => a.setTags({ x: 'y'.repeat(600) }), { code: 'ERR_INVALID_OPTION' });
+      await assert.rejects(GossipNode.create({ name: 'x', bind: '127.0.0.1:0', tags: {}, meta: new Uint8Array(1) }), { code: 'ERR_INVALID_OPTION' });
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+});

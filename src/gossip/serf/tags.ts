@@ -1,0 +1,43 @@
+/**
+ * Serf tags in memberlist node meta (wire reference §10.5): 0xFF, then a msgpack map of
+ * string → string, at most 512 bytes in all. Meta that does not start with 0xFF is what Serf
+ * protocol < 3 sent, a bare role: Serf reads it as { role: <meta as text> }, and so do we.
+ */
+import { SwimringError, describeValue } from '../../errors.js';
+import { DecodeError, Writer, decodeValue, text } from '../codec/msgpack.js';
+
+export const TAGS_MAGIC = 0xff;
+export const MAX_META_BYTES = 512;
+
+export type Tags = Readonly<Record<string, string>>;
+
+/** Encodes tags (keys sorted, so equal tags give equal bytes); more than 512 bytes is refused. */
+export function encodeTags(tags: Tags): Uint8Array {
+  if (tags === null || typeof tags !== 'object' || Array.isArray(tags)) {
+    throw new SwimringError('ERR_INVALID_OPTION', `tags must be an object of strings, got ${describeValue(tags)}`);
+  }
+  const entries = Object.entries(tags).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const w = new Writer().u8(TAGS_MAGIC).mapHeader(entries.length);
+  for (const [key, value] of entries) {
+    if (typeof value !== 'string') throw new SwimringError('ERR_INVALID_OPTION', `tags.${key} must be a string, got ${describeValue(value)}`);
+    w.str(key).str(value);
+  }
+  const meta = w.finish();
+  if (meta.length > MAX_META_BYTES) {
+    throw new SwimringError('ERR_INVALID_OPTION', `tags must encode to at most ${MAX_META_BYTES} bytes, got ${meta.length}`);
+  }
+  return meta;
+}
+
+/** Tags from meta; malformed tag maps throw DecodeError (the caller counts and ignores them). */
+export function decodeTags(meta: Uint8Array): Record<string, string> {
+  if (meta.length === 0 || meta[0] !== TAGS_MAGIC) return { role: text(meta) };
+  const { value } = decodeValue(meta, 1);
+  if (!(value instanceof Map)) throw new DecodeError('tags are not a msgpack map');
+  const tags: Record<string, string> = {};
+  for (const [key, v] of value) {
+    if (!(v instanceof Uint8Array)) throw new DecodeError(`tag ${key} is not a string`);
+    tags[key] = text(v);
+  }
+  return tags;
+}
