@@ -17,10 +17,17 @@ export function integerFlag(flag: string, value: string | undefined, fallback?: 
   return Number(value);
 }
 
-/** Library option errors name the option, which is also the flag's name. */
+/** Library options whose command-line flag has another name. */
+const FLAG_OF_OPTION: Record<string, string> = { tags: 'tag' };
+
+/** Library option errors name the option; on the command line they name its flag. */
 export function asUsageError(err: unknown): UsageError | undefined {
   if (err instanceof UsageError) return err;
-  if (err instanceof SwimringError && err.code === 'ERR_INVALID_OPTION') return new UsageError(`--${err.message}`);
+  if (err instanceof SwimringError && err.code === 'ERR_INVALID_OPTION') {
+    const option = /^[\w.]+/.exec(err.message)?.[0] ?? '';
+    const flag = FLAG_OF_OPTION[option.split('.')[0]!] ?? option;
+    return new UsageError(`--${flag}${err.message.slice(option.length)}`);
+  }
   const code = (err as { code?: unknown } | null)?.code;
   if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) return new UsageError((err as Error).message);
   return undefined;

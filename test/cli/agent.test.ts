@@ -13,6 +13,8 @@ describe('swimring agent: bad arguments', () => {
     ['a key of the wrong size', ['agent', '--name', 'x', '--bind', '127.0.0.1:0', '--encrypt', Buffer.alloc(20).toString('base64')], /--encrypt must be a key of 16, 24 or 32 bytes/],
     ['an unknown log level', ['agent', '--name', 'x', '--log-level', 'loud'], /--log-level must be one of/],
     ['an unknown flag', ['agent', '--name', 'x', '--nope'], /Unknown option '--nope'/],
+    ['a tag without =', ['agent', '--name', 'x', '--tag', 'role'], /--tag must be KEY=VALUE, got "role"/],
+    ['tags over 512 bytes', ['agent', '--name', 'x', '--bind', '127.0.0.1:0', '--tag', `big=${'x'.repeat(600)}`], /--tag must encode to at most 512 bytes/],
   ];
   for (const [label, args, message] of cases) {
     it(`${label}: one line on stderr, exit code 2`, async () => {
@@ -39,6 +41,6 @@ describe('swimring agent: bad arguments', () => {
   it('--help documents every flag', async () => {
     const r = await runCli(['agent', '--help']);
     assert.equal(r.code, 0);
-    for (const flag of ['--name', '--bind', '--advertise', '--join', '--profile', '--encrypt', '--http', '--log-level']) assert.ok(r.stdout.includes(flag), flag);
+    for (const flag of ['--name', '--bind', '--advertise', '--join', '--tag', '--profile', '--encrypt', '--http', '--log-level']) assert.ok(r.stdout.includes(flag), flag);
   });
 });
