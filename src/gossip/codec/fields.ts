@@ -3,11 +3,23 @@
  * a missing key or nil is the zero value, unknown keys are ignored, a value of the wrong type or
  * out of the Go type's range is an error.
  */
-import { DecodeError, text, type MsgMap, type MsgValue } from './msgpack.js';
+import { DecodeError, Writer, decodeValue, text, type MsgMap, type MsgValue } from './msgpack.js';
 
 export function asMap(value: MsgValue, what: string): MsgMap {
   if (!(value instanceof Map)) throw new DecodeError(`${what} is not a msgpack map`);
   return value;
+}
+
+/** A message: its type byte, then what `write` adds (a struct, usually). */
+export function encodeTyped(type: number, write: (w: Writer) => void): Uint8Array {
+  const w = new Writer().u8(type);
+  write(w);
+  return w.finish();
+}
+
+/** The struct (msgpack map) at the start of a message body. */
+export function decodeStruct(body: Uint8Array, what: string): MsgMap {
+  return asMap(decodeValue(body).value, what);
 }
 
 function uint(m: MsgMap, key: string, max: number): number {

@@ -2,7 +2,7 @@
  * memberlist 0.2.2 message schemas (wire reference §3, §5). Encoders write keys in the
  * byte-wise sorted order Go emits, so our bytes equal a Go member's for the same message.
  */
-import { asMap, bool, bytes, int, str, u16, u32, u8 } from './fields.js';
+import { asMap, bool, bytes, decodeStruct, encodeTyped, int, str, u16, u32, u8 } from './fields.js';
 import { DecodeError, Writer, decodeValue, type MsgMap } from './msgpack.js';
 
 export const MessageType = {
@@ -79,13 +79,6 @@ export interface Compress {
 
 const EMPTY = new Uint8Array(0);
 
-function body(type: number, write: (w: Writer) => void): Uint8Array {
-  const w = new Writer();
-  w.u8(type);
-  write(w);
-  return w.finish();
-}
-
 /** Writes the omitempty Source* fields of ping / indirect ping (sorted with the others by the caller). */
 function sourceFieldCount(m: Ping): number {
   return (m.sourceAddr && m.sourceAddr.length > 0 ? 1 : 0) + (m.sourceNode !== '' ? 1 : 0) + (m.sourcePort !== 0 ? 1 : 0);
@@ -98,7 +91,7 @@ function writeSourceFields(w: Writer, m: Ping): void {
 }
 
 export function encodePing(m: Ping): Uint8Array {
-  return body(MessageType.ping, (w) => {
+  return encodeTyped(MessageType.ping, (w) => {
     w.mapHeader(2 + sourceFieldCount(m));
     w.key('Node').str(m.node).key('SeqNo').int(m.seqNo);
     writeSourceFields(w, m);
@@ -106,7 +99,7 @@ export function encodePing(m: Ping): Uint8Array {
 }
 
 export function encodeIndirectPing(m: IndirectPing): Uint8Array {
-  return body(MessageType.indirectPing, (w) => {
+  return encodeTyped(MessageType.indirectPing, (w) => {
     w.mapHeader(5 + sourceFieldCount(m));
     w.key('Nack').bool(m.nack).key('Node').str(m.node).key('Port').int(m.port).key('SeqNo').int(m.seqNo);
     writeSourceFields(w, m);
@@ -115,22 +108,22 @@ export function encodeIndirectPing(m: IndirectPing): Uint8Array {
 }
 
 export function encodeAck(m: Ack): Uint8Array {
-  return body(MessageType.ack, (w) => w.mapHeader(2).key('Payload').rawOrNil(m.payload).key('SeqNo').int(m.seqNo));
+  return encodeTyped(MessageType.ack, (w) => w.mapHeader(2).key('Payload').rawOrNil(m.payload).key('SeqNo').int(m.seqNo));
 }
 
 export function encodeNack(m: Nack): Uint8Array {
-  return body(MessageType.nack, (w) => w.mapHeader(1).key('SeqNo').int(m.seqNo));
+  return encodeTyped(MessageType.nack, (w) => w.mapHeader(1).key('SeqNo').int(m.seqNo));
 }
 
 function encodeAccusation(type: number, m: Suspect): Uint8Array {
-  return body(type, (w) => w.mapHeader(3).key('From').str(m.from).key('Incarnation').int(m.incarnation).key('Node').str(m.node));
+  return encodeTyped(type, (w) => w.mapHeader(3).key('From').str(m.from).key('Incarnation').int(m.incarnation).key('Node').str(m.node));
 }
 
 export const encodeSuspect = (m: Suspect) => encodeAccusation(MessageType.suspect, m);
 export const encodeDead = (m: Dead) => encodeAccusation(MessageType.dead, m);
 
 export function encodeAlive(m: Alive): Uint8Array {
-  return body(MessageType.alive, (w) =>
+  return encodeTyped(MessageType.alive, (w) =>
     w
       .mapHeader(6)
       .key('Addr').raw(m.addr)
@@ -143,11 +136,11 @@ export function encodeAlive(m: Alive): Uint8Array {
 }
 
 export function encodeErr(message: string): Uint8Array {
-  return body(MessageType.err, (w) => w.mapHeader(1).key('Error').str(message));
+  return encodeTyped(MessageType.err, (w) => w.mapHeader(1).key('Error').str(message));
 }
 
 export function encodeCompress(m: Compress): Uint8Array {
-  return body(MessageType.compress, (w) => w.mapHeader(2).key('Algo').int(m.algo).key('Buf').raw(m.buf));
+  return encodeTyped(MessageType.compress, (w) => w.mapHeader(2).key('Algo').int(m.algo).key('Buf').raw(m.buf));
 }
 
 /** [8][user bytes] on UDP: the rest of the packet is the user message. */
@@ -160,11 +153,11 @@ export function encodeUser(payload: Uint8Array): Uint8Array {
 
 /** [8][userMsgHeader{UserMsgLen}][bytes] on a TCP stream (§5, §8). */
 export function encodeUserStream(payload: Uint8Array): Uint8Array {
-  return body(MessageType.user, (w) => w.mapHeader(1).key('UserMsgLen').int(payload.length).bytes(payload));
+  return encodeTyped(MessageType.user, (w) => w.mapHeader(1).key('UserMsgLen').int(payload.length).bytes(payload));
 }
 
 export function encodePushPull(header: PushPullHeader, states: readonly PushNodeState[], userState: Uint8Array): Uint8Array {
-  return body(MessageType.pushPull, (w) => {
+  return encodeTyped(MessageType.pushPull, (w) => {
     w.mapHeader(3).key('Join').bool(header.join).key('Nodes').int(states.length).key('UserStateLen').int(userState.length);
     for (const s of states) {
       w.mapHeader(7)
@@ -182,21 +175,17 @@ export function encodePushPull(header: PushPullHeader, states: readonly PushNode
 
 // Decoders: `bytes` is the message body, after the type byte.
 
-function structAt(bytes: Uint8Array, what: string): MsgMap {
-  return asMap(decodeValue(bytes).value, what);
-}
-
 function decodeSource(m: MsgMap): Pick<Ping, 'sourceAddr' | 'sourceNode' | 'sourcePort'> {
   return { sourceAddr: bytes(m, 'SourceAddr'), sourceNode: str(m, 'SourceNode'), sourcePort: u16(m, 'SourcePort') };
 }
 
 export function decodePing(b: Uint8Array): Ping {
-  const m = structAt(b, 'ping');
+  const m = decodeStruct(b, 'ping');
   return { seqNo: u32(m, 'SeqNo'), node: str(m, 'Node'), ...decodeSource(m) };
 }
 
 export function decodeIndirectPing(b: Uint8Array): IndirectPing {
-  const m = structAt(b, 'indirect ping');
+  const m = decodeStruct(b, 'indirect ping');
   return {
     seqNo: u32(m, 'SeqNo'),
     node: str(m, 'Node'),
@@ -208,22 +197,22 @@ export function decodeIndirectPing(b: Uint8Array): IndirectPing {
 }
 
 export function decodeAck(b: Uint8Array): Ack {
-  const m = structAt(b, 'ack');
+  const m = decodeStruct(b, 'ack');
   return { seqNo: u32(m, 'SeqNo'), payload: bytes(m, 'Payload') };
 }
 
 export function decodeNack(b: Uint8Array): Nack {
-  return { seqNo: u32(structAt(b, 'nack'), 'SeqNo') };
+  return { seqNo: u32(decodeStruct(b, 'nack'), 'SeqNo') };
 }
 
 export function decodeSuspect(b: Uint8Array): Suspect {
-  const m = structAt(b, 'suspect');
+  const m = decodeStruct(b, 'suspect');
   return { incarnation: u32(m, 'Incarnation'), node: str(m, 'Node'), from: str(m, 'From') };
 }
 export const decodeDead = decodeSuspect;
 
 export function decodeAlive(b: Uint8Array): Alive {
-  const m = structAt(b, 'alive');
+  const m = decodeStruct(b, 'alive');
   return {
     incarnation: u32(m, 'Incarnation'),
     node: str(m, 'Node'),
@@ -235,7 +224,7 @@ export function decodeAlive(b: Uint8Array): Alive {
 }
 
 export function decodeErr(b: Uint8Array): string {
-  return str(structAt(b, 'error'), 'Error');
+  return str(decodeStruct(b, 'error'), 'Error');
 }
 
 export function decodeCompress(b: Uint8Array): Compress & { end: number } {

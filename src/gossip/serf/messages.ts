@@ -3,8 +3,8 @@
  * map with Go's sorted keys]. Decoders take the bytes after the Serf type byte and apply Go's
  * rules (missing keys are zero values, wrong types are DecodeErrors).
  */
-import { asMap, bool, bytes, str, u16, u32, u64, u8 } from '../codec/fields.js';
-import { DecodeError, Writer, decodeValue, type MsgMap } from '../codec/msgpack.js';
+import { bool, bytes, decodeStruct, encodeTyped, str, u16, u32, u64, u8 } from '../codec/fields.js';
+import { DecodeError } from '../codec/msgpack.js';
 
 export const SerfType = {
   leave: 0,
@@ -59,32 +59,22 @@ export const QueryFlag = { ack: 1, noBroadcast: 2 } as const;
 
 const EMPTY = new Uint8Array(0);
 
-function message(type: number, write: (w: Writer) => void): Uint8Array {
-  const w = new Writer().u8(type);
-  write(w);
-  return w.finish();
-}
-
-function struct(b: Uint8Array, what: string): MsgMap {
-  return asMap(decodeValue(b).value, what);
-}
-
 export function encodeJoinIntent(m: JoinIntent): Uint8Array {
-  return message(SerfType.join, (w) => w.mapHeader(2).key('LTime').int(m.ltime).key('Node').str(m.node));
+  return encodeTyped(SerfType.join, (w) => w.mapHeader(2).key('LTime').int(m.ltime).key('Node').str(m.node));
 }
 
 export function encodeLeaveIntent(m: LeaveIntent): Uint8Array {
-  return message(SerfType.leave, (w) => w.mapHeader(3).key('LTime').int(m.ltime).key('Node').str(m.node).key('Prune').bool(m.prune));
+  return encodeTyped(SerfType.leave, (w) => w.mapHeader(3).key('LTime').int(m.ltime).key('Node').str(m.node).key('Prune').bool(m.prune));
 }
 
 export function encodeUserEvent(m: UserEvent): Uint8Array {
-  return message(SerfType.userEvent, (w) =>
+  return encodeTyped(SerfType.userEvent, (w) =>
     w.mapHeader(4).key('CC').bool(m.coalesce).key('LTime').int(m.ltime).key('Name').str(m.name).key('Payload').raw(m.payload),
   );
 }
 
 export function encodeQuery(m: Query): Uint8Array {
-  return message(SerfType.query, (w) => {
+  return encodeTyped(SerfType.query, (w) => {
     w.mapHeader(11).key('Addr').raw(m.addr).key('Filters').arrayHeader(m.filters.length);
     for (const f of m.filters) w.raw(f);
     w.key('Flags').int(m.flags)
@@ -100,28 +90,28 @@ export function encodeQuery(m: Query): Uint8Array {
 }
 
 export function encodeQueryResponse(m: QueryResponse): Uint8Array {
-  return message(SerfType.queryResponse, (w) =>
+  return encodeTyped(SerfType.queryResponse, (w) =>
     w.mapHeader(5).key('Flags').int(m.flags).key('From').str(m.from).key('ID').int(m.id).key('LTime').int(m.ltime).key('Payload').rawOrNil(m.payload),
   );
 }
 
 export function decodeJoinIntent(b: Uint8Array): JoinIntent {
-  const m = struct(b, 'join intent');
+  const m = decodeStruct(b, 'join intent');
   return { ltime: u64(m, 'LTime'), node: str(m, 'Node') };
 }
 
 export function decodeLeaveIntent(b: Uint8Array): LeaveIntent {
-  const m = struct(b, 'leave intent');
+  const m = decodeStruct(b, 'leave intent');
   return { ltime: u64(m, 'LTime'), node: str(m, 'Node'), prune: bool(m, 'Prune') };
 }
 
 export function decodeUserEvent(b: Uint8Array): UserEvent {
-  const m = struct(b, 'user event');
+  const m = decodeStruct(b, 'user event');
   return { ltime: u64(m, 'LTime'), name: str(m, 'Name'), payload: bytes(m, 'Payload') ?? EMPTY, coalesce: bool(m, 'CC') };
 }
 
 export function decodeQuery(b: Uint8Array): Query {
-  const m = struct(b, 'query');
+  const m = decodeStruct(b, 'query');
   const filters = m.get('Filters');
   if (filters !== undefined && filters !== null && !Array.isArray(filters)) throw new DecodeError('query filters are not an array');
   const list = (filters ?? []).map((f) => {
@@ -146,6 +136,6 @@ export function decodeQuery(b: Uint8Array): Query {
 }
 
 export function decodeQueryResponse(b: Uint8Array): QueryResponse {
-  const m = struct(b, 'query response');
+  const m = decodeStruct(b, 'query response');
   return { ltime: u64(m, 'LTime'), id: u32(m, 'ID'), from: str(m, 'From'), flags: u32(m, 'Flags'), payload: bytes(m, 'Payload') };
 }
