@@ -38,7 +38,7 @@ import { DecodeError } from './codec/msgpack.js';
 import { packPacket, unpackPacket } from './codec/packet.js';
 import type { StreamMessage } from './codec/stream.js';
 import { type GossipConfig, pushPullIntervalMs, retransmitLimit } from './config.js';
-import { type Member, MemberTable, type MemberView, STATUS_TO_WIRE, WIRE_TO_STATUS, newMember, protocolMax, viewOf } from './members.js';
+import { ALIVE, DEAD, type Endpoint, LEFT, MemberTable, type MemberView, SUSPECT, endpointOf, protocolMax } from './members.js';
 import { Suspicion, confirmationsWanted, suspicionMinMs } from './suspicion.js';
 
 /** The versions a Serf 0.9.4 agent advertises: memberlist 1..5 speaking 2, Serf 2..5 speaking 5 (§7). */
@@ -119,7 +119,9 @@ export interface Counters {
 
 interface Probe {
   seq: number;
-  target: Member;
+  /** The target's slot, and its name to tell whether the slot still holds it. */
+  target: number;
+  targetName: string;
   startMs: number;
   acked: boolean;
   direct: boolean;
@@ -154,7 +156,9 @@ export class GossipMachine {
     drops: {},
   };
 
-  readonly #self: Member;
+  /** Our own slot in the member table: present from construction, in the probe walk from start. */
+  readonly #self: number;
+  readonly #name: string;
   readonly #random: () => number;
   readonly #overhead: number;
   readonly #localState: () => Uint8Array;
@@ -183,18 +187,17 @@ export class GossipMachine {
     this.#broadcasts = new BroadcastQueue(this.config.broadcastQueueDepth);
     const addr = ipToBytes(options.local.host);
     if (addr === null) throw new RangeError(`local host must be an IP address, got ${options.local.host}`);
-    this.#self = newMember(options.local.name, addr, options.local.port, 0);
-    this.#self.host = ipToString(addr);
-    this.#self.meta = options.local.meta ?? Uint8Array.from([0xff, 0x80]);
-    this.#self.vsn = options.local.vsn ?? DEFAULT_VSN;
+    this.#name = options.local.name;
+    const self = endpointOf(addr, options.local.port, options.local.meta ?? Uint8Array.from([0xff, 0x80]), options.local.vsn ?? DEFAULT_VSN);
+    this.#self = this.members.insert(this.#name, self, 0);
   }
 
   get name(): string {
-    return this.#self.name;
+    return this.#name;
   }
 
   get incarnation(): number {
-    return this.#self.incarnation;
+    return this.members.incarnation(this.#self);
   }
 
   get healthScore(): number {
@@ -207,7 +210,7 @@ export class GossipMachine {
 
   /** Members as this node sees them (itself included). */
   memberViews(): MemberView[] {
-    return [...this.members.byName.values()].map(viewOf);
+    return this.members.views();
   }
 
   /** Takes the pending effects. */
@@ -221,10 +224,8 @@ export class GossipMachine {
   start(nowMs: number): void {
     if (this.#started) return;
     this.#started = true;
-    this.#self.incarnation = 1;
-    this.#self.status = 'alive';
-    this.#self.statusChangeMs = nowMs;
-    this.members.add(this.#self, this.#random);
+    this.members.setState(this.#self, ALIVE, 1, nowMs);
+    this.members.enlist(this.#self, this.#random);
     this.#queueAlive(this.#self);
     const c = this.config;
     this.#timer({ kind: 'probe', token: ++this.#probeToken }, nowMs + Math.floor(this.#random() * c.probeIntervalMs));
@@ -246,22 +247,20 @@ export class GossipMachine {
    * network input: that goes through push/pull.
    */
   restore(members: readonly PushNodeState[], nowMs: number): void {
+    this.members.reserve(members.length);
     for (const s of members) {
-      if (s.name === this.#self.name || this.members.get(s.name) || s.state !== 0) continue;
-      const m = newMember(s.name, s.addr, s.port, nowMs);
-      m.meta = s.meta;
-      m.vsn = s.vsn;
-      m.incarnation = s.incarnation;
-      m.status = 'alive';
-      this.members.add(m, this.#random);
-      this.#emit({ type: 'member', change: 'join', member: viewOf(m) });
+      if (this.members.slotOf(s.name) >= 0 || s.state !== ALIVE) continue;
+      const slot = this.members.add(s.name, endpointOf(s.addr, s.port, s.meta, s.vsn), nowMs, this.#random);
+      this.members.setState(slot, ALIVE, s.incarnation, nowMs);
+      this.#emit({ type: 'member', change: 'join', member: this.members.view(slot) });
     }
   }
 
   /** Replaces our meta (Serf tags): a new incarnation, gossiped as alive. */
   setMeta(meta: Uint8Array): void {
-    this.#self.meta = meta;
-    this.#self.incarnation++;
+    const e = this.members.endpoint(this.#self);
+    this.members.setEndpoint(this.#self, { ...e, meta });
+    this.members.setIncarnation(this.#self, this.members.incarnation(this.#self) + 1);
     this.#queueAlive(this.#self);
   }
 
@@ -288,8 +287,9 @@ export class GossipMachine {
   leave(nowMs: number): void {
     if (this.#leaving) return;
     this.#leaving = true;
-    const others = [...this.members.byName.values()].some((m) => m !== this.#self && (m.status === 'alive' || m.status === 'suspect'));
-    this.#deadNode({ incarnation: this.#self.incarnation, node: this.#self.name, from: this.#self.name }, nowMs, others);
+    let others = false;
+    for (const slot of this.members.slots()) if (slot !== this.#self && this.members.isUp(slot)) others = true;
+    this.#deadNode({ incarnation: this.incarnation, node: this.#name, from: this.#name }, nowMs, others);
     if (!others) this.#emit({ type: 'left' });
   }
 
@@ -329,9 +329,9 @@ export class GossipMachine {
         return reply;
       }
       case 'ping':
-        if (message.ping.node !== '' && message.ping.node !== this.#self.name) {
+        if (message.ping.node !== '' && message.ping.node !== this.#name) {
           this.#drop('pingForOtherNode');
-          return this.#encodeStream(encodeErr(`ping for ${message.ping.node}, this is ${this.#self.name}`));
+          return this.#encodeStream(encodeErr(`ping for ${message.ping.node}, this is ${this.#name}`));
         }
         return this.#encodeStream(encodeAck({ seqNo: message.ping.seqNo, payload: null }));
       case 'user':
@@ -396,7 +396,7 @@ export class GossipMachine {
     switch (type) {
       case MessageType.ping: {
         const ping = decodePing(body);
-        if (ping.node !== '' && ping.node !== this.#self.name) {
+        if (ping.node !== '' && ping.node !== this.#name) {
           this.#drop('pingForOtherNode');
           return;
         }
@@ -404,10 +404,11 @@ export class GossipMachine {
         // Buddy system, both ways: a member we hold suspect or dead is evidently probing us, so
         // the ack tells it what we believe and it can refute at once, instead of waiting for
         // gossip or a push/pull to carry the accusation to it.
-        const sender = ping.sourceNode === '' ? undefined : this.members.get(ping.sourceNode);
-        if (sender && sender !== this.#self && this.config.lifeguard && (sender.status === 'suspect' || sender.status === 'dead')) {
-          const accusation = { incarnation: sender.incarnation, node: sender.name, from: this.#self.name };
-          messages.push(sender.status === 'suspect' ? encodeSuspect(accusation) : encodeDead(accusation));
+        const sender = ping.sourceNode === '' ? -1 : this.members.slotOf(ping.sourceNode);
+        const status = sender >= 0 ? this.members.status(sender) : ALIVE;
+        if (sender !== this.#self && this.config.lifeguard && (status === SUSPECT || status === DEAD)) {
+          const accusation = { incarnation: this.members.incarnation(sender), node: ping.sourceNode, from: this.#name };
+          messages.push(status === SUSPECT ? encodeSuspect(accusation) : encodeDead(accusation));
         }
         this.#send(replyAddress(ping, from), messages, false, true);
         return;
@@ -475,48 +476,46 @@ export class GossipMachine {
       return;
     }
     if (a.node === '') throw new DecodeError('alive without a node name');
-    if (a.node === this.#self.name) {
-      if (this.#leaving || a.incarnation < this.#self.incarnation) return;
-      if (a.incarnation === this.#self.incarnation && bytesEqual(a.meta, this.#self.meta) && bytesEqual(a.vsn, this.#self.vsn)) return;
+    const t = this.members;
+    if (a.node === this.#name) {
+      const self = t.endpoint(this.#self);
+      if (this.#leaving || a.incarnation < this.incarnation) return;
+      if (a.incarnation === this.incarnation && bytesEqual(a.meta, self.meta) && bytesEqual(a.vsn, self.vsn)) return;
       this.#refute(a.incarnation);
       return;
     }
-    let m = this.members.get(a.node);
+    let slot = t.slotOf(a.node);
     // Most alive messages repeat what we know: settle those before any other work.
-    const sameAddress = m !== undefined && m.port === a.port && bytesEqual(m.addr, a.addr);
-    if (m !== undefined && sameAddress && a.incarnation <= m.incarnation) return;
+    const known = slot >= 0 ? t.endpoint(slot) : undefined;
+    const sameAddress = known !== undefined && known.port === a.port && bytesEqual(known.addr, a.addr);
+    if (sameAddress && a.incarnation <= t.incarnation(slot)) return;
     const host = ipToString(a.addr);
     if (host === '') throw new DecodeError('alive address is not an IP');
+    const endpoint: Endpoint = { addr: a.addr.slice(), host, port: a.port, meta: a.meta.slice(), vsn: a.vsn.slice() };
     let joined = false;
-    if (m === undefined) {
-      m = newMember(a.node, a.addr, a.port, nowMs);
-      this.members.add(m, this.#random);
+    if (known === undefined) {
+      slot = t.add(a.node, endpoint, nowMs, this.#random);
       joined = true;
-    } else if (!sameAddress && m.status !== 'left') {
+    } else if (!sameAddress && t.status(slot) !== LEFT) {
       // Another address claims a known name: only a member that left may come back elsewhere.
       this.#drop('conflictingAddress');
-      this.#emit({ type: 'conflict', known: viewOf(m), claimed: { host, port: a.port } });
+      this.#emit({ type: 'conflict', known: t.view(slot), claimed: { host, port: a.port } });
       return;
     }
-    this.#clearSuspicion(m.name);
-    const wasDown = m.status === 'dead' || m.status === 'left';
-    const metaChanged = !bytesEqual(m.meta, a.meta);
-    m.addr = a.addr.slice();
-    m.host = host;
-    m.port = a.port;
-    m.meta = a.meta.slice();
-    m.vsn = a.vsn.slice();
-    m.incarnation = a.incarnation;
-    m.status = 'alive';
-    m.statusChangeMs = nowMs;
-    this.#queueAlive(m);
-    if (joined || wasDown) this.#emit({ type: 'member', change: 'join', member: viewOf(m) });
-    else if (metaChanged) this.#emit({ type: 'member', change: 'update', member: viewOf(m) });
+    this.#clearSuspicion(a.node);
+    const wasDown = !t.isUp(slot);
+    const metaChanged = known !== undefined && !bytesEqual(known.meta, a.meta);
+    t.setEndpoint(slot, endpoint);
+    t.setState(slot, ALIVE, a.incarnation, nowMs);
+    this.#queueAlive(slot);
+    if (joined || wasDown) this.#emit({ type: 'member', change: 'join', member: t.view(slot) });
+    else if (metaChanged) this.#emit({ type: 'member', change: 'update', member: t.view(slot) });
   }
 
   #suspectNode(s: Suspect, nowMs: number): void {
-    const m = this.members.get(s.node);
-    if (m === undefined || s.incarnation < m.incarnation) return;
+    const t = this.members;
+    const slot = t.slotOf(s.node);
+    if (slot < 0 || s.incarnation < t.incarnation(slot)) return;
     const existing = this.#suspicions.get(s.node);
     if (existing) {
       if (existing.confirm(s.from)) {
@@ -526,17 +525,15 @@ export class GossipMachine {
       }
       return;
     }
-    if (m.status !== 'alive') return;
-    if (m === this.#self) {
+    if (t.status(slot) !== ALIVE) return;
+    if (slot === this.#self) {
       this.#refute(s.incarnation);
       return;
     }
     this.counters.suspicions++;
     this.#broadcasts.queue({ key: s.node, bytes: encodeSuspect(s) });
-    m.incarnation = s.incarnation;
-    m.status = 'suspect';
-    m.statusChangeMs = nowMs;
-    const n = this.members.size;
+    t.setState(slot, SUSPECT, s.incarnation, nowMs);
+    const n = t.size;
     const minMs = suspicionMinMs(this.config.suspicionMult, n, this.config.probeIntervalMs);
     // Without Lifeguard, plain SWIM: a fixed timeout, no confirmations.
     const k = this.config.lifeguard ? confirmationsWanted(this.config.suspicionMult, n) : 0;
@@ -549,35 +546,37 @@ export class GossipMachine {
     const suspicion = this.#suspicions.get(node);
     if (!suspicion || suspicion.token !== token) return;
     this.#suspicions.delete(node);
-    const m = this.members.get(node);
-    if (m && m.status === 'suspect' && m.statusChangeMs === suspicion.startMs) {
-      this.#deadNode({ incarnation: m.incarnation, node, from: this.#self.name }, nowMs, true);
+    const t = this.members;
+    const slot = t.slotOf(node);
+    if (slot >= 0 && t.status(slot) === SUSPECT && t.changeMs(slot) === suspicion.startMs) {
+      this.#deadNode({ incarnation: t.incarnation(slot), node, from: this.#name }, nowMs, true);
     }
   }
 
   #deadNode(d: Dead, nowMs: number, gossip: boolean): void {
-    const m = this.members.get(d.node);
-    if (m === undefined || d.incarnation < m.incarnation) return;
+    const t = this.members;
+    const slot = t.slotOf(d.node);
+    if (slot < 0 || d.incarnation < t.incarnation(slot)) return;
     this.#clearSuspicion(d.node);
-    if (m.status === 'dead' || m.status === 'left') return;
-    if (m === this.#self && !this.#leaving) {
+    if (!t.isUp(slot)) return;
+    const self = slot === this.#self;
+    if (self && !this.#leaving) {
       this.#refute(d.incarnation);
       return;
     }
     if (gossip) {
-      const done = m === this.#self ? () => this.#emit({ type: 'left' }) : undefined;
+      const done = self ? () => this.#emit({ type: 'left' }) : undefined;
       this.#broadcasts.queue({ key: d.node, bytes: encodeDead(d), ...(done ? { done } : {}) });
     }
-    m.incarnation = d.incarnation;
-    m.status = d.from === d.node ? 'left' : 'dead';
-    m.statusChangeMs = nowMs;
-    if (m.status === 'dead') this.counters.deaths++;
-    if (m !== this.#self) this.#emit({ type: 'member', change: 'leave', member: viewOf(m) });
+    const status = d.from === d.node ? LEFT : DEAD;
+    t.setState(slot, status, d.incarnation, nowMs);
+    if (status === DEAD) this.counters.deaths++;
+    if (!self) this.#emit({ type: 'member', change: 'leave', member: t.view(slot) });
   }
 
   /** Someone accuses us: outbid the accusation and say we are alive (§9.5 refute). */
   #refute(accusedIncarnation: number): void {
-    this.#self.incarnation = Math.max(this.#self.incarnation + 1, accusedIncarnation + 1);
+    this.members.setIncarnation(this.#self, Math.max(this.incarnation + 1, accusedIncarnation + 1));
     this.counters.refutations++;
     if (this.config.lifeguard) this.#awareness.apply(1);
     this.#queueAlive(this.#self);
@@ -587,10 +586,12 @@ export class GossipMachine {
     this.#suspicions.delete(node);
   }
 
-  #queueAlive(m: Member): void {
+  #queueAlive(slot: number): void {
+    const e = this.members.endpoint(slot);
+    const node = this.members.name(slot);
     this.#broadcasts.queue({
-      key: m.name,
-      bytes: encodeAlive({ incarnation: m.incarnation, node: m.name, addr: m.addr, port: m.port, meta: m.meta, vsn: m.vsn }),
+      key: node,
+      bytes: encodeAlive({ incarnation: this.members.incarnation(slot), node, addr: e.addr, port: e.port, meta: e.meta, vsn: e.vsn }),
     });
   }
 
@@ -600,44 +601,47 @@ export class GossipMachine {
     this.#finishProbe(nowMs);
     const interval = this.config.lifeguard ? this.#awareness.scale(this.config.probeIntervalMs) : this.config.probeIntervalMs;
     this.#timer({ kind: 'probe', token: ++this.#probeToken }, nowMs + interval);
-    const target = this.members.nextProbeTarget(this.#self.name, () => this.#reap(nowMs), this.#random);
-    if (!target) return;
+    const t = this.members;
+    const target = t.nextProbeTarget(this.#self, () => this.#reap(nowMs), this.#random);
+    if (target < 0) return;
     const seq = this.#nextSeq();
+    const targetName = t.name(target);
     this.counters.probes++;
-    this.#probe = { seq, target, startMs: nowMs, acked: false, direct: false, fallbackContact: false, nacks: 0, expectedNacks: 0 };
-    const messages = [this.#pingMessage(seq, target.name)];
+    this.#probe = { seq, target, targetName, startMs: nowMs, acked: false, direct: false, fallbackContact: false, nacks: 0, expectedNacks: 0 };
+    const messages = [this.#pingMessage(seq, targetName)];
     // Buddy system: tell a suspect first, so it can refute before others declare it dead.
-    const buddy = target.status === 'suspect' && this.config.lifeguard;
-    if (buddy) messages.push(encodeSuspect({ incarnation: target.incarnation, node: target.name, from: this.#self.name }));
-    this.#send(memberAddress(target), messages, buddy && protocolMax(target) >= 5, true);
+    const buddy = t.status(target) === SUSPECT && this.config.lifeguard;
+    if (buddy) messages.push(encodeSuspect({ incarnation: t.incarnation(target), node: targetName, from: this.#name }));
+    const e = t.endpoint(target);
+    this.#send(addressOf(e), messages, buddy && protocolMax(e) >= 5, true);
     this.#timer({ kind: 'probeTimeout', seq }, nowMs + this.config.probeTimeoutMs);
   }
 
   #probeTimeout(seq: number, nowMs: number): void {
     const probe = this.#probe;
     if (!probe || probe.seq !== seq || probe.acked) return;
-    const target = probe.target;
-    const helpers = this.members.pick(
-      this.config.indirectChecks,
-      (m) => m !== this.#self && m !== target && m.status === 'alive',
-      this.#random,
-    );
+    const t = this.members;
+    if (t.slotOf(probe.targetName) !== probe.target) return; // reaped meanwhile
+    const target = t.endpoint(probe.target);
+    const helpers = t.pick(this.config.indirectChecks, (slot) => slot !== this.#self && slot !== probe.target && t.status(slot) === ALIVE, this.#random);
+    const self = t.endpoint(this.#self);
     for (const helper of helpers) {
-      const nack = this.config.lifeguard && protocolMax(helper) >= 4;
+      const via = t.endpoint(helper);
+      const nack = this.config.lifeguard && protocolMax(via) >= 4;
       if (nack) probe.expectedNacks++;
       this.counters.indirectProbes++;
       this.#send(
-        memberAddress(helper),
+        addressOf(via),
         [
           encodeIndirectPing({
             seqNo: seq,
             target: target.addr,
             port: target.port,
-            node: target.name,
+            node: probe.targetName,
             nack,
-            sourceAddr: this.#self.addr,
-            sourcePort: this.#self.port,
-            sourceNode: this.#self.name,
+            sourceAddr: self.addr,
+            sourcePort: self.port,
+            sourceNode: this.#name,
           }),
         ],
         false,
@@ -646,7 +650,7 @@ export class GossipMachine {
     }
     if (this.config.tcpPings && protocolMax(target) >= 3) {
       const deadline = Math.max(nowMs, probe.startMs + this.#awareness.scale(this.config.probeIntervalMs));
-      this.#openStream('ping', memberAddress(target), this.#encodeStream(this.#pingMessage(seq, target.name)), deadline, seq);
+      this.#openStream('ping', addressOf(target), this.#encodeStream(this.#pingMessage(seq, probe.targetName)), deadline, seq);
     }
   }
 
@@ -664,23 +668,21 @@ export class GossipMachine {
     if (this.config.lifeguard) {
       this.#awareness.apply(probe.expectedNacks > 0 ? Math.max(0, probe.expectedNacks - probe.nacks) : 1);
     }
-    const target = this.members.get(probe.target.name);
-    if (target === probe.target && (target.status === 'alive' || target.status === 'suspect')) {
-      this.#suspectNode({ incarnation: target.incarnation, node: target.name, from: this.#self.name }, nowMs);
+    const t = this.members;
+    if (t.slotOf(probe.targetName) === probe.target && t.isUp(probe.target)) {
+      this.#suspectNode({ incarnation: t.incarnation(probe.target), node: probe.targetName, from: this.#name }, nowMs);
     }
   }
 
   /** When the probe walk wraps: forget members that have been dead or left beyond the reconnect window. */
   #reap(nowMs: number): void {
-    for (const m of [...this.members.byName.values()]) {
-      if ((m.status === 'dead' || m.status === 'left') && m !== this.#self && nowMs - m.statusChangeMs > this.config.reconnectWindowMs) {
-        this.members.delete(m.name);
-      }
-    }
+    const t = this.members;
+    t.removeWhere((slot) => slot !== this.#self && !t.isUp(slot) && nowMs - t.changeMs(slot) > this.config.reconnectWindowMs);
   }
 
   #pingMessage(seq: number, node: string): Uint8Array {
-    return encodePing({ seqNo: seq, node, sourceAddr: this.#self.addr, sourcePort: this.#self.port, sourceNode: this.#self.name });
+    const self = this.members.endpoint(this.#self);
+    return encodePing({ seqNo: seq, node, sourceAddr: self.addr, sourcePort: self.port, sourceNode: this.#name });
   }
 
   // ---- gossip and anti-entropy -----------------------------------------------------------------
@@ -688,44 +690,52 @@ export class GossipMachine {
   #gossipTick(nowMs: number): void {
     this.#timer({ kind: 'gossip', token: ++this.#gossipToken }, nowMs + this.config.gossipIntervalMs);
     if (this.#broadcasts.length === 0) return;
-    const targets = this.members.pick(
+    const t = this.members;
+    const targets = t.pick(
       this.config.gossipNodes,
-      (m) =>
-        m !== this.#self &&
-        (m.status === 'alive' || m.status === 'suspect' || (m.status === 'dead' && nowMs - m.statusChangeMs < this.config.gossipToTheDeadMs)),
+      (slot) =>
+        slot !== this.#self && (t.isUp(slot) || (t.status(slot) === DEAD && nowMs - t.changeMs(slot) < this.config.gossipToTheDeadMs)),
       this.#random,
     );
     const budget = this.config.udpBufferBytes - COMPOUND_HEADER_BYTES - this.#overhead;
     for (const target of targets) {
       const messages = this.#broadcasts.take(COMPOUND_ENTRY_BYTES, budget, this.#transmitLimit());
       if (messages.length === 0) return;
-      this.#sendPacket(memberAddress(target), messages, protocolMax(target) >= 5);
+      const e = t.endpoint(target);
+      this.#sendPacket(addressOf(e), messages, protocolMax(e) >= 5);
     }
   }
 
   #pushPullTick(nowMs: number): void {
-    const nodes = this.members.size;
-    this.#timer({ kind: 'pushPull', token: ++this.#pushPullToken }, nowMs + pushPullIntervalMs(this.config, nodes));
-    const others = (m: Member) => m !== this.#self && m.status === 'alive';
-    const [peer] = this.members.pick(1, others, this.#random);
-    if (peer) this.#openStream('pushPull', memberAddress(peer), this.#encodeStream(this.#pushPullMessage(false)), nowMs + this.config.tcpTimeoutMs, 0);
+    const t = this.members;
+    this.#timer({ kind: 'pushPull', token: ++this.#pushPullToken }, nowMs + pushPullIntervalMs(this.config, t.size));
+    const [peer] = t.pick(1, (slot) => slot !== this.#self && t.status(slot) === ALIVE, this.#random);
+    if (peer !== undefined) this.#pushPullWith(peer, nowMs);
     // Reconnect (as Serf does): with probability failed / alive, also sync with a failed member,
     // so the halves of a healed network partition find each other again.
+    const reconnectable = (slot: number) => t.status(slot) === DEAD && nowMs - t.changeMs(slot) <= this.config.reconnectWindowMs;
     let failed = 0;
     let alive = 0;
-    for (const m of this.members.byName.values()) {
-      if (m.status === 'dead' && nowMs - m.statusChangeMs <= this.config.reconnectWindowMs) failed++;
-      else if (m.status === 'alive' || m.status === 'suspect') alive++;
+    for (const slot of t.slots()) {
+      if (reconnectable(slot)) failed++;
+      else if (t.isUp(slot)) alive++;
     }
     if (failed === 0 || this.#random() > failed / Math.max(1, alive)) return;
-    const [lost] = this.members.pick(1, (m) => m.status === 'dead' && nowMs - m.statusChangeMs <= this.config.reconnectWindowMs, this.#random);
-    if (lost) this.#openStream('pushPull', memberAddress(lost), this.#encodeStream(this.#pushPullMessage(false)), nowMs + this.config.tcpTimeoutMs, 0);
+    const [lost] = t.pick(1, reconnectable, this.#random);
+    if (lost !== undefined) this.#pushPullWith(lost, nowMs);
+  }
+
+  #pushPullWith(slot: number, nowMs: number): void {
+    const to = addressOf(this.members.endpoint(slot));
+    this.#openStream('pushPull', to, this.#encodeStream(this.#pushPullMessage(false)), nowMs + this.config.tcpTimeoutMs, 0);
   }
 
   #pushPullMessage(join: boolean): Uint8Array {
     const states: PushNodeState[] = [];
-    for (const m of this.members.byName.values()) {
-      states.push({ name: m.name, addr: m.addr, port: m.port, meta: m.meta, incarnation: m.incarnation, state: STATUS_TO_WIRE[m.status], vsn: m.vsn });
+    const t = this.members;
+    for (const slot of t.slots()) {
+      const e = t.endpoint(slot);
+      states.push({ name: t.name(slot), addr: e.addr, port: e.port, meta: e.meta, incarnation: t.incarnation(slot), state: t.status(slot), vsn: e.vsn });
     }
     const userState = this.#localState();
     return encodePushPull({ join, nodes: states.length, userStateLen: userState.length }, states, userState);
@@ -739,13 +749,12 @@ export class GossipMachine {
     }
     for (const s of states) {
       try {
-        const status = WIRE_TO_STATUS[s.state];
-        if (status === 'alive') {
+        if (s.state === ALIVE) {
           this.#aliveNode({ incarnation: s.incarnation, node: s.name, addr: s.addr, port: s.port, meta: s.meta, vsn: s.vsn }, nowMs);
-        } else if (status === 'left') {
+        } else if (s.state === LEFT) {
           this.#deadNode({ incarnation: s.incarnation, node: s.name, from: s.name }, nowMs, true);
         } else {
-          this.#suspectNode({ incarnation: s.incarnation, node: s.name, from: this.#self.name }, nowMs);
+          this.#suspectNode({ incarnation: s.incarnation, node: s.name, from: this.#name }, nowMs);
         }
       } catch (err) {
         if (!(err instanceof DecodeError)) throw err;
@@ -768,7 +777,7 @@ export class GossipMachine {
     let minDMax = 255;
     const all: { vsn: Uint8Array; alive: boolean }[] = [
       ...remote.map((s) => ({ vsn: vsnOf(s.vsn), alive: s.state === 0 })),
-      ...[...this.members.byName.values()].map((m) => ({ vsn: vsnOf(m.vsn), alive: m.status === 'alive' })),
+      ...[...this.members.slots()].map((slot) => ({ vsn: vsnOf(this.members.endpoint(slot).vsn), alive: this.members.status(slot) === ALIVE })),
     ];
     for (const { vsn, alive } of all) {
       if (!alive) continue;
@@ -834,8 +843,8 @@ export class GossipMachine {
   }
 }
 
-function memberAddress(m: Member): Address {
-  return { host: m.host, port: m.port };
+function addressOf(e: Endpoint): Address {
+  return { host: e.host, port: e.port };
 }
 
 /** Replies go to Source* when the sender gave both, else to the packet's source (§9.2). */

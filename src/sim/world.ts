@@ -142,7 +142,7 @@ export class SimWorld {
 
   /** The status `observer` holds for `subject`, or undefined if it does not know it. */
   statusOf(observer: string, subject: string): string | undefined {
-    return this.#get(observer).machine.members.get(subject)?.status;
+    return this.#get(observer).machine.members.statusOf(subject);
   }
 
   liveNodes(): SimNode[] {

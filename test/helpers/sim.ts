@@ -33,10 +33,10 @@ export function converged(w: SimWorld): boolean {
   const live = w.liveNodes();
   const liveNames = new Set(live.map((n) => n.name));
   return live.every((observer) => {
-    for (const m of observer.machine.members.byName.values()) {
+    for (const m of observer.machine.members.views()) {
       const shouldBeAlive = liveNames.has(m.name);
       if (shouldBeAlive !== (m.status === 'alive')) return false;
     }
-    return [...liveNames].every((name) => observer.machine.members.get(name) !== undefined);
+    return [...liveNames].every((name) => observer.machine.members.slotOf(name) >= 0);
   });
 }

@@ -16,7 +16,7 @@ describe('simulated membership (LAN profile)', () => {
       const w = world(seed);
       cluster(w, 1000);
       const live = w.liveNodes();
-      const allAlive = () => live.every((a) => a.machine.members.size === 1000 && [...a.machine.members.byName.values()].every((m) => m.status === 'alive'));
+      const allAlive = () => live.every((a) => a.machine.members.size === 1000 && a.machine.members.views().every((m) => m.status === 'alive'));
       let checkedAt = 0;
       // Checking 10⁶ entries is costly: every 500 simulated ms is fine-grained enough here.
       const at = w.runUntilTrue(() => w.nowMs - checkedAt >= 500 && ((checkedAt = w.nowMs), allAlive()), 120_000);

@@ -14,7 +14,7 @@ function checkInvariants(w: SimWorld, seen: Map<string, number>): void {
       throw new Error(`${node.name} believes itself ${self.status} at ${w.nowMs}`);
     }
     // Incarnations never go back, in any node's view of any member, within one life.
-    for (const m of node.machine.members.byName.values()) {
+    for (const m of node.machine.members.views()) {
       const key = `${node.name}#${node.life}→${m.name}`;
       const before = seen.get(key) ?? 0;
       if (m.incarnation < before) throw new Error(`${key}: incarnation went back from ${before} to ${m.incarnation} at ${w.nowMs}`);
