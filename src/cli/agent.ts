@@ -85,7 +85,7 @@ export async function agentCommand(argv: string[]): Promise<void> {
       if (path === '/members') return send(200, node.members().map(member));
       if (path === '/health') {
         const alive = node.members().filter((m) => m.status === 'alive').length;
-        return send(200, { status: node.machine.leaving ? 'leaving' : 'ok', name: values.name, alive, healthScore: node.machine.healthScore });
+        return send(200, { status: node.machine.leaving ? 'leaving' : 'ok', name: values.name, alive, healthScore: node.machine.gossip.healthScore });
       }
       send(404, { error: 'not found' });
     });

@@ -31,8 +31,28 @@ export interface GossipConfig {
    * system). Switch it off only to measure what it buys.
    */
   lifeguard: boolean;
-  /** How long a node keeps trying to reach a failed or left member with push/pull (healing partitions). */
+  /**
+   * How long a failed member is kept and retried with push/pull (healing partitions), then
+   * reaped: Serf's ReconnectTimeout.
+   */
   reconnectWindowMs: number;
+  // ---- Serf layer (wire reference §10) ----
+  /** How often failed and left members past their timeouts are reaped. */
+  reapIntervalMs: number;
+  /** How long a member that left is remembered (Serf's TombstoneTimeout). */
+  tombstoneTimeoutMs: number;
+  /** How long an intent about a member we do not know yet is kept. */
+  recentIntentTimeoutMs: number;
+  /** Largest user event, name plus payload (Serf's UserEventSizeLimit). */
+  userEventSizeLimitBytes: number;
+  /** Largest encoded query. */
+  querySizeLimitBytes: number;
+  /** Largest query response payload. */
+  queryResponseSizeLimitBytes: number;
+  /** Default query timeout = gossipIntervalMs × this × ceil(log10(n + 1)). */
+  queryTimeoutMult: number;
+  /** How long a graceful leave waits for its leave intent to go out. */
+  broadcastTimeoutMs: number;
 }
 
 export type ProfileName = 'lan' | 'wan' | 'local';
@@ -57,6 +77,14 @@ const LAN: GossipConfig = {
   maxStreamBytes: 16 * 1024 * 1024,
   lifeguard: true,
   reconnectWindowMs: 24 * 3600 * 1000,
+  reapIntervalMs: 15_000,
+  tombstoneTimeoutMs: 24 * 3600 * 1000,
+  recentIntentTimeoutMs: 5 * 60 * 1000,
+  userEventSizeLimitBytes: 512,
+  querySizeLimitBytes: 1024,
+  queryResponseSizeLimitBytes: 1024,
+  queryTimeoutMult: 16,
+  broadcastTimeoutMs: 5000,
 };
 
 export const PROFILES: Readonly<Record<ProfileName, Readonly<GossipConfig>>> = {
@@ -103,6 +131,14 @@ const INTEGER_RANGES: Partial<Record<keyof GossipConfig, Range>> = {
   broadcastQueueDepth: [16, 1_000_000],
   maxStreamBytes: [1024, 1 << 30],
   reconnectWindowMs: [0, 30 * 86_400_000],
+  reapIntervalMs: [1, 86_400_000],
+  tombstoneTimeoutMs: [0, 30 * 86_400_000],
+  recentIntentTimeoutMs: [0, 86_400_000],
+  userEventSizeLimitBytes: [16, 9 * 1024],
+  querySizeLimitBytes: [64, 64 * 1024],
+  queryResponseSizeLimitBytes: [64, 64 * 1024],
+  queryTimeoutMult: [1, 1000],
+  broadcastTimeoutMs: [0, 3_600_000],
 };
 
 /** A profile with overrides, validated; a bad value throws ERR_INVALID_OPTION naming it. */

@@ -278,17 +278,25 @@ export class GossipMachine {
     this.#emit({ type: 'streamSend', to, bytes: this.#encodeStream(encodeUserStream(payload)), deadlineMs: nowMs + this.config.tcpTimeoutMs });
   }
 
-  /** Gossips a user message (Serf broadcasts) with the transmit limit of membership news. */
-  broadcastUser(payload: Uint8Array): void {
-    this.#broadcasts.queue({ key: null, bytes: encodeUser(payload) });
+  /**
+   * Gossips a user message (Serf broadcasts) with the transmit limit of membership news;
+   * `done` runs once it has been sent as often as it will be (or was dropped).
+   */
+  broadcastUser(payload: Uint8Array, done?: () => void): void {
+    this.#broadcasts.queue({ key: null, bytes: encodeUser(payload), ...(done ? { done } : {}) });
+  }
+
+  /** Whether another member is alive or suspect (worth gossiping to). */
+  hasLiveOthers(): boolean {
+    for (const slot of this.members.slots()) if (slot !== this.#self && this.members.isUp(slot)) return true;
+    return false;
   }
 
   /** Graceful leave (§9.5): dead{From = self}; effect 'left' once it has been gossiped out. */
   leave(nowMs: number): void {
     if (this.#leaving) return;
     this.#leaving = true;
-    let others = false;
-    for (const slot of this.members.slots()) if (slot !== this.#self && this.members.isUp(slot)) others = true;
+    const others = this.hasLiveOthers();
     this.#deadNode({ incarnation: this.incarnation, node: this.#name, from: this.#name }, nowMs, others);
     if (!others) this.#emit({ type: 'left' });
   }
@@ -479,6 +487,13 @@ export class GossipMachine {
     const t = this.members;
     if (a.node === this.#name) {
       const self = t.endpoint(this.#self);
+      if (a.port !== self.port || !bytesEqual(a.addr, self.addr)) {
+        // Someone else claims our name (memberlist keeps the first and reports it; Serf may
+        // then run its _serf_conflict vote, §10.10). Refuting would only make us flap.
+        this.#drop('conflictingAddress');
+        this.#emit({ type: 'conflict', known: t.view(this.#self), claimed: { host: ipToString(a.addr), port: a.port } });
+        return;
+      }
       if (this.#leaving || a.incarnation < this.incarnation) return;
       if (a.incarnation === this.incarnation && bytesEqual(a.meta, self.meta) && bytesEqual(a.vsn, self.vsn)) return;
       this.#refute(a.incarnation);

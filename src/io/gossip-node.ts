@@ -10,16 +10,18 @@ import { isIPv4, isIPv6 } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { EventEmitter } from 'eventemitter3';
 import { type Logger, pino } from 'pino';
-import { SwimringError, invalidOption } from '../errors.js';
+import { SwimringError, invalidArgument, invalidOption } from '../errors.js';
 import type { Address } from '../gossip/address.js';
 import { MessageType, encodeErr } from '../gossip/codec/messages.js';
 import { DecodeError } from '../gossip/codec/msgpack.js';
 import { MAX_PACKET_BYTES } from '../gossip/codec/packet.js';
 import { type StreamMessage, parseStream } from '../gossip/codec/stream.js';
 import { type GossipConfig, type ProfileName, resolveGossipConfig } from '../gossip/config.js';
-import { type Counters, type Effect, GossipMachine, type Timer } from '../gossip/machine.js';
-import type { MemberView } from '../gossip/members.js';
-import { MAX_META_BYTES, type Tags, decodeTags, encodeTags } from '../gossip/serf/tags.js';
+import type { Counters } from '../gossip/machine.js';
+import type { QueryFilter } from '../gossip/serf/query-filters.js';
+import { type IncomingQuery, type KeyringControl, type SerfEffect, SerfMachine, type SerfTimer, type UserEvent } from '../gossip/serf/serf-machine.js';
+import type { SerfMember } from '../gossip/serf/serf-members.js';
+import { type Tags, encodeTags } from '../gossip/serf/tags.js';
 import { ENCRYPTION_OVERHEAD_BYTES, Keyring } from './keyring.js';
 import { monotonicNowMs, systemRandom } from './random.js';
 
@@ -31,37 +33,55 @@ export interface GossipNodeOptions {
   /** host:port peers should use; default the bind address (a local IPv4 if bound to 0.0.0.0). */
   advertise?: string;
   profile?: ProfileName;
-  /** Overrides of the profile's gossip parameters. */
+  /** Overrides of the profile's gossip and Serf parameters. */
   gossip?: Partial<GossipConfig>;
   /** Base64 encryption keys, primary first (`serf keygen` makes them). */
   encrypt?: string | readonly string[];
   /** Serf tags (in node meta as 0xFF + a msgpack map, at most 512 bytes encoded). */
   tags?: Tags;
-  /** Raw node meta instead of tags (at most 512 bytes); default: no tags (ff 80). */
-  meta?: Uint8Array;
+  /** Deliver user events older than our join (Serf's -replay); default false. */
+  replayEvents?: boolean;
   logger?: Logger;
 }
 
-/** A member with its Serf tags decoded from its meta. */
-export interface Member extends MemberView {
-  readonly tags: Readonly<Record<string, string>>;
+/** A member as Serf sees it: status alive / leaving / left / failed, tags, versions. */
+export interface Member extends SerfMember {
+  /** memberlist's incarnation number for it (0 once forgotten by the gossip layer). */
+  readonly incarnation: number;
 }
+
+/** A query that reached us; `respond` answers it once, before its deadline. */
+export interface ReceivedQuery extends IncomingQuery {
+  respond(payload: Uint8Array): boolean;
+}
+
+export type QueryReply = { readonly type: 'ack'; readonly from: string } | { readonly type: 'response'; readonly from: string; readonly payload: Uint8Array };
 
 export interface GossipNodeEvents {
   'member-join': [Member];
   'member-update': [Member];
   'member-leave': [Member];
   'member-failed': [Member];
-  user: [Uint8Array];
-  'remote-state': [Uint8Array, boolean];
+  'member-reap': [Member];
+  event: [UserEvent];
+  query: [ReceivedQuery];
 }
 
 /** Most concurrent inbound streams (memberlist allows 128 concurrent push/pulls). */
 export const MAX_INBOUND_STREAMS = 128;
-const LEAVE_TIMEOUT_MS = 5_000;
+/** Replies buffered for a query nobody reads yet; more are dropped (counted). */
+export const MAX_BUFFERED_REPLIES = 4096;
+/** How long a graceful leave lingers after its broadcasts so peers' probes still get answers (Serf's LeavePropagateDelay). */
+const LEAVE_PROPAGATE_DELAY_MS = 1000;
+
+interface QueryStream {
+  readonly replies: QueryReply[];
+  done: boolean;
+  wake: (() => void) | undefined;
+}
 
 export class GossipNode extends EventEmitter<GossipNodeEvents> {
-  readonly machine: GossipMachine;
+  readonly machine: SerfMachine;
   readonly keyring: Keyring | null;
   readonly address: Address;
   readonly #config: GossipConfig;
@@ -72,12 +92,13 @@ export class GossipNode extends EventEmitter<GossipNodeEvents> {
   readonly #sockets = new Set<Socket>();
   readonly #ioDrops: Record<string, number> = {};
   readonly #joinWaiters = new Map<number, (ok: boolean) => void>();
+  readonly #queries = new Map<bigint, QueryStream>();
   #inbound = 0;
   #closed = false;
   #leftWaiters: (() => void)[] = [];
   #hasLeft = false;
 
-  private constructor(machine: GossipMachine, config: GossipConfig, keyring: Keyring | null, udp: UdpSocket, tcp: Server, address: Address, log: Logger) {
+  private constructor(machine: SerfMachine, config: GossipConfig, keyring: Keyring | null, udp: UdpSocket, tcp: Server, address: Address, log: Logger) {
     super();
     this.machine = machine;
     this.#config = config;
@@ -98,19 +119,21 @@ export class GossipNode extends EventEmitter<GossipNodeEvents> {
     if (!isIPv4(bind.host) && !isIPv6(bind.host)) throw invalidOption('bind', 'an IP address and port', options.bind);
     const keys = options.encrypt === undefined ? [] : typeof options.encrypt === 'string' ? [options.encrypt] : [...options.encrypt];
     const keyring = keys.length > 0 ? new Keyring(keys) : null;
-    if (options.meta && options.meta.length > MAX_META_BYTES) throw invalidOption('meta', `at most ${MAX_META_BYTES} bytes`, `${options.meta.length} bytes`);
-    if (options.meta && options.tags) throw invalidOption('tags', 'absent when meta is given (tags are meta)', options.tags);
-    const meta = options.tags ? encodeTags(options.tags) : options.meta;
+    const tags = options.tags ?? {};
+    encodeTags(tags); // validates (size, types) before we bind anything
     const log = options.logger ?? pino({ level: 'silent' });
     const { udp, tcp, port } = await bindBoth(bind.host, bind.port);
     const advertise = options.advertise ? parseHostPort('advertise', options.advertise) : { host: bind.host, port };
     if (advertise.host === '0.0.0.0' || advertise.host === '::') advertise.host = localIPv4();
     if (advertise.port === 0) advertise.port = port;
-    const machine = new GossipMachine({
+    const machine = new SerfMachine({
       config,
-      local: { name: options.name, host: advertise.host, port: advertise.port, ...(meta ? { meta } : {}) },
+      local: { name: options.name, host: advertise.host, port: advertise.port },
+      tags,
       random: systemRandom(),
       packetOverheadBytes: keyring ? ENCRYPTION_OVERHEAD_BYTES : 0,
+      ignoreOldEvents: !(options.replayEvents ?? false),
+      ...(keyring ? { keyring: keyringControl(keyring) } : {}),
     });
     const node = new GossipNode(machine, config, keyring, udp, tcp, advertise, log);
     node.#listen();
@@ -120,32 +143,33 @@ export class GossipNode extends EventEmitter<GossipNodeEvents> {
     return node;
   }
 
+  /** Every member known, ourselves included, as Serf sees them. */
   members(): Member[] {
-    return this.machine.memberViews().map((m) => this.#withTags(m));
+    return this.machine.members.list().map((m) => this.#member(m));
+  }
+
+  #member(m: SerfMember): Member {
+    const t = this.machine.gossip.members;
+    const slot = t.slotOf(m.name);
+    return { ...m, incarnation: slot < 0 ? 0 : t.incarnation(slot) };
+  }
+
+  get tags(): Tags {
+    return this.machine.tags;
   }
 
   /** Replaces our tags at runtime: gossiped with a new incarnation; peers see member-update. */
   setTags(tags: Tags): void {
-    const meta = encodeTags(tags);
+    encodeTags(tags);
     if (this.#closed) return;
-    this.machine.setMeta(meta);
+    this.machine.setTags(tags, monotonicNowMs());
     this.#flush();
   }
 
-  #withTags(m: MemberView): Member {
-    let tags: Record<string, string>;
-    try {
-      tags = decodeTags(m.meta);
-    } catch {
-      tags = {};
-    }
-    return { ...m, tags };
-  }
-
-  /** Protocol counters, with drops at the I/O edge (decryption, oversize, stream limits) included. */
+  /** Protocol counters, with drops of the Serf layer and of the I/O edge included. */
   get counters(): Counters {
-    const c = this.machine.counters;
-    return { ...c, drops: { ...c.drops, ...this.#ioDrops } };
+    const c = this.machine.gossip.counters;
+    return { ...c, drops: { ...c.drops, ...this.machine.drops, ...this.#ioDrops } };
   }
 
   /**
@@ -154,7 +178,7 @@ export class GossipNode extends EventEmitter<GossipNodeEvents> {
    * Resolves with the number of seeds that answered in the successful round.
    */
   async join(seeds: readonly string[], options: { signal?: AbortSignal } = {}): Promise<number> {
-    if (seeds.length === 0) throw invalidOption('join', 'at least one host:port', seeds);
+    if (!Array.isArray(seeds) || seeds.length === 0) throw invalidOption('join', 'at least one host:port', seeds);
     const parsed = seeds.map((s) => parseHostPort('join', s, 7946));
     for (let backoffMs = 1000; ; backoffMs = Math.min(backoffMs * 2, 30_000)) {
       options.signal?.throwIfAborted();
@@ -167,20 +191,62 @@ export class GossipNode extends EventEmitter<GossipNodeEvents> {
   }
 
   /**
-   * Sends a user message to a member or address: a datagram when it fits, else (or with
-   * `reliable`) a TCP stream. The receiver gets it as a 'user' event.
+   * Sends a Serf user event to every member, this one included (`event`). Name plus payload
+   * must fit userEventSizeLimitBytes (512 by default, as Serf). With `coalesce`, receivers that
+   * coalesce may deliver only the newest event of that name.
    */
-  sendUser(to: MemberView | Address, payload: Uint8Array, options: { reliable?: boolean } = {}): void {
+  userEvent(name: string, payload: Uint8Array = new Uint8Array(0), options: { coalesce?: boolean } = {}): void {
+    if (typeof name !== 'string' || name === '' || !name.isWellFormed()) throw invalidArgument('name', 'a non-empty string', name);
+    if (!(payload instanceof Uint8Array)) throw invalidArgument('payload', 'a Uint8Array', payload);
     if (this.#closed) return;
-    if (!(payload instanceof Uint8Array)) throw new SwimringError('ERR_INVALID_ARGUMENT', 'payload must be a Uint8Array');
-    if (payload.length > this.#config.maxStreamBytes - 64) {
-      throw new SwimringError('ERR_INVALID_ARGUMENT', `payload must be at most ${this.#config.maxStreamBytes - 64} bytes, got ${payload.length}`);
-    }
-    this.machine.sendUser({ host: to.host, port: to.port }, payload, options.reliable ?? false, monotonicNowMs());
+    this.machine.userEvent(name, payload, options.coalesce ?? true, monotonicNowMs());
     this.#flush();
   }
 
-  /** Graceful leave: our dead{From = self} is gossiped out (bounded by 5 s or the signal), then close. */
+  /**
+   * Runs a Serf query: every matching member (this one included) may answer. Yields acks (with
+   * `requestAck`) and responses as they arrive, and ends at the timeout or when `signal` aborts.
+   */
+  async *query(
+    name: string,
+    payload: Uint8Array = new Uint8Array(0),
+    options: { filters?: readonly QueryFilter[]; requestAck?: boolean; timeoutMs?: number; relayFactor?: number; signal?: AbortSignal } = {},
+  ): AsyncGenerator<QueryReply, void, undefined> {
+    if (typeof name !== 'string' || name === '' || !name.isWellFormed()) throw invalidArgument('name', 'a non-empty string', name);
+    if (!(payload instanceof Uint8Array)) throw invalidArgument('payload', 'a Uint8Array', payload);
+    if (this.#closed) return;
+    const { signal, ...rest } = options;
+    signal?.throwIfAborted();
+    const stream: QueryStream = { replies: [], done: false, wake: undefined };
+    const ltime = this.machine.query(name, payload, rest, monotonicNowMs());
+    this.#queries.set(ltime, stream);
+    const onAbort = () => {
+      stream.done = true;
+      stream.wake?.();
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      this.#flush();
+      for (;;) {
+        const next = stream.replies.shift();
+        if (next !== undefined) {
+          yield next;
+          continue;
+        }
+        if (stream.done) return;
+        await new Promise<void>((resolve) => (stream.wake = resolve));
+        stream.wake = undefined;
+      }
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      this.#queries.delete(ltime);
+    }
+  }
+
+  /**
+   * Graceful leave in Serf's order: our leave intent, then memberlist's dead{From = self}, then
+   * a short linger; bounded by 2 × broadcastTimeoutMs or the signal. Then close.
+   */
   async leave(options: { signal?: AbortSignal } = {}): Promise<void> {
     if (this.#closed) return;
     const done = new Promise<void>((resolve) => {
@@ -189,7 +255,8 @@ export class GossipNode extends EventEmitter<GossipNodeEvents> {
     });
     this.machine.leave(monotonicNowMs());
     this.#flush();
-    await Promise.race([done, abortableSleep(LEAVE_TIMEOUT_MS, options.signal).catch(() => undefined)]);
+    const bound = abortableSleep(2 * this.#config.broadcastTimeoutMs + LEAVE_PROPAGATE_DELAY_MS, options.signal).catch(() => undefined);
+    await Promise.race([done.then(() => abortableSleep(LEAVE_PROPAGATE_DELAY_MS, options.signal).catch(() => undefined)), bound]);
     await this.close();
   }
 
@@ -205,6 +272,10 @@ export class GossipNode extends EventEmitter<GossipNodeEvents> {
       new Promise<void>((resolve) => this.#tcp.close(() => resolve())),
     ]);
     for (const w of this.#leftWaiters) w();
+    for (const q of this.#queries.values()) {
+      q.done = true;
+      q.wake?.();
+    }
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -334,7 +405,7 @@ export class GossipNode extends EventEmitter<GossipNodeEvents> {
     for (const effect of this.machine.drain()) this.#execute(effect);
   }
 
-  #execute(effect: Effect): void {
+  #execute(effect: SerfEffect): void {
     switch (effect.type) {
       case 'send': {
         const bytes = this.keyring ? this.keyring.encrypt(effect.bytes) : effect.bytes;
@@ -360,20 +431,49 @@ export class GossipNode extends EventEmitter<GossipNodeEvents> {
         this.#schedule(effect.timer, effect.atMs);
         return;
       case 'member': {
-        const m = this.#withTags(effect.member);
-        const event = effect.change === 'join' ? 'member-join' : effect.change === 'update' ? 'member-update' : m.status === 'left' ? 'member-leave' : 'member-failed';
+        const m = this.#member(effect.member);
+        const event = `member-${effect.change}` as const;
         this.#log.info({ member: m.name, status: m.status, address: `${m.host}:${m.port}` }, event);
         this.emit(event, m);
         return;
       }
-      case 'user':
-        this.emit('user', effect.payload);
+      case 'event':
+        this.emit('event', effect.event);
         return;
-      case 'remoteState':
-        this.emit('remote-state', effect.state, effect.join);
+      case 'query': {
+        const q = effect.query;
+        const respond = (payload: Uint8Array): boolean => {
+          if (!(payload instanceof Uint8Array)) throw invalidArgument('payload', 'a Uint8Array', payload);
+          if (this.#closed) return false;
+          const sent = this.machine.respond(q, payload, monotonicNowMs());
+          this.#flush();
+          return sent;
+        };
+        this.emit('query', { ...q, respond });
         return;
+      }
+      case 'queryAck':
+      case 'queryResponse': {
+        const stream = this.#queries.get(effect.ltime);
+        if (!stream) return;
+        if (stream.replies.length >= MAX_BUFFERED_REPLIES) return this.#drop('queryReplyOverflow');
+        stream.replies.push(effect.type === 'queryAck' ? { type: 'ack', from: effect.from } : { type: 'response', from: effect.from, payload: effect.payload });
+        stream.wake?.();
+        return;
+      }
+      case 'queryDone': {
+        const stream = this.#queries.get(effect.ltime);
+        if (!stream) return;
+        stream.done = true;
+        stream.wake?.();
+        return;
+      }
       case 'conflict':
         this.#log.warn({ member: effect.known.name, known: `${effect.known.host}:${effect.known.port}`, claimed: `${effect.claimed.host}:${effect.claimed.port}` }, 'conflicting address for a member name');
+        return;
+      case 'nameConflictLost':
+        this.#log.error({ responses: effect.responses, matching: effect.matching }, 'another node holds our name and the cluster sides with it: shutting down');
+        void this.close();
         return;
       case 'left':
         this.#hasLeft = true;
@@ -382,7 +482,7 @@ export class GossipNode extends EventEmitter<GossipNodeEvents> {
     }
   }
 
-  #schedule(timer: Timer, atMs: number): void {
+  #schedule(timer: SerfTimer, atMs: number): void {
     const handle = setTimeout(() => {
       this.#timers.delete(handle);
       if (this.#closed) return;
@@ -484,4 +584,14 @@ function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
     };
     signal?.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+/** The keyring as Serf's key-management queries drive it (install, use, remove, list). */
+function keyringControl(keyring: Keyring): KeyringControl {
+  return {
+    install: (key) => keyring.add(key),
+    use: (key) => keyring.use(key),
+    remove: (key) => keyring.remove(key),
+    list: () => ({ keys: keyring.keys, primary: keyring.primary }),
+  };
 }

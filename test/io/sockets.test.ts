@@ -15,7 +15,7 @@ describe('real sockets on 127.0.0.1', () => {
       await waitFor('all 20 see 20 alive', () => nodes.every((n) => alive(n) === 20), 30_000, 50);
       await nodes[7]!.close(); // immediate: peers see a failure
       const rest = nodes.filter((_, i) => i !== 7);
-      await waitFor('all see p7 failed', () => rest.every((n) => n.members().find((m) => m.name === 'p7')?.status === 'dead'), 30_000, 50);
+      await waitFor('all see p7 failed', () => rest.every((n) => n.members().find((m) => m.name === 'p7')?.status === 'failed'), 30_000, 50);
       await nodes[8]!.leave();
       const rest2 = rest.filter((n) => n !== nodes[8]);
       await waitFor('all see p8 left', () => rest2.every((n) => n.members().find((m) => m.name === 'p8')?.status === 'left'), 30_000, 50);
@@ -55,25 +55,32 @@ describe('real sockets on 127.0.0.1', () => {
   });
 });
 
-describe('user messages', () => {
-  it('a small message goes by datagram, a large or reliable one by TCP stream, each arrives intact', async () => {
-    const [a, b] = await Promise.all(['u1', 'u2'].map((name) => GossipNode.create({ name, bind: '127.0.0.1:0', profile: 'local' })));
+describe('user events and queries', () => {
+  it('an event reaches every node once; a query collects acks and responses, then ends', async () => {
+    const nodes = await Promise.all(['u1', 'u2', 'u3'].map((name) => GossipNode.create({ name, bind: '127.0.0.1:0', profile: 'local', tags: { role: name === 'u3' ? 'db' : 'web' } })));
     try {
-      const received: Uint8Array[] = [];
-      b!.on('user', (payload) => received.push(payload));
-      const small = Uint8Array.from([1, 2, 3]);
-      const large = Uint8Array.from({ length: 200_000 }, (_, i) => (i * 31) & 0xff);
-      const before = a!.counters.streamsOut;
-      a!.sendUser(b!.address, small);
-      a!.sendUser(b!.address, large);
-      a!.sendUser(b!.address, small, { reliable: true });
-      await waitFor('three messages', () => received.length === 3, 10_000, 20);
-      assert.deepEqual(received.map((r) => r.length).sort((x, y) => x - y), [3, 3, 200_000]);
-      assert.deepEqual(Buffer.from(received.find((r) => r.length === 200_000)!), Buffer.from(large));
-      assert.equal(a!.counters.streamsOut - before, 2, 'the large and the reliable one used streams');
-      assert.throws(() => a!.sendUser(b!.address, 'text' as never), { code: 'ERR_INVALID_ARGUMENT' });
+      await Promise.all(nodes.slice(1).map((n) => n.join([`127.0.0.1:${nodes[0]!.address.port}`])));
+      await waitFor('all see 3 alive', () => nodes.every((n) => n.members().filter((m) => m.status === 'alive').length === 3), 10_000, 20);
+      const events = nodes.map(() => [] as string[]);
+      nodes.forEach((n, i) => n.on('event', (e) => events[i]!.push(`${e.name}:${Buffer.from(e.payload).toString()}`)));
+      for (const n of nodes) n.on('query', (q) => q.name === 'whoami' && q.respond(new TextEncoder().encode(`i am ${n.machine.name}`)));
+      nodes[1]!.userEvent('deploy', new TextEncoder().encode('v1'));
+      await waitFor('every node got the event', () => events.every((e) => e.length === 1), 10_000, 20);
+      assert.deepEqual(events, [['deploy:v1'], ['deploy:v1'], ['deploy:v1']]);
+
+      const replies = [];
+      for await (const r of nodes[0]!.query('whoami', new Uint8Array(0), { requestAck: true, timeoutMs: 1500 })) replies.push(r);
+      const acks = replies.filter((r) => r.type === 'ack').map((r) => r.from).sort();
+      const answers = replies.flatMap((r) => (r.type === 'response' ? [`${r.from}=${Buffer.from(r.payload).toString()}`] : [])).sort();
+      assert.deepEqual(acks, ['u1', 'u2', 'u3']);
+      assert.deepEqual(answers, ['u1=i am u1', 'u2=i am u2', 'u3=i am u3']);
+
+      const filtered = [];
+      for await (const r of nodes[0]!.query('whoami', new Uint8Array(0), { filters: [{ type: 'tag', tag: 'role', expr: '^db$' }], timeoutMs: 1000 })) filtered.push(r.from);
+      assert.deepEqual(filtered, ['u3'], 'only the member whose tag matches answers');
+      assert.throws(() => nodes[0]!.userEvent('big', new Uint8Array(600)), { code: 'ERR_INVALID_ARGUMENT' });
     } finally {
-      await Promise.all([a!.close(), b!.close()]);
+      await Promise.all(nodes.map((n) => n.close()));
     }
   });
 });
@@ -121,7 +128,7 @@ describe('tags', () => {
       await waitFor('the update reaches b', () => updates.length > 0, 10_000, 20);
       assert.deepEqual(updates.at(-1), { role: 'db' });
       assert.throws(() => a.setTags({ x: 'y'.repeat(600) }), { code: 'ERR_INVALID_OPTION' });
-      await assert.rejects(GossipNode.create({ name: 'x', bind: '127.0.0.1:0', tags: {}, meta: new Uint8Array(1) }), { code: 'ERR_INVALID_OPTION' });
+      await assert.rejects(GossipNode.create({ name: 'x', bind: '127.0.0.1:0', tags: { n: 1 as never } }), { code: 'ERR_INVALID_OPTION' });
     } finally {
       await Promise.all([a.close(), b.close()]);
     }
