@@ -3,18 +3,21 @@
  * stderr, optional HTTP (GET /members, GET /health). SIGINT or SIGTERM leaves gracefully; a
  * second signal exits at once.
  */
-import { type Server, createServer } from 'node:http';
+import type { Server } from 'node:http';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import type { ProfileName } from '../gossip/config.js';
-import { GossipNode, type Member, parseHostPort } from '../io/gossip-node.js';
+import { GossipNode, parseHostPort } from '../io/gossip-node.js';
+import { agentHttpServer, memberJson, payloadJson } from './agent-http.js';
+import { parseDuration } from './duration.js';
 import { UsageError } from './usage.js';
 
 export const agentHelp = `Usage: swimring agent --name NAME [options]
 
-Runs a gossip node (SWIM + Lifeguard on the Serf/memberlist wire protocol). Prints one JSON line
-per event on stdout; logs go to stderr. SIGINT or SIGTERM leaves gracefully; a second signal
-exits at once.
+Runs a gossip node (SWIM + Lifeguard and the Serf layer, on Serf 0.9.4's wire protocol). Prints
+one JSON line per event on stdout (member-join, member-update, member-leave, member-failed,
+member-reap, user-event, query); logs go to stderr. SIGINT or SIGTERM leaves gracefully; a second
+signal exits at once.
 
 Options:
   --name NAME          unique node name (required)
@@ -24,7 +27,11 @@ Options:
   --profile NAME       lan (default), wan or local: memberlist's timing profiles
   --encrypt KEY        base64 AES key (16, 24 or 32 bytes, as 'serf keygen' makes)
   --tag KEY=VALUE      a Serf tag; repeatable (at most 512 bytes of tags in all)
-  --http HOST:PORT     serve GET /members and GET /health
+  --http HOST:PORT     serve GET /members, GET /health, POST /event and POST /query
+                       (what 'swimring event' and 'swimring query' talk to)
+  --reconnect-timeout D  how long a failed member is kept and retried (default 24h)
+  --tombstone-timeout D  how long a member that left is remembered (default 24h)
+  --replay             deliver user events sent before we joined
   --log-level LEVEL    fatal, error, warn, info (default), debug, trace or silent
   -h, --help           show this help`;
 
@@ -42,6 +49,9 @@ export async function agentCommand(argv: string[]): Promise<void> {
       encrypt: { type: 'string' },
       tag: { type: 'string', multiple: true, default: [] },
       http: { type: 'string' },
+      'reconnect-timeout': { type: 'string' },
+      'tombstone-timeout': { type: 'string' },
+      replay: { type: 'boolean', default: false },
       'log-level': { type: 'string', default: 'info' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -68,27 +78,20 @@ export async function agentCommand(argv: string[]): Promise<void> {
     profile: values.profile as ProfileName,
     ...(values.encrypt ? { encrypt: values.encrypt } : {}),
     tags,
+    replayEvents: values.replay,
+    gossip: {
+      ...(values['reconnect-timeout'] ? { reconnectWindowMs: parseDuration('reconnect-timeout', values['reconnect-timeout']) } : {}),
+      ...(values['tombstone-timeout'] ? { tombstoneTimeoutMs: parseDuration('tombstone-timeout', values['tombstone-timeout']) } : {}),
+    },
     logger,
   });
   const print = (event: string, fields: Record<string, unknown>) => process.stdout.write(`${JSON.stringify({ event, ...fields })}\n`);
-  const member = (m: Member) => ({ name: m.name, address: `${m.host}:${m.port}`, status: m.status, incarnation: m.incarnation, tags: m.tags });
-  for (const event of ['member-join', 'member-update', 'member-leave', 'member-failed'] as const) node.on(event, (m) => print(event, member(m)));
+  for (const event of ['member-join', 'member-update', 'member-leave', 'member-failed', 'member-reap'] as const) node.on(event, (m) => print(event, memberJson(m)));
+  node.on('event', (e) => print('user-event', { name: e.name, ltime: String(e.ltime), coalesce: e.coalesce, ...payloadJson(e.payload) }));
+  node.on('query', (q) => print('query', { name: q.name, from: q.from, ltime: String(q.ltime), id: q.id, ...payloadJson(q.payload) }));
   let server: Server | undefined;
   if (http) {
-    server = createServer((req, res) => {
-      const send = (status: number, body: unknown) => {
-        res.writeHead(status, { 'content-type': 'application/json' });
-        res.end(`${JSON.stringify(body)}\n`);
-      };
-      if (req.method !== 'GET') return send(405, { error: 'method not allowed' });
-      const path = (req.url ?? '/').split('?')[0];
-      if (path === '/members') return send(200, node.members().map(member));
-      if (path === '/health') {
-        const alive = node.members().filter((m) => m.status === 'alive').length;
-        return send(200, { status: node.machine.leaving ? 'leaving' : 'ok', name: values.name, alive, healthScore: node.machine.gossip.healthScore });
-      }
-      send(404, { error: 'not found' });
-    });
+    server = agentHttpServer(node);
     await new Promise<void>((resolve, reject) => {
       server!.once('error', reject);
       server!.listen(http.port, http.host, () => resolve());

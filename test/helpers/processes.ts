@@ -1,6 +1,6 @@
-import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, execFile, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -69,6 +69,11 @@ export function kill(child: ChildProcess, signal: NodeJS.Signals): Promise<void>
 
 export interface SerfAgent {
   name: string;
+  /**
+   * Runs a serf CLI command against this agent's RPC address; resolves with stdout. Async, so
+   * swimring nodes in this process keep running meanwhile.
+   */
+  cli(args: string[]): Promise<string>;
   port: number;
   rpc: string;
   child: ChildProcess;
@@ -77,7 +82,17 @@ export interface SerfAgent {
   members(): { name: string; addr: string; status: string; tags: Record<string, string> }[];
 }
 
-export async function startSerf(procs: Processes, name: string, options: { join?: number; encrypt?: string; tags?: Record<string, string> } = {}): Promise<SerfAgent> {
+export interface SerfOptions {
+  join?: number;
+  encrypt?: string;
+  tags?: Record<string, string>;
+  /** `-event-handler` values, e.g. 'query:whoami=echo me'. */
+  eventHandlers?: string[];
+  /** Agent configuration file contents (reconnect_timeout, tombstone_timeout, ...). */
+  config?: Record<string, unknown>;
+}
+
+export async function startSerf(procs: Processes, name: string, options: SerfOptions = {}): Promise<SerfAgent> {
   const port = await freePort();
   const rpcPort = await freePort();
   const rpc = `127.0.0.1:${rpcPort}`;
@@ -87,9 +102,21 @@ export async function startSerf(procs: Processes, name: string, options: { join?
   if (options.join) args.push(`-join=127.0.0.1:${options.join}`);
   if (options.encrypt) args.push(`-encrypt=${options.encrypt}`);
   for (const [k, v] of Object.entries(options.tags ?? {})) args.push('-tag', `${k}=${v}`);
+  for (const h of options.eventHandlers ?? []) args.push('-event-handler', h);
+  if (options.config) {
+    const file = join(dir, 'config.json');
+    writeFileSync(file, JSON.stringify(options.config));
+    args.push(`-config-file=${file}`);
+  }
   const child = procs.track(spawn('sh', ['-c', `exec serf "$@" > "${logFile}" 2>&1`, 'serf', ...args], { stdio: 'ignore' }));
   const agent: SerfAgent = {
     name,
+    cli: (cmd) =>
+      new Promise((resolve, reject) =>
+        execFile('serf', [cmd[0]!, `-rpc-addr=${rpc}`, ...cmd.slice(1)], { encoding: 'utf8', timeout: 30_000 }, (err, stdout, stderr) =>
+          err ? reject(new Error(`serf ${cmd.join(' ')}: ${err.message} ${stderr}`)) : resolve(stdout),
+        ),
+      ),
     port,
     rpc,
     child,

@@ -1,0 +1,114 @@
+/**
+ * The agent's HTTP endpoint: GET /members, GET /health, POST /event, POST /query. /query
+ * answers with one JSON line per ack or response as they arrive, then a summary line. Request
+ * bodies are bounded (they are event and query payloads, 64 KiB at most).
+ */
+import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import { SwimringError } from '../errors.js';
+import type { QueryFilter } from '../gossip/serf/query-filters.js';
+import type { GossipNode, Member } from '../io/gossip-node.js';
+import { parseDuration } from './duration.js';
+import { UsageError } from './usage.js';
+
+const MAX_BODY_BYTES = 64 * 1024;
+
+export function memberJson(m: Member): Record<string, unknown> {
+  return { name: m.name, address: `${m.host}:${m.port}`, status: m.status, incarnation: m.incarnation, tags: m.tags, protocol: m.delegate };
+}
+
+/** A payload as JSON: text when it is valid UTF-8, else base64 under another key. */
+export function payloadJson(payload: Uint8Array): { payload: string } | { payloadBase64: string } {
+  try {
+    return { payload: new TextDecoder('utf-8', { fatal: true }).decode(payload) };
+  } catch {
+    return { payloadBase64: Buffer.from(payload).toString('base64') };
+  }
+}
+
+export function agentHttpServer(node: GossipNode): Server {
+  return createServer((req, res) => {
+    handle(node, req, res).catch((err: unknown) => {
+      const bad = err instanceof SwimringError || err instanceof UsageError;
+      if (!res.headersSent) send(res, bad ? 400 : 500, { error: err instanceof Error ? err.message : String(err) });
+      else res.end();
+    });
+  });
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(`${JSON.stringify(body)}\n`);
+}
+
+async function handle(node: GossipNode, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://agent');
+  const route = `${req.method} ${url.pathname}`;
+  switch (route) {
+    case 'GET /members':
+      return send(res, 200, node.members().map(memberJson));
+    case 'GET /health': {
+      const alive = node.members().filter((m) => m.status === 'alive').length;
+      return send(res, 200, { status: node.machine.leaving ? 'leaving' : 'ok', name: node.machine.name, alive, healthScore: node.machine.gossip.healthScore });
+    }
+    case 'POST /event': {
+      const name = required(url, 'name');
+      node.userEvent(name, await body(req), { coalesce: url.searchParams.get('coalesce') !== 'false' });
+      return send(res, 200, { ok: true, name });
+    }
+    case 'POST /query': {
+      const name = required(url, 'name');
+      const payload = await body(req);
+      const filters: QueryFilter[] = [];
+      const nodes = url.searchParams.getAll('node');
+      if (nodes.length > 0) filters.push({ type: 'node', names: nodes });
+      for (const tag of url.searchParams.getAll('tag')) {
+        const eq = tag.indexOf('=');
+        if (eq <= 0) throw new UsageError(`tag must be KEY=REGEXP, got ${JSON.stringify(tag)}`);
+        filters.push({ type: 'tag', tag: tag.slice(0, eq), expr: tag.slice(eq + 1) });
+      }
+      const timeout = url.searchParams.get('timeout');
+      const relay = url.searchParams.get('relay');
+      const controller = new AbortController();
+      req.on('close', () => controller.abort());
+      const replies = node.query(name, payload, {
+        filters,
+        requestAck: url.searchParams.get('ack') !== 'false',
+        ...(timeout ? { timeoutMs: parseDuration('timeout', timeout) } : {}),
+        ...(relay ? { relayFactor: Number(relay) } : {}),
+        signal: controller.signal,
+      });
+      let acks = 0;
+      let responses = 0;
+      let first = true;
+      for await (const r of replies) {
+        if (first) res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+        first = false;
+        if (r.type === 'ack') acks++;
+        else responses++;
+        res.write(`${JSON.stringify(r.type === 'ack' ? r : { type: r.type, from: r.from, ...payloadJson(r.payload) })}\n`);
+      }
+      if (first) res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+      res.end(`${JSON.stringify({ type: 'done', acks, responses })}\n`);
+      return;
+    }
+    default:
+      return send(res, url.pathname === '/members' || url.pathname === '/health' || url.pathname === '/event' || url.pathname === '/query' ? 405 : 404, { error: 'not found' });
+  }
+}
+
+function required(url: URL, param: string): string {
+  const v = url.searchParams.get(param);
+  if (v === null || v === '') throw new UsageError(`${param} is required`);
+  return v;
+}
+
+async function body(req: IncomingMessage): Promise<Uint8Array> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY_BYTES) throw new UsageError(`body must be at most ${MAX_BODY_BYTES} bytes`);
+    chunks.push(chunk);
+  }
+  return new Uint8Array(Buffer.concat(chunks));
+}
