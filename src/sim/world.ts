@@ -8,14 +8,21 @@ import { parseStream } from '../gossip/codec/stream.js';
 import { type GossipConfig } from '../gossip/config.js';
 import { type Effect, GossipMachine } from '../gossip/machine.js';
 import type { MemberView } from '../gossip/members.js';
+import { type SerfEffect, SerfMachine, type UserEvent } from '../gossip/serf/serf-machine.js';
+import type { SerfChange, SerfMember } from '../gossip/serf/serf-members.js';
 import { VirtualClock } from './clock.js';
 import { SimNetwork } from './network.js';
 import { seededRandom } from './prng.js';
 
+/** What the world drives: the gossip machine alone, or the Serf layer over it. */
+type Driver = GossipMachine | SerfMachine;
+
 export interface SimNode {
   readonly name: string;
   readonly address: Address;
+  /** The gossip layer (inside `serf` when the world runs the Serf layer). */
   machine: GossipMachine;
+  serf: SerfMachine | undefined;
   /** Bumped on crash and restart: events of an older life are ignored. */
   life: number;
   up: boolean;
@@ -31,6 +38,19 @@ export interface MemberEvent {
   member: MemberView;
 }
 
+export interface SerfEvent {
+  atMs: number;
+  observer: string;
+  change: SerfChange;
+  member: SerfMember;
+}
+
+export interface DeliveredEvent {
+  atMs: number;
+  observer: string;
+  event: UserEvent;
+}
+
 export class SimWorld {
   readonly seed: number;
   readonly clock = new VirtualClock();
@@ -43,9 +63,14 @@ export class SimWorld {
   readonly events: MemberEvent[] = [];
   maxEvents = 100_000;
   onEvent: ((e: MemberEvent) => void) | undefined;
+  /** With the Serf layer: its member notifications and the user events delivered. */
+  readonly serfEvents: SerfEvent[] = [];
+  readonly userEvents: DeliveredEvent[] = [];
+  readonly #serf: boolean;
 
-  constructor(seed: number, config: GossipConfig) {
+  constructor(seed: number, config: GossipConfig, options: { serf?: boolean } = {}) {
     this.seed = seed;
+    this.#serf = options.serf ?? false;
     this.random = seededRandom(seed);
     this.network = new SimNetwork(seededRandom(seed ^ 0x9e3779b9));
     this.config = config;
@@ -59,7 +84,8 @@ export class SimWorld {
   addNode(name: string, seed?: string): SimNode {
     const index = this.nodes.size + 1;
     const address = { host: `10.${(index >> 16) & 255}.${(index >> 8) & 255}.${index & 255}`, port: 7946 };
-    const node: SimNode = { name, address, machine: this.#machine(name, address), life: 0, up: true, left: false, join: undefined };
+    const node: SimNode = { name, address, machine: undefined as never, serf: undefined, life: 0, up: true, left: false, join: undefined };
+    this.#install(node);
     this.nodes.set(name, node);
     this.#byAddress.set(addressKey(address), node);
     this.#boot(node, seed);
@@ -85,7 +111,7 @@ export class SimWorld {
       vsn,
     }));
     for (const node of nodes) {
-      node.machine.restore(states, this.nowMs);
+      this.#driver(node).restore(states, this.nowMs);
       this.#flush(node);
     }
     return names;
@@ -104,14 +130,31 @@ export class SimWorld {
     node.life++;
     node.up = true;
     node.left = false;
-    node.machine = this.#machine(name, node.address);
+    this.#install(node);
     this.#boot(node, seed);
   }
 
   leave(name: string): void {
     const node = this.#get(name);
-    node.machine.leave(this.nowMs);
+    this.#driver(node).leave(this.nowMs);
     this.#flush(node);
+  }
+
+  /** Serf layer: `name` sends a user event. */
+  userEvent(name: string, event: string, payload: Uint8Array): void {
+    const node = this.#get(name);
+    this.#serfOf(node).userEvent(event, payload, false, this.nowMs);
+    this.#flush(node);
+  }
+
+  /** Serf layer: the status `observer` holds for `subject`. */
+  serfStatusOf(observer: string, subject: string): string | undefined {
+    return this.#serfOf(this.#get(observer)).members.get(subject)?.status;
+  }
+
+  #serfOf(node: SimNode): SerfMachine {
+    if (!node.serf) throw new Error('this world runs without the Serf layer');
+    return node.serf;
   }
 
   join(name: string, seed: string): void {
@@ -149,19 +192,31 @@ export class SimWorld {
     return [...this.nodes.values()].filter((n) => n.up && !n.left);
   }
 
-  #machine(name: string, address: Address): GossipMachine {
-    return new GossipMachine({ config: this.config, local: { name, host: address.host, port: address.port }, random: seededRandom(Math.floor(this.random() * 2 ** 32)) });
+  /** A fresh machine (and Serf layer) for the node: on creation and on restart. */
+  #install(node: SimNode): void {
+    const options = { config: this.config, local: { name: node.name, host: node.address.host, port: node.address.port }, random: seededRandom(Math.floor(this.random() * 2 ** 32)) };
+    if (this.#serf) {
+      node.serf = new SerfMachine(options);
+      node.machine = node.serf.gossip;
+    } else {
+      node.serf = undefined;
+      node.machine = new GossipMachine(options);
+    }
+  }
+
+  #driver(node: SimNode): Driver {
+    return node.serf ?? node.machine;
   }
 
   #boot(node: SimNode, seed: string | undefined): void {
-    node.machine.start(this.nowMs);
+    this.#driver(node).start(this.nowMs);
     node.join = undefined;
     if (seed !== undefined) this.#startJoin(node, seed, 1000);
     this.#flush(node);
   }
 
   #startJoin(node: SimNode, seed: string, backoffMs: number): void {
-    node.join = { stream: node.machine.join(this.#get(seed).address, this.nowMs), seed, backoffMs };
+    node.join = { stream: this.#driver(node).join(this.#get(seed).address, this.nowMs), seed, backoffMs };
   }
 
   /** A failed join is retried after a doubling backoff (1 s up to 30 s). */
@@ -185,21 +240,21 @@ export class SimWorld {
   /** Executes a node's effects against the world. */
   #flush(node: SimNode): void {
     const life = node.life;
-    const machine = node.machine;
+    const machine = this.#driver(node);
     for (const effect of machine.drain()) this.#execute(node, life, machine, effect);
   }
 
-  #alive(node: SimNode, life: number, machine: GossipMachine): boolean {
-    return node.up && node.life === life && node.machine === machine;
+  #alive(node: SimNode, life: number, machine: Driver): boolean {
+    return node.up && node.life === life && this.#driver(node) === machine;
   }
 
-  #execute(node: SimNode, life: number, machine: GossipMachine, effect: Effect): void {
+  #execute(node: SimNode, life: number, machine: Driver, effect: Effect | SerfEffect): void {
     const from = addressKey(node.address);
     switch (effect.type) {
       case 'timer':
         this.clock.at(effect.atMs, () => {
           if (!this.#alive(node, life, machine)) return;
-          machine.handleTimer(effect.timer, this.nowMs);
+          machine.handleTimer(effect.timer as never, this.nowMs);
           this.#flush(node);
         });
         return;
@@ -209,7 +264,7 @@ export class SimWorld {
           this.clock.at(this.nowMs + delay, () => {
             const target = this.#byAddress.get(to);
             if (!target || !target.up) return;
-            target.machine.handlePacket(node.address, effect.bytes, this.nowMs);
+            this.#driver(target).handlePacket(node.address, effect.bytes, this.nowMs);
             this.#flush(target);
           });
         }
@@ -241,7 +296,7 @@ export class SimWorld {
           try {
             const parsed = parseStream(effect.bytes, this.config.maxStreamBytes);
             if (parsed.status !== 'complete') throw new DecodeError('incomplete stream');
-            reply = target.machine.handleStreamRequest(node.address, parsed.message, this.nowMs);
+            reply = this.#driver(target).handleStreamRequest(node.address, parsed.message, this.nowMs);
           } catch (err) {
             if (!(err instanceof DecodeError)) throw err;
             reply = null;
@@ -268,13 +323,21 @@ export class SimWorld {
         return;
       }
       case 'member': {
-        if (this.events.length < this.maxEvents) {
-          const e = { atMs: this.nowMs, observer: node.name, change: effect.change, member: effect.member };
-          this.events.push(e);
-          this.onEvent?.(e);
+        if ('meta' in effect.member) {
+          // The gossip layer's notification (a world without the Serf layer).
+          if (this.events.length < this.maxEvents) {
+            const e = { atMs: this.nowMs, observer: node.name, change: effect.change as MemberEvent['change'], member: effect.member };
+            this.events.push(e);
+            this.onEvent?.(e);
+          }
+        } else if (this.serfEvents.length < this.maxEvents) {
+          this.serfEvents.push({ atMs: this.nowMs, observer: node.name, change: effect.change, member: effect.member });
         }
         return;
       }
+      case 'event':
+        if (this.userEvents.length < this.maxEvents) this.userEvents.push({ atMs: this.nowMs, observer: node.name, event: effect.event });
+        return;
       case 'left':
         // Like a Serf agent: keep answering probes briefly (LeavePropagateDelay), then exit.
         node.left = true;
@@ -284,10 +347,9 @@ export class SimWorld {
           node.life++;
         });
         return;
-      case 'streamSend':
-      case 'user':
-      case 'remoteState':
-      case 'conflict':
+      default:
+        // streamSend (not simulated), user and remoteState (consumed by the Serf layer when it
+        // runs), conflicts, queries and their answers: nothing for the world to do.
         return;
     }
   }

@@ -225,7 +225,7 @@ export class SerfMachine {
     this.#state = 'leaving';
     const ltime = this.clock.increment();
     this.#leaveIntent(ltime, this.#name, false, nowMs);
-    if (!this.members.othersAlive()) {
+    if (!this.members.othersToTell()) {
       this.#memberlistLeave(nowMs);
       return;
     }

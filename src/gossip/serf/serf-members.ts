@@ -40,6 +40,8 @@ interface Entry {
   statusLTime: bigint;
   /** When it became failed or left, for reaping. */
   sinceMs: number;
+  /** The kind of the newest intent applied. */
+  lastIntent: 'join' | 'leave' | null;
 }
 
 /** What to do after a leave intent. */
@@ -79,9 +81,14 @@ export class SerfMembers {
     return this.#entries.size;
   }
 
-  /** Alive members other than us (Serf's hasAliveMembers). */
-  othersAlive(): boolean {
-    for (const [name, e] of this.#entries) if (name !== this.#self && e.member.status === 'alive') return true;
+  /**
+   * Whether a graceful leave has anyone to tell: another member that is not gone for good.
+   * Serf asks only for alive ones; we include failed ones too, because gossip still reaches
+   * recently dead members, and a node wrongly declared failed that then leaves should end up
+   * `left` everywhere rather than `failed`.
+   */
+  othersToTell(): boolean {
+    for (const [name, e] of this.#entries) if (name !== this.#self && e.member.status !== 'left') return true;
     return false;
   }
 
@@ -100,11 +107,15 @@ export class SerfMembers {
         statusLTime = intent.ltime;
       }
       this.intents.delete(view.name);
-      const entry = { member: { ...base, status }, statusLTime, sinceMs: 0 };
+      const entry: Entry = { member: { ...base, status }, statusLTime, sinceMs: 0, lastIntent: intent?.kind ?? null };
       this.#entries.set(view.name, entry);
       return { change: 'join', member: entry.member };
     }
-    existing.member = { ...base, status: 'alive' };
+    // Serf 0.9.4 makes it alive whatever it announced. A member whose newest intent is a leave
+    // is leaving, though: its memberlist alive may be a late refutation that raced its leave
+    // intent, and its coming dead{From = self} must then read as `left`, not `failed`. A real
+    // comeback announces itself with a newer join intent, which makes it alive.
+    existing.member = { ...base, status: existing.lastIntent === 'leave' ? 'leaving' : 'alive' };
     existing.sinceMs = 0;
     return { change: 'join', member: existing.member };
   }
@@ -134,6 +145,7 @@ export class SerfMembers {
     if (e === undefined) return this.#remember(node, 'join', ltime, nowMs);
     if (ltime <= e.statusLTime) return false;
     e.statusLTime = ltime;
+    e.lastIntent = 'join';
     // The leave it answers must have been older.
     if (e.member.status === 'leaving') e.member = { ...e.member, status: 'alive' };
     return true;
@@ -152,10 +164,12 @@ export class SerfMembers {
     if (status === 'alive') {
       e.member = { ...e.member, status: 'leaving' };
       e.statusLTime = ltime;
+      e.lastIntent = 'leave';
       return { verdict: 'rebroadcast', event: null };
     }
     if (status === 'failed' || status === 'left') {
       e.statusLTime = ltime;
+      e.lastIntent = 'leave';
       if (prune) {
         this.#entries.delete(node);
         return { verdict: 'rebroadcast', event: { change: 'reap', member: e.member } };
