@@ -53,6 +53,14 @@ export interface GossipConfig {
   queryTimeoutMult: number;
   /** How long a graceful leave waits for its leave intent to go out. */
   broadcastTimeoutMs: number;
+  /**
+   * User-event coalescing (both must be > 0 to turn it on; off by default, as in Serf): events
+   * sent with coalescing allowed are held, and of each name only the newest is delivered, at
+   * most this long after the first one held...
+   */
+  userCoalescePeriodMs: number;
+  /** ...or as soon as no event has arrived for this long. */
+  userQuiescentPeriodMs: number;
 }
 
 export type ProfileName = 'lan' | 'wan' | 'local';
@@ -85,6 +93,8 @@ const LAN: GossipConfig = {
   queryResponseSizeLimitBytes: 1024,
   queryTimeoutMult: 16,
   broadcastTimeoutMs: 5000,
+  userCoalescePeriodMs: 0,
+  userQuiescentPeriodMs: 0,
 };
 
 export const PROFILES: Readonly<Record<ProfileName, Readonly<GossipConfig>>> = {
@@ -139,6 +149,8 @@ const INTEGER_RANGES: Partial<Record<keyof GossipConfig, Range>> = {
   queryResponseSizeLimitBytes: [64, 64 * 1024],
   queryTimeoutMult: [1, 1000],
   broadcastTimeoutMs: [0, 3_600_000],
+  userCoalescePeriodMs: [0, 3_600_000],
+  userQuiescentPeriodMs: [0, 3_600_000],
 };
 
 /** A profile with overrides, validated; a bad value throws ERR_INVALID_OPTION naming it. */

@@ -23,6 +23,7 @@ import {
   encodeRelay,
   type KeyResponse,
 } from './internal-messages.js';
+import { UserEventCoalescer } from './coalesce.js';
 import { LamportClock } from './lamport.js';
 import {
   QueryFlag,
@@ -54,7 +55,8 @@ export type SerfTimer =
   | GossipTimer
   | { readonly kind: 'serfReap'; readonly token: number }
   | { readonly kind: 'queryTimeout'; readonly ltime: bigint }
-  | { readonly kind: 'leaveBroadcastTimeout'; readonly token: number };
+  | { readonly kind: 'leaveBroadcastTimeout'; readonly token: number }
+  | { readonly kind: 'coalesceFlush'; readonly token: number };
 
 export interface UserEvent {
   readonly ltime: bigint;
@@ -143,6 +145,8 @@ export class SerfMachine {
   readonly #answered = new WeakSet<IncomingQuery>();
   readonly #incoming = new WeakMap<IncomingQuery, Query>();
   readonly #joins = new Set<number>();
+  readonly #coalescer = new UserEventCoalescer();
+  #coalesceToken = 0;
   #tags: Tags;
   #outbox: SerfEffect[] = [];
   #eventMinTime = 0n;
@@ -245,7 +249,7 @@ export class SerfMachine {
     }
     const event = { ltime: this.eventClock.increment(), name, payload, coalesce };
     const bytes = encodeUserEvent(event);
-    this.#userEvent(event);
+    this.#userEvent(event, nowMs);
     this.gossip.broadcastUser(bytes);
     this.#pump(nowMs);
   }
@@ -310,6 +314,10 @@ export class SerfMachine {
         return;
       case 'queryTimeout':
         this.#finishQuery(timer.ltime);
+        return;
+      case 'coalesceFlush':
+        if (timer.token !== this.#coalesceToken) return;
+        this.#deliverCoalesced(nowMs);
         return;
       case 'leaveBroadcastTimeout':
         if (timer.token === this.#leaveToken && this.#state === 'leaving') this.#memberlistLeave(nowMs);
@@ -391,7 +399,7 @@ export class SerfMachine {
           break;
         }
         case SerfType.userEvent:
-          rebroadcast = this.#userEvent(decodeUserEvent(body));
+          rebroadcast = this.#userEvent(decodeUserEvent(body), nowMs);
           break;
         case SerfType.query:
           rebroadcast = this.#handleQuery(decodeQuery(body), nowMs);
@@ -442,7 +450,7 @@ export class SerfMachine {
   }
 
   /** Serf's handleUserEvent; returns whether the event was new (then it is rebroadcast). */
-  #userEvent(e: UserEvent): boolean {
+  #userEvent(e: UserEvent, nowMs: number): boolean {
     this.eventClock.witness(e.ltime);
     if (e.ltime < this.#eventMinTime) return false;
     const verdict = this.#events.admit(e.ltime, { name: e.name, payload: e.payload }, this.eventClock.time);
@@ -450,8 +458,29 @@ export class SerfMachine {
       if (verdict !== 'duplicate') this.#drop(verdict === 'tooOld' ? 'oldEvent' : 'eventSlotFull');
       return false;
     }
-    this.#emit({ type: 'event', event: e });
+    this.#deliver(e, nowMs);
     return true;
+  }
+
+  /** Delivers a new event now, or holds it for coalescing when it allows it and coalescing is on. */
+  #deliver(e: UserEvent, nowMs: number): void {
+    const { userCoalescePeriodMs: coalesceMs, userQuiescentPeriodMs: quiescentMs } = this.config;
+    if (!e.coalesce || coalesceMs === 0 || quiescentMs === 0) {
+      this.#emit({ type: 'event', event: e });
+      return;
+    }
+    for (const overflow of this.#coalescer.add(e, nowMs)) this.#emit({ type: 'event', event: overflow });
+    this.#timer({ kind: 'coalesceFlush', token: ++this.#coalesceToken }, this.#coalescer.dueAtMs(coalesceMs, quiescentMs)!);
+  }
+
+  #deliverCoalesced(nowMs: number): void {
+    const due = this.#coalescer.dueAtMs(this.config.userCoalescePeriodMs, this.config.userQuiescentPeriodMs);
+    if (due === null) return;
+    if (due > nowMs) {
+      this.#timer({ kind: 'coalesceFlush', token: ++this.#coalesceToken }, due);
+      return;
+    }
+    for (const e of this.#coalescer.flush()) this.#emit({ type: 'event', event: e });
   }
 
   // ---- queries -------------------------------------------------------------------------------
@@ -697,7 +726,7 @@ export class SerfMachine {
     }
     if (join && this.#ignoreOldEvents && state.eventLTime > this.#eventMinTime) this.#eventMinTime = state.eventLTime;
     for (const at of state.events) {
-      for (const e of at.events) this.#userEvent({ ltime: at.ltime, name: e.name, payload: e.payload, coalesce: false });
+      for (const e of at.events) this.#userEvent({ ltime: at.ltime, name: e.name, payload: e.payload, coalesce: false }, nowMs);
     }
   }
 
