@@ -89,6 +89,10 @@ export async function agentCommand(argv: string[]): Promise<void> {
   for (const event of ['member-join', 'member-update', 'member-leave', 'member-failed', 'member-reap'] as const) node.on(event, (m) => print(event, memberJson(m)));
   node.on('event', (e) => print('user-event', { name: e.name, ltime: String(e.ltime), coalesce: e.coalesce, ...payloadJson(e.payload) }));
   node.on('query', (q) => print('query', { name: q.name, from: q.from, ltime: String(q.ltime), id: q.id, ...payloadJson(q.payload) }));
+  node.on('name-conflict', (vote) => {
+    print('name-conflict', { name: values.name, ...vote });
+    process.exit(1);
+  });
   let server: Server | undefined;
   if (http) {
     server = agentHttpServer(node);

@@ -65,6 +65,8 @@ export interface GossipNodeEvents {
   'member-reap': [Member];
   event: [UserEvent];
   query: [ReceivedQuery];
+  /** Another node holds our name and the cluster sided with it (§10.10): we have closed. */
+  'name-conflict': [{ responses: number; matching: number }];
 }
 
 /** Most concurrent inbound streams (memberlist allows 128 concurrent push/pulls). */
@@ -255,8 +257,12 @@ export class GossipNode extends EventEmitter<GossipNodeEvents> {
     });
     this.machine.leave(monotonicNowMs());
     this.#flush();
-    const bound = abortableSleep(2 * this.#config.broadcastTimeoutMs + LEAVE_PROPAGATE_DELAY_MS, options.signal).catch(() => undefined);
-    await Promise.race([done.then(() => abortableSleep(LEAVE_PROPAGATE_DELAY_MS, options.signal).catch(() => undefined)), bound]);
+    // Whichever ends first cancels the other's timer, so nothing keeps the process alive.
+    const stop = new AbortController();
+    const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
+    const bound = abortableSleep(2 * this.#config.broadcastTimeoutMs + LEAVE_PROPAGATE_DELAY_MS, signal).catch(() => undefined);
+    await Promise.race([done.then(() => abortableSleep(LEAVE_PROPAGATE_DELAY_MS, signal).catch(() => undefined)), bound]);
+    stop.abort();
     await this.close();
   }
 
@@ -473,7 +479,7 @@ export class GossipNode extends EventEmitter<GossipNodeEvents> {
         return;
       case 'nameConflictLost':
         this.#log.error({ responses: effect.responses, matching: effect.matching }, 'another node holds our name and the cluster sides with it: shutting down');
-        void this.close();
+        void this.close().then(() => this.emit('name-conflict', { responses: effect.responses, matching: effect.matching }));
         return;
       case 'left':
         this.#hasLeft = true;

@@ -40,7 +40,7 @@ import {
   encodeUserEvent,
   type Query,
 } from './messages.js';
-import { type SerfState, decodeSerfState, encodeSerfState, type RecentEvent } from './push-pull.js';
+import { type EventsAt, type RecentEvent, type SerfState, decodeSerfState, encodeSerfState } from './push-pull.js';
 import { type QueryFilter, decodeFilter, encodeFilter, filtersMatch } from './query-filters.js';
 import { SeenRing } from './seen-ring.js';
 import { type SerfMember, type SerfMemberEvent, SerfMembers } from './serf-members.js';
@@ -50,6 +50,8 @@ import { type Tags, decodeTags, encodeTags } from './tags.js';
 export const INTERNAL_QUERY_PREFIX = '_serf_';
 /** Outgoing queries running at once. */
 export const MAX_RUNNING_QUERIES = 256;
+/** Bytes of recent user events carried in one push/pull. */
+export const MAX_STATE_EVENT_BYTES = 256 * 1024;
 
 export type SerfTimer =
   | GossipTimer
@@ -695,9 +697,29 @@ export class SerfMachine {
       queryLTime: this.queryClock.time,
       statusLTimes: this.members.statusLTimes(),
       leftMembers: this.members.leftNames(),
-      events: this.#events.entries().map(({ ltime, items }) => ({ ltime, events: items })),
+      events: this.#recentEvents(),
     };
     return encodeSerfState(state);
+  }
+
+  /**
+   * The recent events for push/pull, newest first, up to MAX_STATE_EVENT_BYTES: Serf sends its
+   * whole ring, which a burst of large events could make megabytes long.
+   */
+  #recentEvents(): EventsAt[] {
+    const out: EventsAt[] = [];
+    let budget = MAX_STATE_EVENT_BYTES;
+    for (const { ltime, items } of this.#events.entries().sort((a, b) => (a.ltime > b.ltime ? -1 : a.ltime < b.ltime ? 1 : 0))) {
+      const events: RecentEvent[] = [];
+      for (const e of items) {
+        budget -= e.name.length + e.payload.length + 16;
+        if (budget < 0) break;
+        events.push(e);
+      }
+      if (events.length > 0) out.push({ ltime, events });
+      if (budget < 0) break;
+    }
+    return out;
   }
 
   /** Serf's MergeRemoteState (§10.4). */
