@@ -54,6 +54,8 @@ export type Timer =
   | { readonly kind: 'probe'; readonly token: number }
   | { readonly kind: 'probeTimeout'; readonly seq: number }
   | { readonly kind: 'gossip'; readonly token: number }
+  /** One extra gossip round at once, when news arrives while the queue was empty. */
+  | { readonly kind: 'gossipNow' }
   | { readonly kind: 'pushPull'; readonly token: number }
   | { readonly kind: 'suspicion'; readonly node: string; readonly token: number }
   | { readonly kind: 'relayTimeout'; readonly seq: number };
@@ -177,6 +179,9 @@ export class GossipMachine {
   #suspicionToken = 0;
   #started = false;
   #leaving = false;
+  /** The latest time any call brought: when an eager gossip round is due. */
+  #nowMs = 0;
+  #eagerPending = false;
 
   constructor(options: MachineOptions) {
     this.config = options.config;
@@ -224,6 +229,7 @@ export class GossipMachine {
   start(nowMs: number): void {
     if (this.#started) return;
     this.#started = true;
+    this.#nowMs = nowMs;
     this.members.setState(this.#self, ALIVE, 1, nowMs);
     this.members.enlist(this.#self, this.#random);
     this.#queueAlive(this.#self);
@@ -247,6 +253,7 @@ export class GossipMachine {
    * network input: that goes through push/pull.
    */
   restore(members: readonly PushNodeState[], nowMs: number): void {
+    this.#nowMs = nowMs;
     this.members.reserve(members.length);
     for (const s of members) {
       if (this.members.slotOf(s.name) >= 0 || s.state !== ALIVE) continue;
@@ -283,7 +290,7 @@ export class GossipMachine {
    * `done` runs once it has been sent as often as it will be (or was dropped).
    */
   broadcastUser(payload: Uint8Array, done?: () => void): void {
-    this.#broadcasts.queue({ key: null, bytes: encodeUser(payload), ...(done ? { done } : {}) });
+    this.#queueBroadcast({ key: null, bytes: encodeUser(payload), ...(done ? { done } : {}) });
   }
 
   /** Whether another member is alive or suspect (worth gossiping to). */
@@ -294,6 +301,7 @@ export class GossipMachine {
 
   /** Graceful leave (§9.5): dead{From = self}; effect 'left' once it has been gossiped out. */
   leave(nowMs: number): void {
+    this.#nowMs = nowMs;
     if (this.#leaving) return;
     this.#leaving = true;
     const others = this.hasLiveOthers();
@@ -304,6 +312,7 @@ export class GossipMachine {
   // ---- input -------------------------------------------------------------------------------
 
   handlePacket(from: Address, bytes: Uint8Array, nowMs: number): void {
+    this.#nowMs = nowMs;
     this.counters.packetsIn++;
     this.counters.bytesIn += bytes.length;
     let unpacked;
@@ -329,6 +338,7 @@ export class GossipMachine {
    * compressed when compression is on), or null for none.
    */
   handleStreamRequest(from: Address, message: StreamMessage, nowMs: number): Uint8Array | null {
+    this.#nowMs = nowMs;
     switch (message.type) {
       case 'pushPull': {
         // Reply first, then merge: the reply does not contain the requester unless known (§8).
@@ -353,6 +363,7 @@ export class GossipMachine {
 
   /** The outcome of a stream we opened. Returns whether it did what it was for. */
   handleStreamReply(id: number, reply: StreamMessage | Error, nowMs: number): boolean {
+    this.#nowMs = nowMs;
     const stream = this.#streams.get(id);
     if (!stream) return false;
     this.#streams.delete(id);
@@ -372,6 +383,7 @@ export class GossipMachine {
   }
 
   handleTimer(timer: Timer, nowMs: number): void {
+    this.#nowMs = nowMs;
     switch (timer.kind) {
       case 'probe':
         if (timer.token === this.#probeToken) this.#probeTick(nowMs);
@@ -381,6 +393,10 @@ export class GossipMachine {
         return;
       case 'gossip':
         if (timer.token === this.#gossipToken) this.#gossipTick(nowMs);
+        return;
+      case 'gossipNow':
+        this.#eagerPending = false;
+        this.#gossipRound(nowMs);
         return;
       case 'pushPull':
         if (timer.token === this.#pushPullToken) this.#pushPullTick(nowMs);
@@ -535,7 +551,7 @@ export class GossipMachine {
     if (existing) {
       if (existing.confirm(s.from)) {
         existing.token = ++this.#suspicionToken;
-        this.#broadcasts.queue({ key: s.node, bytes: encodeSuspect(s) });
+        this.#queueBroadcast({ key: s.node, bytes: encodeSuspect(s) });
         this.#timer({ kind: 'suspicion', node: s.node, token: existing.token }, existing.deadlineMs);
       }
       return;
@@ -546,7 +562,7 @@ export class GossipMachine {
       return;
     }
     this.counters.suspicions++;
-    this.#broadcasts.queue({ key: s.node, bytes: encodeSuspect(s) });
+    this.#queueBroadcast({ key: s.node, bytes: encodeSuspect(s) });
     t.setState(slot, SUSPECT, s.incarnation, nowMs);
     const n = t.size;
     const minMs = suspicionMinMs(this.config.suspicionMult, n, this.config.probeIntervalMs);
@@ -581,7 +597,7 @@ export class GossipMachine {
     }
     if (gossip) {
       const done = self ? () => this.#emit({ type: 'left' }) : undefined;
-      this.#broadcasts.queue({ key: d.node, bytes: encodeDead(d), ...(done ? { done } : {}) });
+      this.#queueBroadcast({ key: d.node, bytes: encodeDead(d), ...(done ? { done } : {}) });
     }
     const status = d.from === d.node ? LEFT : DEAD;
     t.setState(slot, status, d.incarnation, nowMs);
@@ -604,7 +620,7 @@ export class GossipMachine {
   #queueAlive(slot: number): void {
     const e = this.members.endpoint(slot);
     const node = this.members.name(slot);
-    this.#broadcasts.queue({
+    this.#queueBroadcast({
       key: node,
       bytes: encodeAlive({ incarnation: this.members.incarnation(slot), node, addr: e.addr, port: e.port, meta: e.meta, vsn: e.vsn }),
     });
@@ -704,6 +720,11 @@ export class GossipMachine {
 
   #gossipTick(nowMs: number): void {
     this.#timer({ kind: 'gossip', token: ++this.#gossipToken }, nowMs + this.config.gossipIntervalMs);
+    this.#gossipRound(nowMs);
+  }
+
+  /** Sends queued broadcasts to gossipNodes random members. */
+  #gossipRound(nowMs: number): void {
     if (this.#broadcasts.length === 0) return;
     const t = this.members;
     const targets = t.pick(
@@ -838,6 +859,21 @@ export class GossipMachine {
     this.counters.streamsOut++;
     this.#emit({ type: 'stream', id, to, bytes, deadlineMs });
     return id;
+  }
+
+  /**
+   * Queues a broadcast. News that finds the queue empty starts spreading at once, in an extra
+   * gossip round, rather than at the next tick (up to gossipIntervalMs later): invisible on the
+   * wire, it takes about half a gossip interval off every join, leave, failure and event. The
+   * transmit limit is unchanged, and a busy queue (never empty) gets no extra rounds.
+   */
+  #queueBroadcast(b: Parameters<BroadcastQueue['queue']>[0]): void {
+    const wasEmpty = this.#broadcasts.length === 0;
+    this.#broadcasts.queue(b);
+    if (wasEmpty && this.#started && !this.#eagerPending) {
+      this.#eagerPending = true;
+      this.#timer({ kind: 'gossipNow' }, this.#nowMs);
+    }
   }
 
   #timer(timer: Timer, atMs: number): void {
