@@ -1,7 +1,11 @@
 export { SwimringError, type SwimringErrorCode } from './errors.js';
 export * from './partition/index.js';
-export { GossipNode, type GossipNodeEvents, type GossipNodeOptions, type Member } from './io/gossip-node.js';
+export { Ring, createRing, type RingEvents, type RingOptions } from './ring/ring.js';
+export type { WatchTags } from './ring/tag-filter.js';
+export { GossipNode, type GossipNodeEvents, type GossipNodeOptions, type Member, type QueryReply, type ReceivedQuery } from './io/gossip-node.js';
+export type { SerfStatus, SerfMember } from './gossip/serf/serf-members.js';
+export type { UserEvent } from './gossip/serf/serf-machine.js';
+export type { QueryFilter } from './gossip/serf/query-filters.js';
 export { type Tags, decodeTags, encodeTags } from './gossip/serf/tags.js';
 export { PROFILES, type GossipConfig, type ProfileName } from './gossip/config.js';
-export type { MemberStatus, MemberView } from './gossip/members.js';
 export type { Counters } from './gossip/machine.js';

@@ -41,6 +41,8 @@ export interface MemberEvent {
 export interface SerfEvent {
   atMs: number;
   observer: string;
+  /** The observer's life (bumped by crash and restart). */
+  life: number;
   change: SerfChange;
   member: SerfMember;
 }
@@ -331,7 +333,7 @@ export class SimWorld {
             this.onEvent?.(e);
           }
         } else if (this.serfEvents.length < this.maxEvents) {
-          this.serfEvents.push({ atMs: this.nowMs, observer: node.name, change: effect.change, member: effect.member });
+          this.serfEvents.push({ atMs: this.nowMs, observer: node.name, life, change: effect.change, member: effect.member });
         }
         return;
       }
