@@ -1,9 +1,13 @@
 /**
- * The agent's HTTP endpoint: GET /members, GET /health, POST /event, POST /query. /query
- * answers with one JSON line per ack or response as they arrive, then a summary line. Request
- * bodies are bounded (they are event and query payloads, 64 KiB at most).
+ * The agent's HTTP endpoint: GET /members, GET /health, POST /event, POST /query; with the ring
+ * also GET /ring, GET /route?key=K, GET /metrics (Prometheus text) and the routing proxy
+ * /proxy/KEY/... . /query answers with one JSON line per ack or response as they arrive, then a
+ * summary line. Request bodies are bounded (64 KiB for events and queries, 1 MiB proxied).
  */
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import type { Ring } from '../ring/ring.js';
+import { metricsText } from './metrics.js';
+import { proxy } from './proxy.js';
 import { SwimringError } from '../errors.js';
 import type { QueryFilter } from '../gossip/serf/query-filters.js';
 import type { GossipNode, Member } from '../io/gossip-node.js';
@@ -25,9 +29,9 @@ export function payloadJson(payload: Uint8Array): { payload: string } | { payloa
   }
 }
 
-export function agentHttpServer(node: GossipNode): Server {
+export function agentHttpServer(node: GossipNode, ring?: Ring): Server {
   return createServer((req, res) => {
-    handle(node, req, res).catch((err: unknown) => {
+    handle(node, ring, req, res).catch((err: unknown) => {
       const bad = err instanceof SwimringError || err instanceof UsageError;
       if (!res.headersSent) send(res, bad ? 400 : 500, { error: err instanceof Error ? err.message : String(err) });
       else res.end();
@@ -40,10 +44,26 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   res.end(`${JSON.stringify(body)}\n`);
 }
 
-async function handle(node: GossipNode, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handle(node: GossipNode, ring: Ring | undefined, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://agent');
+  if (ring && url.pathname.startsWith('/proxy/')) return proxy(ring, req, res, url);
   const route = `${req.method} ${url.pathname}`;
   switch (route) {
+    case 'GET /metrics':
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
+      res.end(metricsText(node, ring));
+      return;
+    case 'GET /ring': {
+      if (!ring) return send(res, 404, { error: 'no ring: start the agent with --partitions' });
+      const t = ring.table;
+      const owners = Array.from({ length: t.partitions }, (_, p) => t.membersForPartition(p));
+      return send(res, 200, { checksum: t.checksum, partitions: t.partitions, replicas: t.replicas, hash: t.hash, placement: t.placement, members: t.members, owners });
+    }
+    case 'GET /route': {
+      if (!ring) return send(res, 404, { error: 'no ring: start the agent with --partitions' });
+      const key = required(url, 'key');
+      return send(res, 200, { key, partition: ring.partitionForKey(key), members: ring.membersForKey(key).map((m) => ({ name: m.name, address: `${m.host}:${m.port}`, tags: m.tags })) });
+    }
     case 'GET /members':
       return send(res, 200, node.members().map(memberJson));
     case 'GET /health': {

@@ -7,10 +7,12 @@ import type { Server } from 'node:http';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import type { ProfileName } from '../gossip/config.js';
-import { GossipNode, parseHostPort } from '../io/gossip-node.js';
+import { GossipNode, type GossipNodeOptions, parseHostPort } from '../io/gossip-node.js';
+import { KEY_HASHES, type KeyHash, PLACEMENTS, type Placement } from '../partition/options.js';
+import { Ring } from '../ring/ring.js';
 import { agentHttpServer, memberJson, payloadJson } from './agent-http.js';
 import { parseDuration } from './duration.js';
-import { UsageError } from './usage.js';
+import { UsageError, integerFlag } from './usage.js';
 
 export const agentHelp = `Usage: swimring agent --name NAME [options]
 
@@ -32,6 +34,13 @@ Options:
   --reconnect-timeout D  how long a failed member is kept and retried (default 24h)
   --tombstone-timeout D  how long a member that left is remembered (default 24h)
   --replay             deliver user events sent before we joined
+
+Ring (on with --partitions; prints acquire/release/promote/demote lines for this member):
+  --partitions P       fixed number of partitions (turns the ring on)
+  --replicas R         owners per partition (default 1)
+  --hash NAME          fnv1a32 (default) or fnv1a64 (routes like Go libring)
+  --placement NAME     jump (default, libring's) or rendezvous (moves the least data)
+  --watch-tag K=REGEXP only members whose tag K matches own partitions; repeatable (all must match)
   --log-level LEVEL    fatal, error, warn, info (default), debug, trace or silent
   -h, --help           show this help`;
 
@@ -52,6 +61,11 @@ export async function agentCommand(argv: string[]): Promise<void> {
       'reconnect-timeout': { type: 'string' },
       'tombstone-timeout': { type: 'string' },
       replay: { type: 'boolean', default: false },
+      partitions: { type: 'string' },
+      replicas: { type: 'string' },
+      hash: { type: 'string' },
+      placement: { type: 'string' },
+      'watch-tag': { type: 'string', multiple: true, default: [] },
       'log-level': { type: 'string', default: 'info' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -71,7 +85,23 @@ export async function agentCommand(argv: string[]): Promise<void> {
     if (eq <= 0) throw new UsageError(`--tag must be KEY=VALUE, got ${JSON.stringify(tag)}`);
     tags[tag.slice(0, eq)] = tag.slice(eq + 1);
   }
-  const node = await GossipNode.create({
+  const watchTags: Record<string, RegExp> = {};
+  for (const w of values['watch-tag']) {
+    const eq = w.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--watch-tag must be KEY=REGEXP, got ${JSON.stringify(w)}`);
+    try {
+      watchTags[w.slice(0, eq)] = new RegExp(w.slice(eq + 1));
+    } catch {
+      throw new UsageError(`--watch-tag has an invalid regular expression: ${JSON.stringify(w.slice(eq + 1))}`);
+    }
+  }
+  const ringFlags = ['replicas', 'hash', 'placement'] as const;
+  if (values.partitions === undefined && (ringFlags.some((f) => values[f] !== undefined) || values['watch-tag'].length > 0)) {
+    throw new UsageError('--replicas, --hash, --placement and --watch-tag need --partitions (the ring)');
+  }
+  if (values.hash !== undefined && !KEY_HASHES.includes(values.hash as KeyHash)) throw new UsageError(`--hash must be one of ${KEY_HASHES.join(', ')}, got ${JSON.stringify(values.hash)}`);
+  if (values.placement !== undefined && !PLACEMENTS.includes(values.placement as Placement)) throw new UsageError(`--placement must be one of ${PLACEMENTS.join(', ')}, got ${JSON.stringify(values.placement)}`);
+  const nodeOptions: GossipNodeOptions = {
     name: values.name,
     bind: values.bind,
     ...(values.advertise ? { advertise: values.advertise } : {}),
@@ -84,7 +114,19 @@ export async function agentCommand(argv: string[]): Promise<void> {
       ...(values['tombstone-timeout'] ? { tombstoneTimeoutMs: parseDuration('tombstone-timeout', values['tombstone-timeout']) } : {}),
     },
     logger,
-  });
+  };
+  const ring =
+    values.partitions === undefined
+      ? undefined
+      : await Ring.create({
+          ...nodeOptions,
+          partitions: integerFlag('partitions', values.partitions),
+          ...(values.replicas !== undefined ? { replicas: integerFlag('replicas', values.replicas) } : {}),
+          ...(values.hash !== undefined ? { hash: values.hash as KeyHash } : {}),
+          ...(values.placement !== undefined ? { placement: values.placement as Placement } : {}),
+          watchTags,
+        });
+  const node = ring ? ring.node : await GossipNode.create(nodeOptions);
   const print = (event: string, fields: Record<string, unknown>) => process.stdout.write(`${JSON.stringify({ event, ...fields })}\n`);
   for (const event of ['member-join', 'member-update', 'member-leave', 'member-failed', 'member-reap'] as const) node.on(event, (m) => print(event, memberJson(m)));
   node.on('event', (e) => print('user-event', { name: e.name, ltime: String(e.ltime), coalesce: e.coalesce, ...payloadJson(e.payload) }));
@@ -93,9 +135,14 @@ export async function agentCommand(argv: string[]): Promise<void> {
     print('name-conflict', { name: values.name, ...vote });
     process.exit(1);
   });
+  if (ring) {
+    void (async () => {
+      for await (const change of ring.events()) print(change.type, { ...change });
+    })();
+  }
   let server: Server | undefined;
   if (http) {
-    server = agentHttpServer(node);
+    server = agentHttpServer(node, ring);
     await new Promise<void>((resolve, reject) => {
       server!.once('error', reject);
       server!.listen(http.port, http.host, () => resolve());

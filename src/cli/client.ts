@@ -2,7 +2,7 @@
  * `swimring event` and `swimring query`: talk to a running agent's --http endpoint, as `serf
  * event` and `serf query` talk to a Serf agent's RPC address.
  */
-import { request } from 'node:http';
+import { get, request } from 'node:http';
 import { parseArgs } from 'node:util';
 import { parseHostPort } from '../io/gossip-node.js';
 import { UsageError } from './usage.js';
@@ -30,6 +30,43 @@ Options:
   --relay-factor N     responders also answer through N random members (0-5)
   --format text|json   text (default) or one JSON object per line
   -h, --help           show this help`;
+
+export const membersHelp = `Usage: swimring members --http HOST:PORT [--status STATUS] [--format text|json]
+
+Lists the members a running agent knows, like 'serf members': name, address, status, tags.
+
+Options:
+  --http HOST:PORT     the agent's --http address (required)
+  --status STATUS      only members with this status (alive, leaving, left, failed)
+  --format text|json   text (default) or the agent's JSON
+  -h, --help           show this help`;
+
+export async function membersCommand(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: false,
+    options: { http: { type: 'string' }, status: { type: 'string' }, format: { type: 'string', default: 'text' }, help: { type: 'boolean', short: 'h' } },
+  });
+  if (values.help) return void process.stdout.write(`${membersHelp}\n`);
+  if (values.format !== 'text' && values.format !== 'json') throw new UsageError(`--format must be text or json, got ${JSON.stringify(values.format)}`);
+  const agent = agentAddress(values.http);
+  const body = await new Promise<string>((resolve, reject) => {
+    get({ host: agent.host, port: agent.port, path: '/members' }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (text += c));
+      res.on('end', () => (res.statusCode === 200 ? resolve(text) : reject(new Error(`agent answered ${res.statusCode}: ${text.trim()}`))));
+    }).on('error', (err) => reject(new Error(`cannot reach the agent at ${agent.host}:${agent.port}: ${err.message}`)));
+  });
+  const members = (JSON.parse(body) as { name: string; address: string; status: string; tags: Record<string, string> }[])
+    .filter((m) => values.status === undefined || m.status === values.status)
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  if (values.format === 'json') return void process.stdout.write(`${JSON.stringify(members)}\n`);
+  const rows = members.map((m) => [m.name, m.address, m.status, Object.entries(m.tags).map(([k, v]) => `${k}=${v}`).join(',')]);
+  const widths = [0, 1, 2].map((i) => Math.max(0, ...rows.map((r) => r[i]!.length)));
+  for (const r of rows) process.stdout.write(`${r.map((c, i) => (i < 3 ? c.padEnd(widths[i]!) : c)).join('  ').trimEnd()}\n`);
+}
 
 export async function eventCommand(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({

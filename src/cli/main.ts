@@ -2,13 +2,14 @@
 /** swimring command line: dispatches to one command; bad usage is one stderr line and exit 2. */
 import { readFileSync } from 'node:fs';
 import { agentCommand } from './agent.js';
-import { eventCommand, queryCommand } from './client.js';
+import { eventCommand, membersCommand, queryCommand } from './client.js';
 import { routeCommand } from './route.js';
 import { EXIT_USAGE, UsageError, asUsageError } from './usage.js';
 
 const commands: Record<string, (argv: string[]) => Promise<void>> = {
   agent: agentCommand,
   event: eventCommand,
+  members: membersCommand,
   query: queryCommand,
   route: (argv) => routeCommand(argv, { stdin: process.stdin, stdout: process.stdout }),
 };
@@ -18,6 +19,7 @@ const mainHelp = `Usage: swimring <command> [options]
 Commands:
   agent     run a gossip node (joins Serf clusters too)
   event     send a user event through a running agent
+  members   list the members a running agent knows
   query     run a query through a running agent and print the answers
   route     route keys to partitions and owners (no cluster needed)
 

@@ -1,0 +1,86 @@
+// `swimring agent --partitions`: ring events as JSON lines, GET /ring, /route, /metrics, the
+// routing proxy with failover, and `swimring members`; 3 agent processes on 127.0.0.1.
+import assert from 'node:assert/strict';
+import { type Server, createServer } from 'node:http';
+import { after, describe, it } from 'node:test';
+import { runCli } from '../helpers/cli.js';
+import { type Agent, Processes, freePort, kill, startAgent, waitFor } from '../helpers/processes.js';
+
+const httpOf = (a: Agent) => `127.0.0.1:${(a.lines.find((l) => l['event'] === 'started')!['http'] as { port: number }).port}`;
+const json = async <T>(url: string): Promise<T> => (await (await fetch(url)).json()) as T;
+
+describe('swimring agent with the ring', () => {
+  const procs = new Processes();
+  const servers: Server[] = [];
+  after(async () => {
+    await procs.stopAll();
+    for (const s of servers) s.close();
+  });
+
+  it('routes, reports and proxies; a killed owner fails over', async () => {
+    // One backend per member: it answers with its member's name.
+    const backends = new Map<string, string>();
+    for (const name of ['k0', 'k1', 'k2']) {
+      const port = await freePort();
+      const server = createServer((req, res) => res.end(`${name} ${req.method} ${req.url}`));
+      await new Promise<void>((r) => server.listen(port, '127.0.0.1', () => r()));
+      servers.push(server);
+      backends.set(name, `http://127.0.0.1:${port}`);
+    }
+    const ringArgs = (name: string) => ['--profile', 'local', '--partitions', '64', '--replicas', '2', '--watch-tag', 'role=^cache$', '--tag', 'role=cache', '--tag', `http=${backends.get(name)}`, '--http', '127.0.0.1:0'];
+    const agents: Agent[] = [await startAgent(procs, 'k0', ringArgs('k0'))];
+    for (const name of ['k1', 'k2']) agents.push(await startAgent(procs, name, [...ringArgs(name), '--join', `127.0.0.1:${agents[0]!.port}`]));
+    const router = await startAgent(procs, 'router', ['--profile', 'local', '--partitions', '64', '--replicas', '2', '--watch-tag', 'role=^cache$', '--http', '127.0.0.1:0', '--join', `127.0.0.1:${agents[0]!.port}`]);
+
+    type RingBody = { checksum: string; members: string[]; owners: string[][] };
+    await waitFor('all four agree on a 3-member ring', async () => {
+      const rings = await Promise.all([...agents, router].map((a) => json<RingBody>(`http://${httpOf(a)}/ring`)));
+      return rings.every((r) => r.members.join() === 'k0,k1,k2') && new Set(rings.map((r) => r.checksum)).size === 1;
+    }, 20_000);
+    const ring = await json<RingBody>(`http://${httpOf(router)}/ring`);
+    assert.equal(ring.owners.length, 64);
+    assert.ok(ring.owners.every((o) => o.length === 2 && o[0] !== o[1]));
+    assert.ok(router.lines.every((l) => l['event'] !== 'acquire'), 'the router owns nothing');
+    assert.ok(agents.every((a) => a.lines.some((l) => l['event'] === 'acquire')));
+
+    const route = await json<{ partition: number; members: { name: string }[] }>(`http://${httpOf(router)}/route?key=user:7`);
+    assert.deepEqual(route.members.map((m) => m.name), ring.owners[route.partition]);
+    const metrics = await (await fetch(`http://${httpOf(agents[1]!)}/metrics`)).text();
+    assert.match(metrics, /^swimring_members\{status="alive"\} 4$/m);
+    assert.match(metrics, /^swimring_ring_members 3$/m);
+    assert.match(metrics, /^swimring_partitions_held\{replica="0"\} \d+$/m);
+    const members = await runCli(['members', '--http', httpOf(router)]);
+    assert.equal(members.code, 0, members.stderr);
+    assert.match(members.stdout, /^k0 +127\.0\.0\.1:\d+ +alive +http=http:\/\/127\.0\.0\.1:\d+,role=cache$/m);
+    assert.equal(members.stdout.trimEnd().split('\n').length, 4);
+
+    // The proxy forwards to the primary.
+    const primary = route.members[0]!.name;
+    const first = await fetch(`http://${httpOf(router)}/proxy/user:7/items?x=1`);
+    assert.equal(await first.text(), `${primary} GET /items?x=1`);
+    // Kill the primary and its backend: the proxy fails over at once, then the ring moves on.
+    const victim = agents.find((a) => a.name === primary)!;
+    servers[['k0', 'k1', 'k2'].indexOf(primary)]!.close();
+    servers[['k0', 'k1', 'k2'].indexOf(primary)]!.closeAllConnections();
+    await kill(victim.child, 'SIGKILL');
+    const failover = await fetch(`http://${httpOf(router)}/proxy/user:7/items`, { method: 'POST', body: 'data' });
+    assert.equal(await failover.text(), `${route.members[1]!.name} POST /items`);
+    const survivors = agents.filter((a) => a !== victim);
+    await waitFor('survivors acquire the victim\'s partitions from a surviving replica', () =>
+      survivors.every((a) => a.lines.some((l) => l['event'] === 'acquire' && l['from'] !== primary && l['from'] !== null)), 30_000);
+    await waitFor('the ring shrinks to two', async () => (await json<RingBody>(`http://${httpOf(router)}/ring`)).members.length === 2, 30_000);
+  });
+
+  it('ring flags without --partitions, and bad ring flags, are usage errors', async () => {
+    for (const [args, message] of [
+      [['--replicas', '2'], /need --partitions/],
+      [['--partitions', '8', '--hash', 'md5'], /--hash must be one of fnv1a32, fnv1a64/],
+      [['--partitions', '0'], /--partitions must be an integer in \[1, 2147483647\]/],
+      [['--partitions', '8', '--watch-tag', 'role'], /--watch-tag must be KEY=REGEXP/],
+    ] as const) {
+      const r = await runCli(['agent', '--name', 'x', '--bind', '127.0.0.1:0', '--log-level', 'silent', ...args]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, message);
+    }
+  });
+});
