@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { GossipNode } from '../../src/io/gossip-node.js';
+import { createPartitionTable } from '../../src/partition/table.js';
 import { INSTALL_SERF, Processes, kill, serfAvailable, startAgent, startSerf, waitFor } from '../helpers/processes.js';
 
 const available = serfAvailable();
@@ -61,6 +62,25 @@ describe('interop with serf agents', { skip }, () => {
     } finally {
       await node.close();
     }
+  });
+
+  it('a swimring router joined to a plain serf cluster routes keys to the agents that carry ring tags, as libring does', async () => {
+    const c1 = await startSerf(procs, 'c1', { tags: { ring: 'active' } });
+    const c2 = await startSerf(procs, 'c2', { tags: { ring: 'active' }, join: c1.port });
+    await startSerf(procs, 'c3', { tags: { ring: 'standby' }, join: c1.port });
+    const router = await startAgent(procs, 'ts-router', ['--partitions', '128', '--replicas', '2', '--hash', 'fnv1a64', '--watch-tag', 'ring=^active$', '--http', '127.0.0.1:0', '--join', `127.0.0.1:${c2.port}`]);
+    const http = `127.0.0.1:${(router.lines.find((l) => l['event'] === 'started')!['http'] as { port: number }).port}`;
+    await waitFor('the router sees the two active agents as the ring', async () => {
+      const ring = (await (await fetch(`http://${http}/ring`)).json()) as { members: string[] };
+      return ring.members.join() === 'c1,c2';
+    }, 30_000);
+    const table = createPartitionTable({ members: ['c1', 'c2'], partitions: 128, replicas: 2, hash: 'fnv1a64' });
+    for (const key of ['user:1', 'cart:77', 'a']) {
+      const route = (await (await fetch(`http://${http}/route?key=${encodeURIComponent(key)}`)).json()) as { partition: number; members: { name: string }[] };
+      assert.equal(route.partition, table.partitionForKey(key));
+      assert.deepEqual(route.members.map((m) => m.name), [...table.membersForKey(key)]);
+    }
+    assert.ok(!router.lines.some((l) => l['event'] === 'acquire'), 'the router owns nothing');
   });
 
   it('an encrypted serf cluster admits a swimring node with the key and keeps out one with another key', async () => {
