@@ -1,5 +1,5 @@
 /**
- * npm start (until the cluster demo lands): the partitioner on its own. Routes a few keys over
+ * npm run demo:partition: the partitioner on its own. Routes a few keys over
  * five members, then lets a sixth join and shows, for both placements, how much data moves and
  * the exact events one member sees.
  */

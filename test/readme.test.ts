@@ -54,7 +54,17 @@ describe('README', () => {
     assert.ok(lines.every((l) => l.members.length === 3));
   });
 
-  it('npm start (the demo) runs and shows routing, movement and the no-op diff', () => {
+  it('npm start (the cluster demo) runs 5 agents, shows failover and rejoin, stops them and exits', () => {
+    const out = execFileSync(process.execPath, ['--import', 'tsx', 'examples/cluster-demo.ts'], { cwd: root, encoding: 'utf8', timeout: 90_000 });
+    assert.match(out, /demo-5 +127\.0\.0\.1:\d+ +alive/);
+    assert.match(out, /user:1001 → partition \d+ → demo-\d, demo-\d/);
+    assert.match(out, /kill -9 demo-3[\s\S]*demo-3 is failed everywhere[\s\S]*acquire \(from demo-/);
+    assert.match(out, /restart demo-3[\s\S]*demo-3: \d+ × acquire/);
+    assert.match(out, /all five agree on the ring again/);
+    assert.match(out, /done\n$/);
+  });
+
+  it('npm run demo:partition runs and shows routing, movement and the no-op diff', () => {
     const out = execFileSync(process.execPath, ['--import', 'tsx', 'examples/partition-demo.ts'], { cwd: root, encoding: 'utf8' });
     assert.match(out, /user:1001 +→ partition +\d+ → cache-/);
     assert.match(out, /rendezvous copies [\d.]+% of slots/);

@@ -137,7 +137,7 @@ export async function agentCommand(argv: string[]): Promise<void> {
   });
   if (ring) {
     void (async () => {
-      for await (const change of ring.events()) print(change.type, { ...change });
+      for await (const { type, ...change } of ring.events()) print(type, change);
     })();
   }
   let server: Server | undefined;

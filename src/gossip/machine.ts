@@ -182,6 +182,7 @@ export class GossipMachine {
   /** The latest time any call brought: when an eager gossip round is due. */
   #nowMs = 0;
   #eagerPending = false;
+  #leftSent = false;
 
   constructor(options: MachineOptions) {
     this.config = options.config;
@@ -293,10 +294,15 @@ export class GossipMachine {
     this.#queueBroadcast({ key: null, bytes: encodeUser(payload), ...(done ? { done } : {}) });
   }
 
-  /** Whether another member is alive or suspect (worth gossiping to). */
-  hasLiveOthers(): boolean {
-    for (const slot of this.members.slots()) if (slot !== this.#self && this.members.isUp(slot)) return true;
+  /** Whether a gossip round has anyone to send to: another member alive, suspect or recently dead. */
+  hasGossipTargets(nowMs: number): boolean {
+    for (const slot of this.members.slots()) if (this.#gossipTarget(slot, nowMs)) return true;
     return false;
+  }
+
+  #gossipTarget(slot: number, nowMs: number): boolean {
+    const t = this.members;
+    return slot !== this.#self && (t.isUp(slot) || (t.status(slot) === DEAD && nowMs - t.changeMs(slot) < this.config.gossipToTheDeadMs));
   }
 
   /** Graceful leave (§9.5): dead{From = self}; effect 'left' once it has been gossiped out. */
@@ -304,9 +310,9 @@ export class GossipMachine {
     this.#nowMs = nowMs;
     if (this.#leaving) return;
     this.#leaving = true;
-    const others = this.hasLiveOthers();
+    const others = this.hasGossipTargets(nowMs);
     this.#deadNode({ incarnation: this.incarnation, node: this.#name, from: this.#name }, nowMs, others);
-    if (!others) this.#emit({ type: 'left' });
+    if (!others) this.#left();
   }
 
   // ---- input -------------------------------------------------------------------------------
@@ -596,7 +602,7 @@ export class GossipMachine {
       return;
     }
     if (gossip) {
-      const done = self ? () => this.#emit({ type: 'left' }) : undefined;
+      const done = self ? () => this.#left() : undefined;
       this.#queueBroadcast({ key: d.node, bytes: encodeDead(d), ...(done ? { done } : {}) });
     }
     const status = d.from === d.node ? LEFT : DEAD;
@@ -727,12 +733,9 @@ export class GossipMachine {
   #gossipRound(nowMs: number): void {
     if (this.#broadcasts.length === 0) return;
     const t = this.members;
-    const targets = t.pick(
-      this.config.gossipNodes,
-      (slot) =>
-        slot !== this.#self && (t.isUp(slot) || (t.status(slot) === DEAD && nowMs - t.changeMs(slot) < this.config.gossipToTheDeadMs)),
-      this.#random,
-    );
+    const targets = t.pick(this.config.gossipNodes, (slot) => this.#gossipTarget(slot, nowMs), this.#random);
+    // Everyone we could tell is gone: our leave has nobody left to reach.
+    if (targets.length === 0 && this.#leaving && !this.hasGossipTargets(nowMs)) this.#left();
     const budget = this.config.udpBufferBytes - COMPOUND_HEADER_BYTES - this.#overhead;
     for (const target of targets) {
       const messages = this.#broadcasts.take(COMPOUND_ENTRY_BYTES, budget, this.#transmitLimit());
@@ -874,6 +877,13 @@ export class GossipMachine {
       this.#eagerPending = true;
       this.#timer({ kind: 'gossipNow' }, this.#nowMs);
     }
+  }
+
+  /** The 'left' effect, once. */
+  #left(): void {
+    if (this.#leftSent) return;
+    this.#leftSent = true;
+    this.#emit({ type: 'left' });
   }
 
   #timer(timer: Timer, atMs: number): void {

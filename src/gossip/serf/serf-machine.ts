@@ -231,7 +231,7 @@ export class SerfMachine {
     this.#state = 'leaving';
     const ltime = this.clock.increment();
     this.#leaveIntent(ltime, this.#name, false, nowMs);
-    if (!this.members.othersToTell()) {
+    if (!this.gossip.hasGossipTargets(nowMs)) {
       this.#memberlistLeave(nowMs);
       return;
     }
@@ -355,7 +355,8 @@ export class SerfMachine {
         }
       }
     }
-    if (this.#leaveIntentSent && this.#state === 'leaving') {
+    // Our intent went out, or everyone we could tell is gone: on to memberlist's leave.
+    if (this.#state === 'leaving' && (this.#leaveIntentSent || !this.gossip.hasGossipTargets(nowMs))) {
       this.#leaveIntentSent = false;
       this.#memberlistLeave(nowMs);
     }

@@ -81,17 +81,6 @@ export class SerfMembers {
     return this.#entries.size;
   }
 
-  /**
-   * Whether a graceful leave has anyone to tell: another member that is not gone for good.
-   * Serf asks only for alive ones; we include failed ones too, because gossip still reaches
-   * recently dead members, and a node wrongly declared failed that then leaves should end up
-   * `left` everywhere rather than `failed`.
-   */
-  othersToTell(): boolean {
-    for (const [name, e] of this.#entries) if (name !== this.#self && e.member.status !== 'left') return true;
-    return false;
-  }
-
   /** memberlist says the node is alive (new, or back from dead / left). */
   nodeJoin(view: MemberView, tags: Readonly<Record<string, string>>): SerfMemberEvent {
     const existing = this.#entries.get(view.name);
