@@ -68,6 +68,8 @@ export class SimWorld {
   /** With the Serf layer: its member notifications and the user events delivered. */
   readonly serfEvents: SerfEvent[] = [];
   readonly userEvents: DeliveredEvent[] = [];
+  /** Called with each Serf member notification as it happens (whatever maxEvents says). */
+  onSerfEvent: ((e: SerfEvent) => void) | undefined;
   readonly #serf: boolean;
 
   constructor(seed: number, config: GossipConfig, options: { serf?: boolean } = {}) {
@@ -146,6 +148,13 @@ export class SimWorld {
   userEvent(name: string, event: string, payload: Uint8Array): void {
     const node = this.#get(name);
     this.#serfOf(node).userEvent(event, payload, false, this.nowMs);
+    this.#flush(node);
+  }
+
+  /** Serf layer: `name` replaces its tags (gossiped with a new incarnation). */
+  setTags(name: string, tags: Readonly<Record<string, string>>): void {
+    const node = this.#get(name);
+    this.#serfOf(node).setTags(tags, this.nowMs);
     this.#flush(node);
   }
 
@@ -332,8 +341,10 @@ export class SimWorld {
             this.events.push(e);
             this.onEvent?.(e);
           }
-        } else if (this.serfEvents.length < this.maxEvents) {
-          this.serfEvents.push({ atMs: this.nowMs, observer: node.name, life, change: effect.change, member: effect.member });
+        } else {
+          const e = { atMs: this.nowMs, observer: node.name, life, change: effect.change, member: effect.member };
+          if (this.serfEvents.length < this.maxEvents) this.serfEvents.push(e);
+          this.onSerfEvent?.(e);
         }
         return;
       }
