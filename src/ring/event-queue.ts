@@ -28,6 +28,12 @@ export class PartitionEventQueue {
     this.#wake?.();
   }
 
+  /** An acquire the consumer must see even if it thinks it holds the partition (a retry). */
+  retry(change: OwnershipChange & { type: 'acquire' }): void {
+    this.#seen.delete(change.partition);
+    this.push(change);
+  }
+
   /** The next net change, or undefined when none is pending. */
   take(): OwnershipChange | undefined {
     for (const [p, latest] of this.#pending) {

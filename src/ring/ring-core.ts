@@ -132,12 +132,17 @@ export class RingCore {
   /** Time passes: handoff timeouts and retries. */
   tick(nowMs: number): CoreOutput[] {
     const out: CoreOutput[] = [];
+    let next = Infinity;
     for (const [partition, atMs] of this.#failed) {
-      if (atMs > nowMs) continue;
+      if (atMs > nowMs) {
+        next = Math.min(next, atMs); // timers may fire a little early
+        continue;
+      }
       this.#failed.delete(partition);
       const replica = this.view.table.membersForPartition(partition).indexOf(this.#o.local);
       if (replica >= 0) out.push({ kind: 'retry', change: { type: 'acquire', partition, replica, from: this.readyHolders(partition).find((m) => m !== this.#o.local) ?? null } });
     }
+    if (next < Infinity) out.push({ kind: 'wake', atMs: next });
     return [...out, ...this.#settle(nowMs)];
   }
 

@@ -1,10 +1,11 @@
 /**
  * createRing: a gossip node plus the partition ring over its members (DESIGN §4), libring's
  * Cluster done right. Reads are O(1) on an immutable snapshot; ownership changes of the local
- * member come out exact, through bounded per-consumer queues.
+ * member come out exact, through bounded per-consumer queues; with `handoff`, a partition is
+ * not let go before its new holders are ready (ring-core.ts).
  */
 import { EventEmitter } from 'eventemitter3';
-import { invalidOption } from '../errors.js';
+import { invalidArgument, invalidOption } from '../errors.js';
 import type { UserEvent } from '../gossip/serf/serf-machine.js';
 import type { Tags } from '../gossip/serf/tags.js';
 import { GossipNode, type GossipNodeOptions, type Member, type ReceivedQuery } from '../io/gossip-node.js';
@@ -13,7 +14,8 @@ import type { Key } from '../partition/fnv.js';
 import { type KeyHash, type Placement, resolvePartitionOptions } from '../partition/options.js';
 import type { PartitionTable } from '../partition/table.js';
 import { PartitionEventQueue } from './event-queue.js';
-import { RingView } from './ring-view.js';
+import { READY_TAG } from './readiness.js';
+import { type CoreOutput, RingCore } from './ring-core.js';
 import { type WatchTags, compileWatchTags } from './tag-filter.js';
 
 export interface RingOptions extends GossipNodeOptions {
@@ -27,6 +29,21 @@ export interface RingOptions extends GossipNodeOptions {
   placement?: Placement;
   /** Aborts the initial join (the ring is then closed and createRing rejects). */
   signal?: AbortSignal;
+  /**
+   * Handoff: an acquired partition is not served until `ready(partition)`, and a lost one is
+   * served (its `release` withheld) until its new holders are ready, or `handoffTimeoutMs`.
+   */
+  handoff?: boolean;
+  /** Default 60 000. */
+  handoffTimeoutMs?: number;
+  /** After `reportFailed`, the partition is offered again (a new acquire) this much later. Default 5 000. */
+  retryDelayMs?: number;
+}
+
+/** Held while the local member is the ready primary of `partition`; `signal` aborts when it stops being. */
+export interface Lease {
+  readonly partition: number;
+  readonly signal: AbortSignal;
 }
 
 export interface RingEvents {
@@ -40,20 +57,34 @@ export interface RingEvents {
 }
 
 const NONE: readonly Member[] = Object.freeze([]);
+/** Readiness changes are published at most this often (each is a gossiped tag update). */
+const TAG_DEBOUNCE_MS = 50;
+
+function positiveInteger(option: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < 0 || value > 86_400_000) throw invalidOption(option, 'an integer number of ms in [0, 86400000]', value);
+  return value;
+}
 
 export class Ring extends EventEmitter<RingEvents> {
   readonly node: GossipNode;
-  readonly #view: RingView;
+  readonly #core: RingCore;
   readonly #queues = new Set<PartitionEventQueue>();
+  #wake: { atMs: number; timer: NodeJS.Timeout } | undefined;
+  readonly #claims = new Set<{ partition: number; resolve: (lease: Lease) => void; reject: (err: unknown) => void; signal: AbortSignal | undefined }>();
+  readonly #leases = new Map<number, AbortController>();
+  #userTags: Tags;
+  #tagTimer: NodeJS.Timeout | undefined;
   /** Owner name lists (shared, frozen, from the table) → the same owners as members. */
   #asMembers = new WeakMap<readonly string[], readonly Member[]>();
   #closed = false;
 
-  private constructor(node: GossipNode, view: RingView) {
+  private constructor(node: GossipNode, core: RingCore) {
     super();
     this.node = node;
-    this.#view = view;
-    for (const m of node.members()) view.apply(m);
+    this.#core = core;
+    this.#userTags = node.tags;
+    for (const m of node.members()) this.#run(core.apply(m, false, performance.now()));
     for (const change of ['member-join', 'member-update', 'member-leave', 'member-failed', 'member-reap'] as const) {
       node.on(change, (m) => {
         this.#apply(m, change === 'member-reap');
@@ -70,10 +101,13 @@ export class Ring extends EventEmitter<RingEvents> {
     const { join, watchTags, partitions, replicas, hash, placement, signal, ...nodeOptions } = options;
     const partitionOptions = resolvePartitionOptions({ partitions, ...(replicas !== undefined ? { replicas } : {}), ...(hash ? { hash } : {}), ...(placement ? { placement } : {}) });
     const filter = compileWatchTags(watchTags);
+    const { handoff = false, handoffTimeoutMs, retryDelayMs, ...gossipOptions } = nodeOptions;
+    if (typeof handoff !== 'boolean') throw invalidOption('handoff', 'a boolean', handoff);
+    const timeouts = { handoffTimeoutMs: positiveInteger('handoffTimeoutMs', handoffTimeoutMs, 60_000), retryDelayMs: positiveInteger('retryDelayMs', retryDelayMs, 5000) };
     if (join !== undefined && (!Array.isArray(join) || join.some((s) => typeof s !== 'string'))) throw invalidOption('join', 'an array of host:port strings', join);
     signal?.throwIfAborted();
-    const node = await GossipNode.create(nodeOptions);
-    const ring = new Ring(node, new RingView(nodeOptions.name, partitionOptions, filter));
+    const node = await GossipNode.create(gossipOptions);
+    const ring = new Ring(node, new RingCore({ local: gossipOptions.name, partitions: partitionOptions, filter, handoff, ...timeouts }));
     if (join && join.length > 0) {
       try {
         await node.join(join, signal ? { signal } : {});
@@ -87,30 +121,67 @@ export class Ring extends EventEmitter<RingEvents> {
 
   /** The local member, as the cluster sees it. */
   get local(): Member {
-    return this.node.members().find((m) => m.name === this.#view.local)!;
+    return this.node.members().find((m) => m.name === this.#core.view.local)!;
   }
 
   /** The current partition table (immutable; replaced on every ring change). */
   get table(): PartitionTable {
-    return this.#view.table;
+    return this.#core.table;
   }
 
   /** Identifies the table: equal on every member whose view agrees. */
   get checksum(): string {
-    return this.#view.table.checksum;
+    return this.#core.table.checksum;
   }
 
   partitionForKey(key: Key): number {
-    return this.#view.table.partitionForKey(key);
+    return this.#core.table.partitionForKey(key);
   }
 
-  /** Owners of the key's partition, primary first: a frozen array shared between calls. */
-  membersForKey(key: Key): readonly Member[] {
-    return this.#members(this.#view.table.membersForKey(key));
+  /**
+   * Owners of the key's partition, primary first: a frozen array shared between calls. With
+   * `{ ready: true }`, the members that can serve it now, best first: ready owners in replica
+   * order, then members still handing it over.
+   */
+  membersForKey(key: Key, options?: { ready?: boolean }): readonly Member[] {
+    return this.membersForPartition(this.#core.table.partitionForKey(key), options);
   }
 
-  membersForPartition(partition: number): readonly Member[] {
-    return this.#members(this.#view.table.membersForPartition(partition));
+  membersForPartition(partition: number, options?: { ready?: boolean }): readonly Member[] {
+    if (options?.ready) return this.#members(this.#core.readyHolders(partition));
+    return this.#members(this.#core.table.membersForPartition(partition));
+  }
+
+  /** With handoff: the application has loaded `partition` and can serve it. */
+  ready(partition: number): void {
+    this.#checkPartition(partition);
+    this.#run(this.#core.markReady(partition, performance.now()));
+  }
+
+  /**
+   * With handoff: the local handler for `partition` broke. We stop claiming it at once (routing
+   * fails over to the next ready holder), and an `acquire` for it comes again after retryDelayMs.
+   */
+  reportFailed(partition: number): void {
+    this.#checkPartition(partition);
+    this.#run(this.#core.reportFailed(partition, performance.now()));
+  }
+
+  /**
+   * Resolves when the local member is the ready primary of the key's (or this) partition, with
+   * a lease whose signal aborts when it stops being so. See the README for what this can and
+   * cannot guarantee without a central store.
+   */
+  claim(keyOrPartition: Key | number, options: { signal?: AbortSignal } = {}): Promise<Lease> {
+    const partition = typeof keyOrPartition === 'number' ? keyOrPartition : this.partitionForKey(keyOrPartition);
+    this.#checkPartition(partition);
+    options.signal?.throwIfAborted();
+    return new Promise((resolve, reject) => {
+      const claim = { partition, resolve, reject, signal: options.signal };
+      this.#claims.add(claim);
+      options.signal?.addEventListener('abort', () => this.#claims.delete(claim) && reject(options.signal!.reason), { once: true });
+      this.#checkClaims();
+    });
   }
 
   primaryForKey(key: Key): Member | undefined {
@@ -124,7 +195,7 @@ export class Ring extends EventEmitter<RingEvents> {
 
   /** Partitions the local member holds, as partition → replica index. */
   holdings(): Map<number, number> {
-    return ownershipOf(this.#view.table, this.#view.local);
+    return ownershipOf(this.#core.table, this.#core.view.local);
   }
 
   /**
@@ -155,8 +226,10 @@ export class Ring extends EventEmitter<RingEvents> {
     }
   }
 
+  /** Replaces our tags (the readiness tag is kept). */
   setTags(tags: Tags): void {
-    this.node.setTags(tags);
+    this.#userTags = { ...tags };
+    this.#publishTags();
   }
 
   /** Graceful: our leave is gossiped (the others take over our partitions), then we close. */
@@ -178,13 +251,81 @@ export class Ring extends EventEmitter<RingEvents> {
   #shut(): void {
     if (this.#closed) return;
     this.#closed = true;
+    clearTimeout(this.#wake?.timer);
+    clearTimeout(this.#tagTimer);
     for (const q of this.#queues) q.interrupt();
+    for (const c of this.#claims) c.reject(new Error('the ring was closed'));
+    this.#claims.clear();
+    for (const l of this.#leases.values()) l.abort(new Error('the ring was closed'));
   }
 
   #apply(m: Member, removed: boolean): void {
     // Member data (address, tags) may have changed: rebuild the owner → member lists lazily.
     this.#asMembers = new WeakMap();
-    for (const change of this.#view.apply(m, removed)) for (const q of this.#queues) q.push(change);
+    if (m.name === this.#core.view.local) return; // our own state is the core's
+    this.#run(this.#core.apply(m, removed, performance.now()));
+  }
+
+  /** Carries out what the core asks for. */
+  #run(outputs: CoreOutput[]): void {
+    for (const o of outputs) {
+      if (o.kind === 'change') for (const q of this.#queues) q.push(o.change);
+      else if (o.kind === 'retry') for (const q of this.#queues) q.retry(o.change);
+      else if (o.kind === 'tag') this.#scheduleTags();
+      else this.#wakeAt(o.atMs);
+    }
+    this.#checkClaims();
+  }
+
+  /** One timer, at the earliest time the core asked for (it asks again after each tick). */
+  #wakeAt(atMs: number): void {
+    if (this.#closed || (this.#wake !== undefined && this.#wake.atMs <= atMs)) return;
+    if (this.#wake) clearTimeout(this.#wake.timer);
+    const timer = setTimeout(() => {
+      this.#wake = undefined;
+      if (!this.#closed) this.#run(this.#core.tick(performance.now()));
+    }, Math.max(0, atMs - performance.now()));
+    this.#wake = { atMs, timer };
+  }
+
+  #scheduleTags(): void {
+    if (this.#tagTimer !== undefined || this.#closed) return;
+    this.#tagTimer = setTimeout(() => {
+      this.#tagTimer = undefined;
+      this.#publishTags();
+    }, TAG_DEBOUNCE_MS);
+  }
+
+  #publishTags(): void {
+    if (this.#closed) return;
+    const tag = this.#core.tag;
+    this.node.setTags(tag === undefined ? this.#userTags : { ...this.#userTags, [READY_TAG]: tag });
+    // Our own tags decide whether we are in the ring (watchTags): the core sees them too.
+    this.#run(this.#core.apply(this.local, false, performance.now()));
+  }
+
+  #checkPartition(partition: number): void {
+    if (!Number.isInteger(partition) || partition < 0 || partition >= this.#core.table.partitions) {
+      throw invalidArgument('partition', `an integer in [0, ${this.#core.table.partitions - 1}]`, partition);
+    }
+  }
+
+  /** Resolves claims that now hold; aborts leases that no longer do. */
+  #checkClaims(): void {
+    const local = this.#core.view.local;
+    const readyPrimary = (p: number) => this.#core.table.membersForPartition(p)[0] === local && this.#core.isReady(local, p);
+    for (const [p, lease] of this.#leases) {
+      if (readyPrimary(p) && !this.#closed) continue;
+      this.#leases.delete(p);
+      lease.abort(new Error(`no longer the ready primary of partition ${p}`));
+    }
+    for (const c of this.#claims) {
+      if (!readyPrimary(c.partition)) continue;
+      this.#claims.delete(c);
+      let lease = this.#leases.get(c.partition);
+      if (!lease) this.#leases.set(c.partition, (lease = new AbortController()));
+      c.resolve({ partition: c.partition, signal: lease.signal });
+    }
   }
 
   #members(names: readonly string[]): readonly Member[] {

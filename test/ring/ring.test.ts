@@ -91,3 +91,48 @@ describe('createRing', () => {
     }
   });
 });
+
+describe('createRing with handoff', () => {
+  it('serves a partition only once ready, keeps serving a lost one until its new holder is ready, retries a failed one, and claims', async () => {
+    const opts = { ...base, handoff: true, retryDelayMs: 300, handoffTimeoutMs: 20_000 };
+    const stopA = new AbortController();
+    const stopB = new AbortController();
+    const a = await createRing({ ...opts, name: 'ha' });
+    const aEvents = collect(a, stopA.signal);
+    let b: Ring | undefined;
+    try {
+      await waitFor('a acquires everything', () => aEvents.length === 64, 5000, 10);
+      assert.deepEqual(a.membersForKey('k', { ready: true }), [], 'nothing is served before ready()');
+      const claimed = a.claim(a.partitionForKey('k'));
+      for (let p = 0; p < 64; p++) a.ready(p);
+      assert.deepEqual(a.membersForKey('k', { ready: true }).map((m) => m.name), ['ha']);
+      const lease = await claimed;
+      assert.equal(lease.signal.aborted, false);
+
+      b = await createRing({ ...opts, name: 'hb', join: [`127.0.0.1:${a.node.address.port}`] });
+      const bEvents = collect(b, stopB.signal);
+      await waitFor('both in the ring', () => a.table.members.length === 2 && b!.table.members.length === 2, 10_000, 20);
+      // R = 2 with two members: both hold everything; b must load all before a is released from primaries.
+      const movedPrimary = Array.from({ length: 64 }, (_, p) => p).find((p) => a.table.membersForPartition(p)[0] === 'hb')!;
+      await waitFor('b acquired', () => bEvents.filter((e) => e.type === 'acquire').length === 64, 5000, 10);
+      await waitFor('a sees b not ready: only a serves', () => a.membersForPartition(movedPrimary, { ready: true }).map((m) => m.name).join() === 'ha', 5000, 20);
+      for (let p = 0; p < 64; p++) b.ready(p);
+      await waitFor('a sees b ready, primary first', () => a.membersForPartition(movedPrimary, { ready: true }).map((m) => m.name).join() === 'hb,ha', 5000, 20);
+      if (a.table.membersForPartition(a.partitionForKey('k'))[0] === 'hb') await waitFor('a lost the lease on k', () => lease.signal.aborted, 5000, 20);
+
+      // b's handler for one partition breaks: routing fails over to a, then b is offered it again.
+      const before = bEvents.length;
+      b.reportFailed(movedPrimary);
+      await waitFor('a routes around b', () => a.membersForPartition(movedPrimary, { ready: true }).map((m) => m.name).join() === 'ha', 5000, 20);
+      await waitFor('b gets the partition again', () => bEvents.slice(before).some((e) => e.type === 'acquire' && e.partition === movedPrimary), 5000, 20);
+      b.ready(movedPrimary);
+      await waitFor('b serves it again', () => a.membersForPartition(movedPrimary, { ready: true })[0]?.name === 'hb', 5000, 20);
+      assert.throws(() => b!.ready(64), { code: 'ERR_INVALID_ARGUMENT', message: /^partition must be an integer in \[0, 63\]/ });
+      await assert.rejects(createRing({ ...opts, name: 'x', handoffTimeoutMs: -1 }), { code: 'ERR_INVALID_OPTION', message: /^handoffTimeoutMs/ });
+    } finally {
+      stopA.abort();
+      stopB.abort();
+      await Promise.all([a.close(), b?.close()]);
+    }
+  });
+});
