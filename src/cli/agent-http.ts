@@ -59,10 +59,19 @@ async function handle(node: GossipNode, ring: Ring | undefined, req: IncomingMes
       const owners = Array.from({ length: t.partitions }, (_, p) => t.membersForPartition(p));
       return send(res, 200, { checksum: t.checksum, partitions: t.partitions, replicas: t.replicas, hash: t.hash, placement: t.placement, members: t.members, owners });
     }
+    case 'POST /ready':
+    case 'POST /failed': {
+      if (!ring?.handoff) return send(res, 404, { error: 'no handoff: start the agent with --partitions and --handoff' });
+      const partition = Number(required(url, 'partition'));
+      if (url.pathname === '/ready') ring.ready(partition);
+      else ring.reportFailed(partition);
+      return send(res, 200, { ok: true, partition });
+    }
     case 'GET /route': {
       if (!ring) return send(res, 404, { error: 'no ring: start the agent with --partitions' });
       const key = required(url, 'key');
-      return send(res, 200, { key, partition: ring.partitionForKey(key), members: ring.membersForKey(key).map((m) => ({ name: m.name, address: `${m.host}:${m.port}`, tags: m.tags })) });
+      const member = (m: Member) => ({ name: m.name, address: `${m.host}:${m.port}`, tags: m.tags });
+      return send(res, 200, { key, partition: ring.partitionForKey(key), members: ring.membersForKey(key).map(member), ready: ring.membersForKey(key, { ready: true }).map(member) });
     }
     case 'GET /members':
       return send(res, 200, node.members().map(memberJson));

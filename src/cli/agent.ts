@@ -41,6 +41,9 @@ Ring (on with --partitions; prints acquire/release/promote/demote lines for this
   --hash NAME          fnv1a32 (default) or fnv1a64 (routes like Go libring)
   --placement NAME     jump (default, libring's) or rendezvous (moves the least data)
   --watch-tag K=REGEXP only members whose tag K matches own partitions; repeatable (all must match)
+  --handoff            keep serving a lost partition until its new holder is ready; a gained
+                       partition is ready after POST /ready?partition=P (or --ready-after)
+  --ready-after D      with --handoff: consider a gained partition loaded after this long
   --log-level LEVEL    fatal, error, warn, info (default), debug, trace or silent
   -h, --help           show this help`;
 
@@ -66,6 +69,8 @@ export async function agentCommand(argv: string[]): Promise<void> {
       hash: { type: 'string' },
       placement: { type: 'string' },
       'watch-tag': { type: 'string', multiple: true, default: [] },
+      handoff: { type: 'boolean', default: false },
+      'ready-after': { type: 'string' },
       'log-level': { type: 'string', default: 'info' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -96,9 +101,11 @@ export async function agentCommand(argv: string[]): Promise<void> {
     }
   }
   const ringFlags = ['replicas', 'hash', 'placement'] as const;
-  if (values.partitions === undefined && (ringFlags.some((f) => values[f] !== undefined) || values['watch-tag'].length > 0)) {
-    throw new UsageError('--replicas, --hash, --placement and --watch-tag need --partitions (the ring)');
+  if (values.partitions === undefined && (ringFlags.some((f) => values[f] !== undefined) || values['watch-tag'].length > 0 || values.handoff)) {
+    throw new UsageError('--replicas, --hash, --placement, --watch-tag and --handoff need --partitions (the ring)');
   }
+  if (values['ready-after'] !== undefined && !values.handoff) throw new UsageError('--ready-after needs --handoff');
+  const readyAfterMs = values['ready-after'] === undefined ? undefined : parseDuration('ready-after', values['ready-after']);
   if (values.hash !== undefined && !KEY_HASHES.includes(values.hash as KeyHash)) throw new UsageError(`--hash must be one of ${KEY_HASHES.join(', ')}, got ${JSON.stringify(values.hash)}`);
   if (values.placement !== undefined && !PLACEMENTS.includes(values.placement as Placement)) throw new UsageError(`--placement must be one of ${PLACEMENTS.join(', ')}, got ${JSON.stringify(values.placement)}`);
   const nodeOptions: GossipNodeOptions = {
@@ -125,6 +132,7 @@ export async function agentCommand(argv: string[]): Promise<void> {
           ...(values.hash !== undefined ? { hash: values.hash as KeyHash } : {}),
           ...(values.placement !== undefined ? { placement: values.placement as Placement } : {}),
           watchTags,
+          handoff: values.handoff,
         });
   const node = ring ? ring.node : await GossipNode.create(nodeOptions);
   const print = (event: string, fields: Record<string, unknown>) => process.stdout.write(`${JSON.stringify({ event, ...fields })}\n`);
@@ -137,7 +145,13 @@ export async function agentCommand(argv: string[]): Promise<void> {
   });
   if (ring) {
     void (async () => {
-      for await (const { type, ...change } of ring.events()) print(type, change);
+      for await (const { type, ...change } of ring.events()) {
+        print(type, change);
+        if (type === 'acquire' && readyAfterMs !== undefined) {
+          const t = setTimeout(() => ring.table.membersForPartition(change.partition).includes(values.name!) && ring.ready(change.partition), readyAfterMs);
+          t.unref();
+        }
+      }
     })();
   }
   let server: Server | undefined;

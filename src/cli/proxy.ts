@@ -1,7 +1,7 @@
 /**
- * The agent's routing proxy: /proxy/KEY/rest is forwarded to the owners of KEY, primary first,
- * at the URL in their `http` tag (e.g. http=http://10.0.0.5:8080), as /rest. When an owner cannot
- * be reached it fails over to the next. The request body is buffered (at most 1 MiB) so it can
+ * The agent's routing proxy: /proxy/KEY/rest is forwarded to the holders of KEY that can serve it
+ * now (ready holders, best first; then the other owners), at the URL in their `http` tag (e.g.
+ * http=http://10.0.0.5:8080), as /rest. When one cannot be reached it fails over to the next. The request body is buffered (at most 1 MiB) so it can
  * be sent again.
  */
 import { type IncomingMessage, type ServerResponse, request } from 'node:http';
@@ -31,7 +31,10 @@ export async function proxy(ring: Ring, req: IncomingMessage, res: ServerRespons
   const body = Buffer.concat(chunks);
   const headers = Object.fromEntries(Object.entries(req.headers).filter(([h]) => !HOP_BY_HOP.has(h)));
   const tried: string[] = [];
-  for (const owner of ring.membersForKey(key)) {
+  // Holders that can serve now first (with handoff, those that have the data), then the rest.
+  const ready = ring.membersForKey(key, { ready: true });
+  const candidates = [...ready, ...ring.membersForKey(key).filter((m) => !ready.includes(m))];
+  for (const owner of candidates) {
     const base = owner.tags['http'];
     if (!base) continue;
     let target: URL;

@@ -119,6 +119,11 @@ export class Ring extends EventEmitter<RingEvents> {
     return ring;
   }
 
+  /** Whether this ring runs the handoff protocol. */
+  get handoff(): boolean {
+    return this.#core.handoff;
+  }
+
   /** The local member, as the cluster sees it. */
   get local(): Member {
     return this.node.members().find((m) => m.name === this.#core.view.local)!;

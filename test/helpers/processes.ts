@@ -147,8 +147,8 @@ export interface Agent {
 }
 
 /** Starts `swimring agent` from source as its own process (one node process: node --import tsx). */
-export async function startAgent(procs: Processes, name: string, args: string[] = []): Promise<Agent> {
-  const port = await freePort();
+export async function startAgent(procs: Processes, name: string, args: string[] = [], options: { port?: number } = {}): Promise<Agent> {
+  const port = options.port ?? (await freePort());
   const child = procs.track(
     spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'agent', '--name', name, '--bind', `127.0.0.1:${port}`, '--log-level', 'debug', ...args], {
       cwd: root,
