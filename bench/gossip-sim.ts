@@ -88,7 +88,7 @@ for (const n of sizes) {
     }
   }
   const floor = Math.ceil(Math.log(n) / Math.log(1 + lan.gossipNodes)) * lan.gossipIntervalMs;
-  convergence.push([n, fmt(median(join99)), fmt(median(join100)), fmt(floor), SERF_MODEL_S[n]!.toFixed(1), (median(join99) / 1000 / SERF_MODEL_S[n]!).toFixed(2), fmt(median(fail99)), fmt(median(fail100))]);
+  convergence.push([n, fmt(median(join99)), fmt(median(join100)), fmt(floor), SERF_MODEL_S[n]!.toFixed(1), (median(join99) / 1000 / SERF_MODEL_S[n]!).toFixed(3), fmt(median(fail99)), fmt(median(fail100))]);
   trafficRows.push([n, median(idle.map((x) => x.packets)).toFixed(2), median(idle.map((x) => x.bytes)).toFixed(0), median(churn.map((x) => x.packets)).toFixed(2), median(churn.map((x) => x.bytes)).toFixed(0), median(wallPerSimSecond).toFixed(1)]);
 }
 // The largest sizes: one seed, join and failure only. At 10 000 every node holds every member
@@ -98,7 +98,7 @@ for (const n of quick ? [] : [3000, 10000]) {
   const { w, names } = fresh(1, n, n >= 10000 ? { pushPullIntervalMs: 0 } : {});
   const { join, failure } = joinAndFailure(w, names);
   const model = SERF_MODEL_S[n];
-  convergence.push([n, fmt(join[0]), fmt(join[1]), fmt(Math.ceil(Math.log(n) / Math.log(1 + lan.gossipNodes)) * lan.gossipIntervalMs), model ? model.toFixed(1) : '-', model && join[0] !== null ? (join[0] / 1000 / model).toFixed(2) : '-', fmt(failure[0]), fmt(failure[1])]);
+  convergence.push([n, fmt(join[0]), fmt(join[1]), fmt(Math.ceil(Math.log(n) / Math.log(1 + lan.gossipNodes)) * lan.gossipIntervalMs), model ? model.toFixed(1) : '-', model && join[0] !== null ? (join[0] / 1000 / model).toFixed(3) : '-', fmt(failure[0]), fmt(failure[1])]);
 }
 
 say('## Join and failure, seconds until 99.99 % / 100 % of nodes know');
