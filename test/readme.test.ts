@@ -27,11 +27,12 @@ describe('README', () => {
     assert.match(readme, /^npm test\b/m);
   });
 
-  it('has TypeScript examples', () => assert.ok(blocks.length >= 7));
+  it('has TypeScript examples', () => assert.ok(blocks.length >= 8));
 
   // Substrings each example's output must contain, in order of the blocks.
   const expected: RegExp[] = [
     /^\[ 'cache-a', 'cache-b' \] true 64\n$/,
+    /^\[ 'b' \] \[ 'a' \]\n\[ 'b' \] false\n$/,
     /^b sees a join at 127\.0\.0\.1:\d+\n\[ 'a:alive', 'b:alive' \]\n$/,
     /^(?=[\s\S]*^b got deploy: v1\.2\.3$)(?=[\s\S]*^ack b $)(?=[\s\S]*^response b pong to a$)(?![\s\S]*^(ack|response) a)/m,
     /^\d+ \[ 'cache-[a-d]', 'cache-[a-d]', 'cache-[a-d]' \] [0-9a-f]{16}$/m,

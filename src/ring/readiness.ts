@@ -15,8 +15,10 @@
 import { DecodeError } from '../gossip/codec/msgpack.js';
 
 export const READY_TAG = 'swr';
-export const MAX_RUN_BYTES = 120;
+export const MAX_RUN_BYTES = 60;
 const PREFIX_CHARS = 8;
+/** The longest readiness tag value: two prefixes, two run lists in base64url, three dots. */
+export const MAX_READY_TAG_CHARS = 2 * PREFIX_CHARS + 2 * Math.ceil((MAX_RUN_BYTES * 4) / 3) + 3;
 
 /** Run ends (cumulative): indices in [ends[2k], ends[2k+1]) do not serve. */
 export type Runs = readonly number[];

@@ -7,14 +7,14 @@
 import { EventEmitter } from 'eventemitter3';
 import { invalidArgument, invalidOption } from '../errors.js';
 import type { UserEvent } from '../gossip/serf/serf-machine.js';
-import type { Tags } from '../gossip/serf/tags.js';
+import { type Tags, encodeTags } from '../gossip/serf/tags.js';
 import { GossipNode, type GossipNodeOptions, type Member, type ReceivedQuery } from '../io/gossip-node.js';
 import { type OwnershipChange, ownershipOf } from '../partition/diff.js';
 import type { Key } from '../partition/fnv.js';
-import { type KeyHash, type Placement, resolvePartitionOptions } from '../partition/options.js';
-import type { PartitionTable } from '../partition/table.js';
+import { type KeyHash, type Placement, type ResolvedPartitionOptions, resolvePartitionOptions } from '../partition/options.js';
+import { PartitionTable } from '../partition/table.js';
 import { PartitionEventQueue } from './event-queue.js';
-import { READY_TAG } from './readiness.js';
+import { MAX_READY_TAG_CHARS, READY_TAG, encodeReadiness } from './readiness.js';
 import { type CoreOutput, RingCore } from './ring-core.js';
 import { type WatchTags, compileWatchTags } from './tag-filter.js';
 
@@ -60,6 +60,21 @@ const NONE: readonly Member[] = Object.freeze([]);
 /** Readiness changes are published at most this often (each is a gossiped tag update). */
 const TAG_DEBOUNCE_MS = 50;
 
+/** With handoff, our tags must leave room for the longest readiness tag (meta is 512 bytes). */
+function roomForReadiness(tags: Tags): void {
+  try {
+    encodeTags({ ...tags, [READY_TAG]: 'x'.repeat(MAX_READY_TAG_CHARS) });
+  } catch {
+    throw invalidOption('tags', `small enough to leave ${MAX_READY_TAG_CHARS + 5} bytes for the handoff tag (512 bytes in all)`, tags);
+  }
+}
+
+/** The readiness tag of a member that serves nothing yet. */
+function notReadyYet(options: ResolvedPartitionOptions): string {
+  const empty = new PartitionTable({ ...options, members: [] }).checksum;
+  return encodeReadiness(empty, empty, [], []);
+}
+
 function positiveInteger(option: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   if (!Number.isInteger(value) || value < 0 || value > 86_400_000) throw invalidOption(option, 'an integer number of ms in [0, 86400000]', value);
@@ -83,7 +98,8 @@ export class Ring extends EventEmitter<RingEvents> {
     super();
     this.node = node;
     this.#core = core;
-    this.#userTags = node.tags;
+    const { [READY_TAG]: _ready, ...userTags } = node.tags;
+    this.#userTags = userTags;
     for (const m of node.members()) this.#run(core.apply(m, false, performance.now()));
     for (const change of ['member-join', 'member-update', 'member-leave', 'member-failed', 'member-reap'] as const) {
       node.on(change, (m) => {
@@ -106,7 +122,11 @@ export class Ring extends EventEmitter<RingEvents> {
     const timeouts = { handoffTimeoutMs: positiveInteger('handoffTimeoutMs', handoffTimeoutMs, 60_000), retryDelayMs: positiveInteger('retryDelayMs', retryDelayMs, 5000) };
     if (join !== undefined && (!Array.isArray(join) || join.some((s) => typeof s !== 'string'))) throw invalidOption('join', 'an array of host:port strings', join);
     signal?.throwIfAborted();
-    const node = await GossipNode.create(gossipOptions);
+    // With handoff we start out serving nothing, and say so from the first gossip on (a member
+    // without the tag would read as one without handoff: ready for all it holds).
+    if (handoff) roomForReadiness(gossipOptions.tags ?? {});
+    const tags = handoff ? { ...(gossipOptions.tags ?? {}), [READY_TAG]: notReadyYet(partitionOptions) } : gossipOptions.tags;
+    const node = await GossipNode.create({ ...gossipOptions, ...(tags ? { tags } : {}) });
     const ring = new Ring(node, new RingCore({ local: gossipOptions.name, partitions: partitionOptions, filter, handoff, ...timeouts }));
     if (join && join.length > 0) {
       try {
@@ -231,10 +251,17 @@ export class Ring extends EventEmitter<RingEvents> {
     }
   }
 
-  /** Replaces our tags (the readiness tag is kept). */
+  /** Replaces our tags (the readiness tag is kept; with handoff, leave it 179 bytes of room). */
   setTags(tags: Tags): void {
+    if (this.#core.handoff) roomForReadiness(tags);
+    const before = this.#userTags;
     this.#userTags = { ...tags };
-    this.#publishTags();
+    try {
+      this.#publishTags();
+    } catch (err) {
+      this.#userTags = before;
+      throw err;
+    }
   }
 
   /** Graceful: our leave is gossiped (the others take over our partitions), then we close. */
@@ -299,6 +326,7 @@ export class Ring extends EventEmitter<RingEvents> {
       this.#tagTimer = undefined;
       this.#publishTags();
     }, TAG_DEBOUNCE_MS);
+    this.#tagTimer.unref();
   }
 
   #publishTags(): void {
