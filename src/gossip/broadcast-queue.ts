@@ -42,6 +42,11 @@ export class BroadcastQueue {
     return this.#length;
   }
 
+  /** Messages not sent even once yet. */
+  get unsent(): number {
+    return this.#live[0] ?? 0;
+  }
+
   queue(broadcast: Broadcast): void {
     if (broadcast.key !== null) {
       const old = this.#byKey.get(broadcast.key);

@@ -501,7 +501,7 @@ export class GossipMachine {
 
   #aliveNode(a: Alive, nowMs: number): void {
     if (a.vsn.length > 0 && a.vsn.length < 6) throw new DecodeError('short Vsn');
-    if (a.vsn.length >= 6 && (a.vsn[0] === 0 || a.vsn[1] === 0 || a.vsn[0]! > a.vsn[1]!)) {
+    if (a.vsn.length >= 6 && !sensibleVersions(a.vsn)) {
       this.#drop('badVersion');
       return;
     }
@@ -825,7 +825,9 @@ export class GossipMachine {
       maxDMin = Math.max(maxDMin, vsn[3]!);
       minDMax = Math.min(minDMax, vsn[4]!);
     }
-    return all.every(({ vsn }) => vsn[2]! >= maxPMin && vsn[2]! <= minPMax && vsn[5]! >= maxDMin && vsn[5]! <= minDMax);
+    // memberlist checks dead members here too, so one odd record of a long-gone member blocks
+    // anti-entropy until it is reaped; only the members that take part count for us.
+    return all.every(({ vsn, alive }) => !alive || (vsn[2]! >= maxPMin && vsn[2]! <= minPMax && vsn[5]! >= maxDMin && vsn[5]! <= minDMax));
   }
 
   // ---- output --------------------------------------------------------------------------------
@@ -865,15 +867,16 @@ export class GossipMachine {
   }
 
   /**
-   * Queues a broadcast. News that finds the queue empty starts spreading at once, in an extra
-   * gossip round, rather than at the next tick (up to gossipIntervalMs later): invisible on the
-   * wire, it takes about half a gossip interval off every join, leave, failure and event. The
-   * transmit limit is unchanged, and a busy queue (never empty) gets no extra rounds.
+   * Queues a broadcast. News that finds nothing unsent in the queue starts spreading at once, in
+   * an extra gossip round, rather than at the next tick (up to gossipIntervalMs later): invisible
+   * on the wire, it takes most of a gossip interval off every hop of a join, leave, failure or
+   * event. The transmit limit per message is unchanged, and news arriving while other news still
+   * waits for its first send rides along with it (one extra round per burst).
    */
   #queueBroadcast(b: Parameters<BroadcastQueue['queue']>[0]): void {
-    const wasEmpty = this.#broadcasts.length === 0;
+    const nothingUnsent = this.#broadcasts.unsent === 0;
     this.#broadcasts.queue(b);
-    if (wasEmpty && this.#started && !this.#eagerPending) {
+    if (nothingUnsent && this.#started && !this.#eagerPending) {
       this.#eagerPending = true;
       this.#timer({ kind: 'gossipNow' }, this.#nowMs);
     }
@@ -915,4 +918,10 @@ function replyAddress(m: { sourceAddr: Uint8Array | null; sourcePort: number }, 
     if (host !== '') return { host, port: m.sourcePort };
   }
   return from;
+}
+
+/** [pmin, pmax, pcur, dmin, dmax, dcur]: non-zero ranges, each current version inside its range. */
+function sensibleVersions(v: Uint8Array): boolean {
+  const [pmin, pmax, pcur, dmin, dmax, dcur] = v as unknown as number[];
+  return pmin! > 0 && pmin! <= pmax! && pcur! >= pmin! && pcur! <= pmax! && dmin! > 0 && dmin! <= dmax! && dcur! >= dmin! && dcur! <= dmax!;
 }

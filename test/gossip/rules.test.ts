@@ -40,6 +40,8 @@ describe('alive rule', () => {
     { name: 'a member that left may come back at another address', setup: [alive('b', 1), encodeDead({ node: 'b', incarnation: 1, from: 'b' })], packet: alive('b', 1, { host: 3 }), status: 'alive', incarnation: 1, events: ['join:b:alive'] },
     { name: 'a dead member comes back with a higher incarnation', setup: [alive('b', 1), encodeDead({ node: 'b', incarnation: 1, from: 'x' })], packet: alive('b', 2), status: 'alive', incarnation: 2, events: ['join:b:alive'] },
     { name: 'an impossible version range is ignored', setup: [], packet: alive('b', 1, { vsn: Uint8Array.from([3, 2, 2, 2, 5, 5]) }), events: [], drop: 'badVersion' },
+    { name: 'a current version outside its own range is ignored (it would block every push/pull)', setup: [], packet: alive('b', 1, { vsn: Uint8Array.from([1, 5, 9, 2, 5, 5]) }), events: [], drop: 'badVersion' },
+    { name: 'a zero delegate range is ignored', setup: [], packet: alive('b', 1, { vsn: Uint8Array.from([1, 5, 2, 0, 0, 0]) }), events: [], drop: 'badVersion' },
     { name: 'a short Vsn is malformed', setup: [], packet: alive('b', 1, { vsn: Uint8Array.from([1, 5, 2]) }), events: [], drop: 'malformed' },
   ];
   for (const c of cases) {
