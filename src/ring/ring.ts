@@ -6,9 +6,8 @@
  */
 import { EventEmitter } from 'eventemitter3';
 import { invalidArgument, invalidOption } from '../errors.js';
-import type { UserEvent } from '../gossip/serf/serf-machine.js';
 import { type Tags, encodeTags } from '../gossip/serf/tags.js';
-import { GossipNode, type GossipNodeOptions, type Member, type ReceivedQuery } from '../io/gossip-node.js';
+import { GossipNode, type GossipNodeEvents, type GossipNodeOptions, type Member } from '../io/gossip-node.js';
 import { type OwnershipChange, ownershipOf } from '../partition/diff.js';
 import type { Key } from '../partition/fnv.js';
 import { type KeyHash, type Placement, type ResolvedPartitionOptions, resolvePartitionOptions } from '../partition/options.js';
@@ -46,15 +45,8 @@ export interface Lease {
   readonly signal: AbortSignal;
 }
 
-export interface RingEvents {
-  'member-join': [Member];
-  'member-update': [Member];
-  'member-leave': [Member];
-  'member-failed': [Member];
-  'member-reap': [Member];
-  event: [UserEvent];
-  query: [ReceivedQuery];
-}
+/** The node's membership, user-event and query events, passed through. */
+export type RingEvents = Omit<GossipNodeEvents, 'name-conflict'>;
 
 const NONE: readonly Member[] = Object.freeze([]);
 /** Readiness changes are published at most this often (each is a gossiped tag update). */
