@@ -80,6 +80,11 @@ export class RingCore {
     return this.view.table;
   }
 
+  /** Partitions lost but still served, waiting for their new holders. */
+  get retaining(): number {
+    return this.#withheld.size;
+  }
+
   /** A member's new state (or its removal). */
   apply(member: SerfMember, removed: boolean, nowMs: number): CoreOutput[] {
     const changes = this.view.apply(member, removed);

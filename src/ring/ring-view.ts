@@ -9,6 +9,9 @@ import { PartitionTable } from '../partition/table.js';
 import type { SerfMember } from '../gossip/serf/serf-members.js';
 import type { MemberFilter } from './tag-filter.js';
 
+/** Set by a member that hands its partitions over before it leaves: it owns nothing any more. */
+export const DRAIN_TAG = 'swd';
+
 export class RingView {
   readonly local: string;
   readonly #options: ResolvedPartitionOptions;
@@ -35,9 +38,9 @@ export class RingView {
     return [...this.#members.values()];
   }
 
-  /** Does this member own partitions? */
+  /** Does this member own partitions? Not when it is draining before a leave (DRAIN_TAG). */
   owns(m: SerfMember): boolean {
-    return m.status === 'alive' && this.#filter(m.tags, m.name);
+    return m.status === 'alive' && m.tags[DRAIN_TAG] === undefined && this.#filter(m.tags, m.name);
   }
 
   /**

@@ -15,6 +15,7 @@ import { PartitionTable } from '../partition/table.js';
 import { PartitionEventQueue } from './event-queue.js';
 import { MAX_READY_TAG_CHARS, READY_TAG, encodeReadiness } from './readiness.js';
 import { type CoreOutput, RingCore } from './ring-core.js';
+import { DRAIN_TAG } from './ring-view.js';
 import { type WatchTags, compileWatchTags } from './tag-filter.js';
 
 export interface RingOptions extends GossipNodeOptions {
@@ -82,15 +83,18 @@ export class Ring extends EventEmitter<RingEvents> {
   readonly #leases = new Map<number, AbortController>();
   #userTags: Tags;
   #tagTimer: NodeJS.Timeout | undefined;
+  #draining = false;
+  readonly #handoffTimeoutMs: number;
   /** Owner name lists (shared, frozen, from the table) → the same owners as members. */
   #asMembers = new WeakMap<readonly string[], readonly Member[]>();
   #closed = false;
 
-  private constructor(node: GossipNode, core: RingCore) {
+  private constructor(node: GossipNode, core: RingCore, handoffTimeoutMs: number) {
     super();
     this.node = node;
     this.#core = core;
-    const { [READY_TAG]: _ready, ...userTags } = node.tags;
+    this.#handoffTimeoutMs = handoffTimeoutMs;
+    const { [READY_TAG]: _ready, [DRAIN_TAG]: _drain, ...userTags } = node.tags;
     this.#userTags = userTags;
     for (const m of node.members()) this.#run(core.apply(m, false, performance.now()));
     for (const change of ['member-join', 'member-update', 'member-leave', 'member-failed', 'member-reap'] as const) {
@@ -119,7 +123,7 @@ export class Ring extends EventEmitter<RingEvents> {
     if (handoff) roomForReadiness(gossipOptions.tags ?? {});
     const tags = handoff ? { ...(gossipOptions.tags ?? {}), [READY_TAG]: notReadyYet(partitionOptions) } : gossipOptions.tags;
     const node = await GossipNode.create({ ...gossipOptions, ...(tags ? { tags } : {}) });
-    const ring = new Ring(node, new RingCore({ local: gossipOptions.name, partitions: partitionOptions, filter, handoff, ...timeouts }));
+    const ring = new Ring(node, new RingCore({ local: gossipOptions.name, partitions: partitionOptions, filter, handoff, ...timeouts }), timeouts.handoffTimeoutMs);
     if (join && join.length > 0) {
       try {
         await node.join(join, signal ? { signal } : {});
@@ -256,8 +260,21 @@ export class Ring extends EventEmitter<RingEvents> {
     }
   }
 
-  /** Graceful: our leave is gossiped (the others take over our partitions), then we close. */
+  /**
+   * Graceful. With handoff we first drain: a tag takes us out of the ring, the others take our
+   * partitions over, and we keep serving them until their new holders are ready (bounded by
+   * handoffTimeoutMs and the signal). Then our leave is gossiped and we close.
+   */
   async leave(options: { signal?: AbortSignal } = {}): Promise<void> {
+    if (this.#core.handoff && !this.#closed) {
+      this.#draining = true;
+      this.#publishTags();
+      const deadline = performance.now() + this.#handoffTimeoutMs;
+      while (this.#core.retaining > 0 || this.holdings().size > 0) {
+        if (this.#closed || options.signal?.aborted || performance.now() > deadline) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
     await this.node.leave(options);
     this.#shut();
   }
@@ -324,7 +341,9 @@ export class Ring extends EventEmitter<RingEvents> {
   #publishTags(): void {
     if (this.#closed) return;
     const tag = this.#core.tag;
-    this.node.setTags(tag === undefined ? this.#userTags : { ...this.#userTags, [READY_TAG]: tag });
+    const tags: Record<string, string> = tag === undefined ? { ...this.#userTags } : { ...this.#userTags, [READY_TAG]: tag };
+    if (this.#draining) tags[DRAIN_TAG] = '1';
+    this.node.setTags(tags);
     // Our own tags decide whether we are in the ring (watchTags): the core sees them too.
     this.#run(this.#core.apply(this.local, false, performance.now()));
   }

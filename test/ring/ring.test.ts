@@ -136,3 +136,32 @@ describe('createRing with handoff', () => {
     }
   });
 });
+
+describe('a graceful leave with handoff', () => {
+  it('drains first: the leaver keeps serving until its successor is ready, then leaves', async () => {
+    const opts = { ...base, partitions: 16, replicas: 1, handoff: true, handoffTimeoutMs: 20_000 };
+    const a = await createRing({ ...opts, name: 'da' });
+    const b = await createRing({ ...opts, name: 'db', join: [`127.0.0.1:${a.node.address.port}`] });
+    const stop = new AbortController();
+    const bEvents = collect(b, stop.signal);
+    try {
+      await waitFor('both in the ring', () => a.table.members.length === 2 && b.table.members.length === 2, 10_000, 20);
+      for (const p of a.holdings().keys()) a.ready(p);
+      for (const p of b.holdings().keys()) b.ready(p);
+      const aHeld = [...a.holdings().keys()];
+      let left = false;
+      const leaving = a.leave().then(() => (left = true));
+      await waitFor('b takes over a\'s partitions', () => aHeld.every((p) => bEvents.some((e) => e.type === 'acquire' && e.partition === p)), 10_000, 20);
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(left, false, 'a is still serving: b is not ready for them');
+      assert.deepEqual(b.membersForPartition(aHeld[0]!, { ready: true }).map((m) => m.name), ['da']);
+      for (const p of aHeld) b.ready(p);
+      await leaving;
+      await waitFor('b sees a left', () => b.members().find((m) => m.name === 'da')?.status === 'left', 10_000, 20);
+      assert.deepEqual(b.membersForPartition(aHeld[0]!, { ready: true }).map((m) => m.name), ['db']);
+    } finally {
+      stop.abort();
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+});
