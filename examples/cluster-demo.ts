@@ -1,13 +1,15 @@
 /**
  * npm start: five `swimring agent` processes on 127.0.0.1 form a ring (64 partitions, 2
- * replicas). The demo shows the members and how the partitions are spread, kills one with
- * SIGKILL and shows the others take over its partitions, restarts it under the same name and
- * shows it rejoin and take its share back, then stops everything it started. About 20 s;
- * `npm start -- --keep` leaves the cluster running until Ctrl-C.
+ * replicas, handoff on: each member takes 1 s to "load" a partition it gains). The demo shows
+ * the members and how the partitions are spread, kills one with SIGKILL and shows the others
+ * take over its partitions, restarts it under the same name and shows the handoff (the previous
+ * holders keep serving until it has loaded its share), then stops everything it started. About
+ * 20 s; `npm start -- --keep` leaves the cluster running until Ctrl-C.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { fnv1a32Partition } from '../src/index.js';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const keep = process.argv.includes('--keep');
@@ -60,7 +62,7 @@ function flush(): void {
 }
 
 async function start(name: string, gossip: number, http: number, seed?: number): Promise<Agent> {
-  const args = ['agent', '--name', name, '--bind', `127.0.0.1:${gossip}`, '--http', `127.0.0.1:${http}`, '--profile', 'local', '--partitions', String(PARTITIONS), '--replicas', '2', '--log-level', 'warn'];
+  const args = ['agent', '--name', name, '--bind', `127.0.0.1:${gossip}`, '--http', `127.0.0.1:${http}`, '--profile', 'local', '--partitions', String(PARTITIONS), '--replicas', '2', '--handoff', '--ready-after', '1s', '--log-level', 'warn'];
   if (seed) args.push('--join', `127.0.0.1:${seed}`);
   const child = spawn(process.execPath, [...cli, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
   const agent: Agent = { name, gossip, http, child, lines: [] };
@@ -142,11 +144,27 @@ async function main(): Promise<void> {
   say(`restart ${VICTIM} under the same name and address`);
   agents.set(VICTIM, await start(VICTIM, victim.gossip, victim.http, one.gossip));
   await until('all five alive again', () => seenAllAlive(5));
-  await new Promise((r) => setTimeout(r, 400));
+  // A partition that comes back to the restarted member: who owns it, who serves it.
+  const ring = await get<Ring>(one, '/ring');
+  const back = ring.owners.findIndex((o) => o[0] === VICTIM);
+  type Route = { members: { name: string }[]; ready: { name: string }[] };
+  const show = async () => {
+    const r = await get<Route>(one, `/route?key=${encodeURIComponent(keyFor(back))}`);
+    say(`partition ${back}: owners ${r.members.map((m) => m.name).join(', ')}; serving now ${r.ready.map((m) => m.name).join(', ') || 'nobody'}`);
+    return r;
+  };
+  await show();
+  await until(`${VICTIM} to be ready for partition ${back}`, async () => (await get<Route>(one, `/route?key=${encodeURIComponent(keyFor(back))}`)).ready[0]?.name === VICTIM, 40_000);
   flush();
+  await show();
   await showRing(one);
   const checksums = new Set(await Promise.all([...agents.values()].map(async (a) => (await get<Ring>(a, '/ring')).checksum)));
   say(checksums.size === 1 ? 'all five agree on the ring again' : `views still differ: ${[...checksums].join(' ')}`);
+}
+
+/** A key of the given partition (keys are routed by FNV-1a 32 of their bytes, mod P). */
+function keyFor(partition: number): string {
+  for (let i = 0; ; i++) if (fnv1a32Partition(`key-${i}`, PARTITIONS) === partition) return `key-${i}`;
 }
 
 async function stopAll(): Promise<void> {

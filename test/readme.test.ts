@@ -62,6 +62,7 @@ describe('README', () => {
     assert.match(out, /user:1001 → partition \d+ → demo-\d, demo-\d/);
     assert.match(out, /kill -9 demo-3[\s\S]*demo-3 is failed everywhere[\s\S]*acquire \(from demo-/);
     assert.match(out, /restart demo-3[\s\S]*demo-3: \d+ × acquire/);
+    assert.match(out, /partition \d+: owners demo-3, demo-\d; serving now demo-\d\n[\s\S]*partition \d+: owners demo-3, demo-\d; serving now demo-3, demo-\d/);
     assert.match(out, /all five agree on the ring again/);
     assert.match(out, /done\n$/);
   });

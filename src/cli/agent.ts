@@ -172,7 +172,7 @@ export async function agentCommand(argv: string[]): Promise<void> {
     }
     stopping = true;
     logger.info({ signal }, 'leaving the cluster');
-    void node
+    void (ring ?? node)
       .leave()
       .then(() => {
         print('left', { name: values.name });

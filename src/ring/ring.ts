@@ -326,6 +326,7 @@ export class Ring extends EventEmitter<RingEvents> {
       this.#wake = undefined;
       if (!this.#closed) this.#run(this.#core.tick(performance.now()));
     }, Math.max(0, atMs - performance.now()));
+    timer.unref(); // the node's sockets keep the process alive, not our bookkeeping
     this.#wake = { atMs, timer };
   }
 
