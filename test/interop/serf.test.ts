@@ -81,6 +81,12 @@ describe('interop with serf agents', { skip }, () => {
       assert.deepEqual(route.members.map((m) => m.name), [...table.membersForKey(key)]);
     }
     assert.ok(!router.lines.some((l) => l['event'] === 'acquire'), 'the router owns nothing');
+    // A swimring owner with handoff: its readiness tag is just another tag to the agents.
+    const owner = await startAgent(procs, 'ts-owner', ['--partitions', '128', '--replicas', '2', '--hash', 'fnv1a64', '--watch-tag', 'ring=^active$', '--tag', 'ring=active', '--handoff', '--ready-after', '100ms', '--join', `127.0.0.1:${c1.port}`]);
+    await waitFor('the router sees three in the ring', async () => ((await (await fetch(`http://${http}/ring`)).json()) as { members: string[] }).members.join() === 'c1,c2,ts-owner', 30_000);
+    await waitFor('serf lists ts-owner with its readiness tag', () => c1.members().some((m) => m.name === 'ts-owner' && m.status === 'alive' && /^[0-9a-f]{8}\.[0-9a-f]{8}\./.test(m.tags['swr'] ?? '')), 30_000);
+    assert.ok(owner.lines.some((l) => l['event'] === 'acquire'));
+    for (const s of [c1, c2]) assert.deepEqual(s.log().split('\n').filter((l) => /\[(ERR|WARN)\]/.test(l)), [], `${s.name} log`);
   });
 
   it('an encrypted serf cluster admits a swimring node with the key and keeps out one with another key', async () => {
