@@ -19,6 +19,8 @@ import { DRAIN_TAG } from './ring-view.js';
 import { type WatchTags, compileWatchTags } from './tag-filter.js';
 
 export interface RingOptions extends GossipNodeOptions {
+  /** Base64 encryption keys, primary first: the same as the node's `encrypt`. */
+  keyring?: string | readonly string[];
   /** Seeds to join (`host:port`); retried with backoff until one answers or `signal` aborts. */
   join?: readonly string[];
   /** Which members own partitions; default all. */
@@ -110,7 +112,9 @@ export class Ring extends EventEmitter<RingEvents> {
   /** Starts a node, joins `join` if given, and keeps the ring over the cluster's members. */
   static async create(options: RingOptions): Promise<Ring> {
     if (options === null || typeof options !== 'object') throw invalidOption('options', 'an object', options);
-    const { join, watchTags, partitions, replicas, hash, placement, signal, ...nodeOptions } = options;
+    const { join, watchTags, partitions, replicas, hash, placement, signal, keyring, ...nodeOptions } = options;
+    if (keyring !== undefined && nodeOptions.encrypt !== undefined) throw invalidOption('keyring', 'absent when encrypt is given (they are the same option)', keyring);
+    if (keyring !== undefined) nodeOptions.encrypt = keyring;
     const partitionOptions = resolvePartitionOptions({ partitions, ...(replicas !== undefined ? { replicas } : {}), ...(hash ? { hash } : {}), ...(placement ? { placement } : {}) });
     const filter = compileWatchTags(watchTags);
     const { handoff = false, handoffTimeoutMs, retryDelayMs, ...gossipOptions } = nodeOptions;

@@ -6,6 +6,7 @@ import { type Ring, createRing } from '../../src/ring/ring.js';
 import { waitFor } from '../helpers/processes.js';
 
 const base = { bind: '127.0.0.1:0', profile: 'local' as const, partitions: 64, replicas: 2 };
+const KEY = Buffer.alloc(32, 7).toString('base64');
 
 /** Collects a ring's events in the background until `stop` aborts. */
 function collect(ring: Ring, stop: AbortSignal): OwnershipChange[] {
@@ -85,9 +86,23 @@ describe('createRing', () => {
       [{ partitions: 8, watchTags: { ring: 1 } }, /^watchTags\.ring must be a RegExp or a string/],
       [{ partitions: 8, join: 'host:1' }, /^join must be an array/],
       [{ partitions: 8, name: '' }, /^name must be a non-empty string/],
+      [{ partitions: 8, keyring: [KEY], encrypt: KEY }, /^keyring must be absent when encrypt is given/],
     ];
     for (const [bad, message] of cases) {
       await assert.rejects(createRing({ name: 'x', bind: '127.0.0.1:0', ...bad } as never), { code: 'ERR_INVALID_OPTION', message });
+    }
+  });
+});
+
+describe('createRing with a keyring', () => {
+  it('members with the key form a ring; the key is the node\'s', async () => {
+    const a = await createRing({ ...base, name: 'ka', keyring: [KEY] });
+    const b = await createRing({ ...base, name: 'kb', keyring: KEY, join: [`127.0.0.1:${a.node.address.port}`] });
+    try {
+      await waitFor('both in the ring', () => a.table.members.length === 2, 10_000, 20);
+      assert.deepEqual(a.node.keyring?.keys, [KEY]);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
     }
   });
 });
