@@ -8,6 +8,8 @@ import { fileURLToPath } from 'node:url';
 
 const src = fileURLToPath(new URL('../src/', import.meta.url));
 const PURE_DIRS = ['partition', 'gossip'];
+/** The ring's pure core (ring.ts is its I/O adapter). */
+const PURE_RING_FILES = ['ring-core.ts', 'ring-view.ts', 'readiness.ts', 'event-queue.ts', 'tag-filter.ts'];
 const FORBIDDEN: [RegExp, string][] = [
   [/from\s+['"](node:|fs|net|dgram|os|child_process|crypto|timers)/, 'a Node.js built-in import'],
   [/\bimport\(\s*['"]node:/, 'a dynamic Node.js import'],
@@ -16,6 +18,7 @@ const FORBIDDEN: [RegExp, string][] = [
   [/\bMath\.random\b/, 'Math.random'],
   [/\b(setTimeout|setInterval|setImmediate|queueMicrotask)\b/, 'a timer'],
   [/\bprocess\./, 'process'],
+  [/\bBuffer\b/, 'Buffer (Node-only)'],
 ];
 
 function sources(dir: string): string[] {
@@ -41,4 +44,13 @@ describe('architecture', () => {
       }
     });
   }
+
+  it('the ring core is pure (only ring.ts touches the node and timers)', () => {
+    for (const name of PURE_RING_FILES) {
+      const file = join(src, 'ring', name);
+      const code = readFileSync(file, 'utf8').replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, '');
+      for (const [pattern, what] of FORBIDDEN) assert.doesNotMatch(code, pattern, `${file} uses ${what}`);
+      assert.doesNotMatch(code, /from\s+['"]\.\.\/io\//, `${file} imports the I/O layer`);
+    }
+  });
 });

@@ -70,7 +70,7 @@ function encodeRuns(ready: readonly boolean[]): string {
   if (!(want && length === ready.length) && ready.length > 0) runs.push(length);
   let bytes = varints(runs);
   if (bytes.length > MAX_RUN_BYTES) bytes = varints([0, ready.length]);
-  return Buffer.from(bytes).toString('base64url');
+  return toBase64Url(bytes);
 }
 
 export function decodeReadiness(value: string): Readiness {
@@ -80,7 +80,7 @@ export function decodeReadiness(value: string): Readiness {
 }
 
 function decodeRuns(text: string): Runs {
-  const bytes = Buffer.from(text, 'base64url');
+  const bytes = fromBase64Url(text);
   if (bytes.length > MAX_RUN_BYTES) throw new DecodeError('readiness runs too long');
   const runs: number[] = [];
   let v = 0;
@@ -110,6 +110,37 @@ function varints(values: readonly number[]): number[] {
       v = Math.floor(v / 128);
     }
     out.push(v);
+  }
+  return out;
+}
+
+const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+
+/** base64url without padding (RFC 4648 §5). */
+function toBase64Url(bytes: readonly number[]): string {
+  let out = '';
+  for (let i = 0; i < bytes.length; i += 3) {
+    const n = (bytes[i]! << 16) | ((bytes[i + 1] ?? 0) << 8) | (bytes[i + 2] ?? 0);
+    const chars = Math.min(4, Math.ceil(((bytes.length - i) * 8) / 6));
+    for (let k = 0; k < chars; k++) out += ALPHABET[(n >> (18 - 6 * k)) & 63];
+  }
+  return out;
+}
+
+function fromBase64Url(text: string): number[] {
+  const out: number[] = [];
+  let bits = 0;
+  let value = 0;
+  for (const c of text) {
+    const v = ALPHABET.indexOf(c);
+    if (v < 0) throw new DecodeError('readiness runs are not base64url');
+    value = (value << 6) | v;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push((value >> bits) & 0xff);
+      value &= (1 << bits) - 1;
+    }
   }
   return out;
 }
