@@ -70,7 +70,7 @@ function notReadyYet(options: ResolvedPartitionOptions): string {
   return encodeReadiness(empty, empty, [], []);
 }
 
-function positiveInteger(option: string, value: number | undefined, fallback: number): number {
+function durationOption(option: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   if (!Number.isInteger(value) || value < 0 || value > 86_400_000) throw invalidOption(option, 'an integer number of ms in [0, 86400000]', value);
   return value;
@@ -81,7 +81,7 @@ export class Ring extends EventEmitter<RingEvents> {
   readonly #core: RingCore;
   readonly #queues = new Set<PartitionEventQueue>();
   #wake: { atMs: number; timer: NodeJS.Timeout } | undefined;
-  readonly #claims = new Set<{ partition: number; resolve: (lease: Lease) => void; reject: (err: unknown) => void; signal: AbortSignal | undefined }>();
+  readonly #claims = new Set<{ partition: number; resolve: (lease: Lease) => void; reject: (err: unknown) => void }>();
   readonly #leases = new Map<number, AbortController>();
   #userTags: Tags;
   #tagTimer: NodeJS.Timeout | undefined;
@@ -119,7 +119,7 @@ export class Ring extends EventEmitter<RingEvents> {
     const filter = compileWatchTags(watchTags);
     const { handoff = false, handoffTimeoutMs, retryDelayMs, ...gossipOptions } = nodeOptions;
     if (typeof handoff !== 'boolean') throw invalidOption('handoff', 'a boolean', handoff);
-    const timeouts = { handoffTimeoutMs: positiveInteger('handoffTimeoutMs', handoffTimeoutMs, 60_000), retryDelayMs: positiveInteger('retryDelayMs', retryDelayMs, 5000) };
+    const timeouts = { handoffTimeoutMs: durationOption('handoffTimeoutMs', handoffTimeoutMs, 60_000), retryDelayMs: durationOption('retryDelayMs', retryDelayMs, 5000) };
     if (join !== undefined && (!Array.isArray(join) || join.some((s) => typeof s !== 'string'))) throw invalidOption('join', 'an array of host:port strings', join);
     signal?.throwIfAborted();
     // With handoff we start out serving nothing, and say so from the first gossip on (a member
@@ -202,7 +202,7 @@ export class Ring extends EventEmitter<RingEvents> {
     this.#checkPartition(partition);
     options.signal?.throwIfAborted();
     return new Promise((resolve, reject) => {
-      const claim = { partition, resolve, reject, signal: options.signal };
+      const claim = { partition, resolve, reject };
       this.#claims.add(claim);
       options.signal?.addEventListener('abort', () => this.#claims.delete(claim) && reject(options.signal!.reason), { once: true });
       this.#checkClaims();
