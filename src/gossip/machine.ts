@@ -214,11 +214,6 @@ export class GossipMachine {
     return this.#leaving;
   }
 
-  /** Members as this node sees them (itself included). */
-  memberViews(): MemberView[] {
-    return this.members.views();
-  }
-
   /** Takes the pending effects. */
   drain(): Effect[] {
     const out = this.#outbox;

@@ -259,7 +259,7 @@ function resized<T extends Uint8Array | Uint32Array | Int32Array | Float64Array>
 }
 
 /** Fisher–Yates over the first `length` items. */
-export function shuffle(items: Int32Array, length: number, random: () => number): void {
+function shuffle(items: Int32Array, length: number, random: () => number): void {
   for (let i = length - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1));
     const t = items[i]!;

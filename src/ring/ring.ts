@@ -89,6 +89,7 @@ export class Ring extends EventEmitter<RingEvents> {
   readonly #handoffTimeoutMs: number;
   /** Owner name lists (shared, frozen, from the table) → the same owners as members. */
   #asMembers = new WeakMap<readonly string[], readonly Member[]>();
+  #known: Map<string, Member> | undefined;
   #closed = false;
 
   private constructor(node: GossipNode, core: RingCore, handoffTimeoutMs: number) {
@@ -307,6 +308,7 @@ export class Ring extends EventEmitter<RingEvents> {
   #apply(m: Member, removed: boolean): void {
     // Member data (address, tags) may have changed: rebuild the owner → member lists lazily.
     this.#asMembers = new WeakMap();
+    this.#known = undefined;
     if (m.name === this.#core.view.local) return; // our own state is the core's
     this.#run(this.#core.apply(m, removed, performance.now()));
   }
@@ -349,6 +351,8 @@ export class Ring extends EventEmitter<RingEvents> {
     const tags: Record<string, string> = tag === undefined ? { ...this.#userTags } : { ...this.#userTags, [READY_TAG]: tag };
     if (this.#draining) tags[DRAIN_TAG] = '1';
     this.node.setTags(tags);
+    this.#asMembers = new WeakMap(); // our own member record changed
+    this.#known = undefined;
     // Our own tags decide whether we are in the ring (watchTags): the core sees them too.
     this.#run(this.#core.apply(this.local, false, performance.now()));
   }
@@ -381,8 +385,10 @@ export class Ring extends EventEmitter<RingEvents> {
     if (names.length === 0) return NONE;
     let list = this.#asMembers.get(names);
     if (list === undefined) {
-      const known = new Map(this.node.members().map((m) => [m.name, m]));
-      list = Object.freeze(names.map((n) => known.get(n)!).filter((m) => m !== undefined));
+      // One member map per ring change, shared by every owner list built until the next one.
+      this.#known ??= new Map(this.node.members().map((m) => [m.name, m]));
+      const known = this.#known;
+      list = Object.freeze(names.map((n) => known.get(n)).filter((m) => m !== undefined));
       this.#asMembers.set(names, list);
     }
     return list;

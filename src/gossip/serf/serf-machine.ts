@@ -279,7 +279,12 @@ export class SerfMachine {
   }
 
   #selfView(): MemberView {
-    return this.gossip.members.view(this.gossip.members.slotOf(this.#name));
+    return this.gossip.members.view(this.#selfSlot());
+  }
+
+  /** Our slot in the gossip member table (present from construction). */
+  #selfSlot(): number {
+    return this.gossip.members.slotOf(this.#name);
   }
 
   // ---- input, passed to the gossip machine ---------------------------------------------------
@@ -489,7 +494,7 @@ export class SerfMachine {
   // ---- queries -------------------------------------------------------------------------------
 
   #query(name: string, payload: Uint8Array, options: QueryOptions, conflict: RunningQuery['conflict'], nowMs: number): bigint {
-    const self = this.gossip.members.endpoint(this.gossip.members.slotOf(this.#name));
+    const self = this.gossip.members.endpoint(this.#selfSlot());
     const nodes = this.gossip.members.size;
     const timeoutMs = options.timeoutMs ?? this.config.gossipIntervalMs * this.config.queryTimeoutMult * Math.ceil(Math.log10(nodes + 1));
     const relayFactor = options.relayFactor ?? 0;
@@ -564,7 +569,7 @@ export class SerfMachine {
     this.gossip.sendUser({ host, port: q.port }, response, false, nowMs);
     if (q.relayFactor === 0) return;
     const t = this.gossip.members;
-    const self = t.slotOf(this.#name);
+    const self = this.#selfSlot();
     const relays = t.pick(q.relayFactor, (slot) => slot !== self && t.status(slot) === 0 && t.name(slot) !== q.sourceNode, this.#random);
     for (const slot of relays) {
       const e = t.endpoint(slot);
@@ -685,7 +690,7 @@ export class SerfMachine {
     }
     if (vouched === undefined) return;
     tally.responses++;
-    const self = this.gossip.members.endpoint(this.gossip.members.slotOf(this.#name));
+    const self = this.gossip.members.endpoint(this.#selfSlot());
     if (vouched !== null && vouched.port === self.port && bytesEqual(vouched.addr, self.addr)) tally.matching++;
   }
 
