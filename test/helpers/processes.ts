@@ -114,7 +114,7 @@ export async function startSerf(procs: Processes, name: string, options: SerfOpt
     cli: (cmd) =>
       new Promise((resolve, reject) =>
         execFile('serf', [cmd[0]!, `-rpc-addr=${rpc}`, ...cmd.slice(1)], { encoding: 'utf8', timeout: 30_000 }, (err, stdout, stderr) =>
-          err ? reject(new Error(`serf ${cmd.join(' ')}: ${err.message} ${stderr}`)) : resolve(stdout),
+          err ? reject(new Error(`serf ${cmd.join(' ')}: ${err.message} ${stdout} ${stderr}`)) : resolve(stdout),
         ),
       ),
     port,
