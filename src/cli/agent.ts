@@ -33,6 +33,8 @@ Options:
                        (what 'swimring event' and 'swimring query' talk to)
   --reconnect-timeout D  how long a failed member is kept and retried (default 24h)
   --tombstone-timeout D  how long a member that left is remembered (default 24h)
+  --dead-node-reclaim-time D  a member failed this long may rejoin from another
+                       address (default 0: not until it is reaped)
   --replay             deliver user events sent before we joined
 
 Ring (on with --partitions; prints acquire/release/promote/demote lines for this member):
@@ -63,6 +65,7 @@ export async function agentCommand(argv: string[]): Promise<void> {
       http: { type: 'string' },
       'reconnect-timeout': { type: 'string' },
       'tombstone-timeout': { type: 'string' },
+      'dead-node-reclaim-time': { type: 'string' },
       replay: { type: 'boolean', default: false },
       partitions: { type: 'string' },
       replicas: { type: 'string' },
@@ -119,6 +122,7 @@ export async function agentCommand(argv: string[]): Promise<void> {
     gossip: {
       ...(values['reconnect-timeout'] ? { reconnectWindowMs: parseDuration('reconnect-timeout', values['reconnect-timeout']) } : {}),
       ...(values['tombstone-timeout'] ? { tombstoneTimeoutMs: parseDuration('tombstone-timeout', values['tombstone-timeout']) } : {}),
+      ...(values['dead-node-reclaim-time'] ? { deadNodeReclaimTimeMs: parseDuration('dead-node-reclaim-time', values['dead-node-reclaim-time']) } : {}),
     },
     logger,
   };

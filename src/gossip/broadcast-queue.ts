@@ -4,6 +4,13 @@
  * by member name replace queued news about the same member. The depth is bounded: past it the
  * most transmitted (then oldest) message is dropped, and counted.
  *
+ * Each message also remembers whom it went to (and who told us): a packet for a member that
+ * already has it carries other news instead, so the limited transmits reach distinct members.
+ * Such a skip costs no transmit, but `limit` skips end the message too, so one that every
+ * member we gossip to has does not linger. In small clusters with memberlist's limits (2 to 8
+ * transmits) random targets left a member out of several percent of the news until the next
+ * push/pull; this is invisible on the wire.
+ *
  * Messages sit in tiers by transmit count, each tier in queue order, so queueing is O(1) and
  * taking k messages is O(k). (memberlist also prefers larger messages among equals, a packing
  * heuristic invisible on the wire; we do not.) Replaced and promoted entries leave tombstones
@@ -15,6 +22,8 @@ export interface Broadcast {
   /** Member name for membership news (newer replaces older); null for messages never replaced. */
   readonly key: string | null;
   readonly bytes: Uint8Array;
+  /** addressKey of the member that told us, which has it already; absent for our own news. */
+  readonly source?: string;
   /** Called once, when the message leaves the queue (sent enough, replaced or dropped). */
   readonly done?: (reason: 'sent' | 'replaced' | 'dropped') => void;
 }
@@ -23,6 +32,18 @@ interface Entry {
   readonly broadcast: Broadcast;
   /** Transmits so far, which is also the tier that holds it; -1 once it left the queue. */
   tier: number;
+  /** addressKeys of the members (up when told) it was sent to. */
+  told: string[] | null;
+  /** Packets it stayed out of because their recipient had it. */
+  skips: number;
+}
+
+/** The member a packet goes to. */
+export interface Recipient {
+  /** Its addressKey. */
+  readonly key: string;
+  /** Alive or suspect; a member not up may have missed what it was sent, so is not recorded. */
+  readonly up: boolean;
 }
 
 export class BroadcastQueue {
@@ -52,7 +73,7 @@ export class BroadcastQueue {
       const old = this.#byKey.get(broadcast.key);
       if (old) this.#retire(old, 'replaced');
     }
-    const entry: Entry = { broadcast, tier: 0 };
+    const entry: Entry = { broadcast, tier: 0, told: null, skips: 0 };
     this.#place(entry, 0);
     if (broadcast.key !== null) this.#byKey.set(broadcast.key, entry);
     if (this.#length > this.#maxDepth) {
@@ -62,12 +83,14 @@ export class BroadcastQueue {
   }
 
   /**
-   * Takes messages that fit in `budgetBytes`, charging `overheadBytes` per message, and counts
-   * a transmit for each; messages that reach `limit` transmits leave the queue.
+   * Takes messages for `to` that fit in `budgetBytes`, charging `overheadBytes` per message, and
+   * counts a transmit for each; a message leaves the queue once sent, or skipped because `to`
+   * had it, `limit` times.
    */
-  take(overheadBytes: number, budgetBytes: number, limit: number): Uint8Array[] {
+  take(overheadBytes: number, budgetBytes: number, limit: number, to: Recipient | null = null): Uint8Array[] {
     const out: Uint8Array[] = [];
     const sent: Entry[] = [];
+    const everywhere: Entry[] = [];
     let free = budgetBytes;
     // Give up after this many messages in a row that do not fit: the packet is as full as it
     // usefully gets, and a long queue is not scanned for a last small message.
@@ -77,6 +100,10 @@ export class BroadcastQueue {
       for (let i = tier.length - 1; i >= 0 && free > overheadBytes && out.length < 255 && misfits < MAX_MISFITS; i--) {
         const e = tier[i]!;
         if (e.tier !== t || sent.includes(e)) continue;
+        if (to !== null && (e.broadcast.source === to.key || e.told?.includes(to.key))) {
+          if (++e.skips >= limit) everywhere.push(e);
+          continue;
+        }
         const cost = e.broadcast.bytes.length + overheadBytes;
         if (cost > free) {
           misfits++;
@@ -92,12 +119,18 @@ export class BroadcastQueue {
     for (const e of sent.reverse()) {
       const next = e.tier + 1;
       this.#unplace(e);
+      if (to?.up) (e.told ??= []).push(to.key);
       if (next >= limit) {
         this.#forget(e);
         e.broadcast.done?.('sent');
       } else {
         this.#place(e, next);
       }
+    }
+    for (const e of everywhere) {
+      this.#unplace(e);
+      this.#forget(e);
+      e.broadcast.done?.('sent');
     }
     return out;
   }

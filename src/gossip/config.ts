@@ -36,6 +36,11 @@ export interface GossipConfig {
    * reaped: Serf's ReconnectTimeout.
    */
   reconnectWindowMs: number;
+  /**
+   * A member failed for longer than this may come back at another address (memberlist's
+   * DeadNodeReclaimTime); 0 keeps a failed name bound to its address until it is reaped.
+   */
+  deadNodeReclaimTimeMs: number;
   // ---- Serf layer (wire reference §10) ----
   /** How often failed and left members past their timeouts are reaped. */
   reapIntervalMs: number;
@@ -85,6 +90,7 @@ const LAN: GossipConfig = {
   maxStreamBytes: 16 * 1024 * 1024,
   lifeguard: true,
   reconnectWindowMs: 24 * 3600 * 1000,
+  deadNodeReclaimTimeMs: 0,
   reapIntervalMs: 15_000,
   tombstoneTimeoutMs: 24 * 3600 * 1000,
   recentIntentTimeoutMs: 5 * 60 * 1000,
@@ -141,6 +147,7 @@ const INTEGER_RANGES: Partial<Record<keyof GossipConfig, Range>> = {
   broadcastQueueDepth: [16, 1_000_000],
   maxStreamBytes: [1024, 1 << 30],
   reconnectWindowMs: [0, 30 * 86_400_000],
+  deadNodeReclaimTimeMs: [0, 30 * 86_400_000],
   reapIntervalMs: [1, 86_400_000],
   tombstoneTimeoutMs: [0, 30 * 86_400_000],
   recentIntentTimeoutMs: [0, 86_400_000],

@@ -4,9 +4,9 @@
  * commands, each with the current time, and answers only through its outbox of effects. Timers
  * are data carrying a token; a timer whose token is stale does nothing, so nothing is cancelled.
  */
-import { type Address, bytesEqual, ipToBytes, ipToString } from './address.js';
+import { type Address, addressKey, bytesEqual, ipToBytes, ipToString } from './address.js';
 import { Awareness } from './awareness.js';
-import { BroadcastQueue } from './broadcast-queue.js';
+import { BroadcastQueue, type Recipient } from './broadcast-queue.js';
 import { lzwCompress } from './codec/lzw.js';
 import {
   MessageType,
@@ -168,7 +168,12 @@ export class GossipMachine {
   readonly #broadcasts: BroadcastQueue;
   readonly #suspicions = new Map<string, Suspicion>();
   readonly #relays = new Map<number, Relay>();
-  readonly #streams = new Map<number, { purpose: StreamPurpose; seq: number }>();
+  readonly #streams = new Map<number, { purpose: StreamPurpose; seq: number; to: Address }>();
+  /**
+   * addressKey of the member whose packet or push/pull reply is being handled: news we pass on
+   * from it is not sent back to it (see BroadcastQueue).
+   */
+  #source: string | undefined;
   #outbox: Effect[] = [];
   #seq = 0;
   #streamId = 0;
@@ -324,13 +329,18 @@ export class GossipMachine {
       return;
     }
     if (unpacked.truncated) this.#drop('truncatedCompound');
-    for (const m of unpacked.messages) {
-      try {
-        this.#handleMessage(from, m.type, m.body, nowMs);
-      } catch (err) {
-        if (!(err instanceof DecodeError)) throw err;
-        this.#drop('malformed');
+    this.#source = addressKey(from);
+    try {
+      for (const m of unpacked.messages) {
+        try {
+          this.#handleMessage(from, m.type, m.body, nowMs);
+        } catch (err) {
+          if (!(err instanceof DecodeError)) throw err;
+          this.#drop('malformed');
+        }
       }
+    } finally {
+      this.#source = undefined;
     }
   }
 
@@ -380,7 +390,20 @@ export class GossipMachine {
       this.#drop(reply.type === 'err' ? 'remoteError' : 'unexpectedStreamMessage');
       return false;
     }
-    return this.#mergeRemote(reply.states, reply.userState, stream.purpose === 'join', nowMs);
+    const join = stream.purpose === 'join';
+    const incarnation = this.incarnation;
+    this.#source = addressKey(stream.to);
+    let merged: boolean;
+    try {
+      merged = this.#mergeRemote(reply.states, reply.userState, join, nowMs);
+    } finally {
+      this.#source = undefined;
+    }
+    // A restarted node learns from its seed that it was declared dead and refutes; the seed
+    // still holds the verdict and would only hear the refutation if the gossip happened to pick
+    // it. Telling it directly makes the node it joined through see it alive at once.
+    if (join && this.incarnation !== incarnation) this.#sendPacket(stream.to, [this.#aliveMessage(this.#self)], false);
+    return merged;
   }
 
   handleTimer(timer: Timer, nowMs: number): void {
@@ -435,7 +458,7 @@ export class GossipMachine {
           const accusation = { incarnation: this.members.incarnation(sender), node: ping.sourceNode, from: this.#name };
           messages.push(status === SUSPECT ? encodeSuspect(accusation) : encodeDead(accusation));
         }
-        this.#send(replyAddress(ping, from), messages, false, true);
+        this.#send(replyAddress(ping, from), messages, false, { up: sender >= 0 && this.members.isUp(sender) });
         return;
       }
       case MessageType.indirectPing: {
@@ -475,9 +498,19 @@ export class GossipMachine {
         if (this.#probe?.seq === nack.seqNo) this.#probe.nacks++;
         return;
       }
-      case MessageType.suspect:
-        this.#suspectNode(decodeSuspect(body), nowMs);
+      case MessageType.suspect: {
+        const s = decodeSuspect(body);
+        const slot = this.members.slotOf(s.node);
+        // A suspicion of a member we already hold dead: its sender missed the verdict and would
+        // otherwise wait out its own suspicion alone (nobody confirms a suspicion of the dead),
+        // so we tell it directly.
+        if (slot >= 0 && slot !== this.#self && this.members.status(slot) === DEAD && s.incarnation <= this.members.incarnation(slot)) {
+          this.#sendPacket(from, [encodeDead({ incarnation: this.members.incarnation(slot), node: s.node, from: this.#name })], false);
+          return;
+        }
+        this.#suspectNode(s, nowMs);
         return;
+      }
       case MessageType.alive:
         this.#aliveNode(decodeAlive(body), nowMs);
         return;
@@ -528,8 +561,7 @@ export class GossipMachine {
     if (known === undefined) {
       slot = t.add(a.node, endpoint, nowMs, this.#random);
       joined = true;
-    } else if (!sameAddress && t.status(slot) !== LEFT) {
-      // Another address claims a known name: only a member that left may come back elsewhere.
+    } else if (!sameAddress && !this.#mayMove(slot, nowMs)) {
       this.#drop('conflictingAddress');
       this.#emit({ type: 'conflict', known: t.view(slot), claimed: { host, port: a.port } });
       return;
@@ -544,6 +576,17 @@ export class GossipMachine {
     else if (metaChanged) this.#emit({ type: 'member', change: 'update', member: t.view(slot) });
   }
 
+  /**
+   * Another address claims a known name (§9.5): only a member that left, or one failed for
+   * longer than deadNodeReclaimTimeMs, may come back elsewhere; anything else is a conflict.
+   */
+  #mayMove(slot: number, nowMs: number): boolean {
+    const t = this.members;
+    if (t.status(slot) === LEFT) return true;
+    const reclaimMs = this.config.deadNodeReclaimTimeMs;
+    return t.status(slot) === DEAD && reclaimMs > 0 && nowMs - t.changeMs(slot) > reclaimMs;
+  }
+
   #suspectNode(s: Suspect, nowMs: number): void {
     const t = this.members;
     const slot = t.slotOf(s.node);
@@ -552,7 +595,7 @@ export class GossipMachine {
     if (existing) {
       if (existing.confirm(s.from)) {
         existing.token = ++this.#suspicionToken;
-        this.#queueBroadcast({ key: s.node, bytes: encodeSuspect(s) });
+        this.#queueBroadcast({ key: s.node, bytes: encodeSuspect(s), ...this.#passedOn() });
         this.#timer({ kind: 'suspicion', node: s.node, token: existing.token }, existing.deadlineMs);
       }
       return;
@@ -563,7 +606,7 @@ export class GossipMachine {
       return;
     }
     this.counters.suspicions++;
-    this.#queueBroadcast({ key: s.node, bytes: encodeSuspect(s) });
+    this.#queueBroadcast({ key: s.node, bytes: encodeSuspect(s), ...this.#passedOn() });
     t.setState(slot, SUSPECT, s.incarnation, nowMs);
     const n = t.size;
     const minMs = suspicionMinMs(this.config.suspicionMult, n, this.config.probeIntervalMs);
@@ -598,7 +641,7 @@ export class GossipMachine {
     }
     if (gossip) {
       const done = self ? () => this.#left() : undefined;
-      this.#queueBroadcast({ key: d.node, bytes: encodeDead(d), ...(done ? { done } : {}) });
+      this.#queueBroadcast({ key: d.node, bytes: encodeDead(d), ...(done ? { done } : this.#passedOn()) });
     }
     const status = d.from === d.node ? LEFT : DEAD;
     t.setState(slot, status, d.incarnation, nowMs);
@@ -619,12 +662,17 @@ export class GossipMachine {
   }
 
   #queueAlive(slot: number): void {
+    this.#queueBroadcast({ key: this.members.name(slot), bytes: this.#aliveMessage(slot), ...(slot === this.#self ? {} : this.#passedOn()) });
+  }
+
+  /** For news about another member that came in a packet or push/pull: who told us. */
+  #passedOn(): { source?: string } {
+    return this.#source === undefined ? {} : { source: this.#source };
+  }
+
+  #aliveMessage(slot: number): Uint8Array {
     const e = this.members.endpoint(slot);
-    const node = this.members.name(slot);
-    this.#queueBroadcast({
-      key: node,
-      bytes: encodeAlive({ incarnation: this.members.incarnation(slot), node, addr: e.addr, port: e.port, meta: e.meta, vsn: e.vsn }),
-    });
+    return encodeAlive({ incarnation: this.members.incarnation(slot), node: this.members.name(slot), addr: e.addr, port: e.port, meta: e.meta, vsn: e.vsn });
   }
 
   // ---- probing (§9.2) ------------------------------------------------------------------------
@@ -645,7 +693,7 @@ export class GossipMachine {
     const buddy = t.status(target) === SUSPECT && this.config.lifeguard;
     if (buddy) messages.push(encodeSuspect({ incarnation: t.incarnation(target), node: targetName, from: this.#name }));
     const e = t.endpoint(target);
-    this.#send(addressOf(e), messages, buddy && protocolMax(e) >= 5, true);
+    this.#send(addressOf(e), messages, buddy && protocolMax(e) >= 5, { up: true });
     this.#timer({ kind: 'probeTimeout', seq }, nowMs + this.config.probeTimeoutMs);
   }
 
@@ -733,9 +781,13 @@ export class GossipMachine {
     if (targets.length === 0 && this.#leaving && !this.hasGossipTargets(nowMs)) this.#left();
     const budget = this.config.udpBufferBytes - COMPOUND_HEADER_BYTES - this.#overhead;
     for (const target of targets) {
-      const messages = this.#broadcasts.take(COMPOUND_ENTRY_BYTES, budget, this.#transmitLimit());
-      if (messages.length === 0) return;
       const e = t.endpoint(target);
+      const messages = this.#takeBroadcasts(budget, { key: addressKey(e), up: t.isUp(target) });
+      // Nothing for this one: the queue is empty, or it has everything that is queued.
+      if (messages.length === 0) {
+        if (this.#broadcasts.length === 0) return;
+        continue;
+      }
       this.#sendPacket(addressOf(e), messages, protocolMax(e) >= 5);
     }
   }
@@ -831,14 +883,21 @@ export class GossipMachine {
     return retransmitLimit(this.config, this.members.size);
   }
 
-  /** Sends messages to an address, piggy-backing broadcasts when `piggyback` is set. */
-  #send(to: Address, messages: Uint8Array[], crc: boolean, piggyback: boolean): void {
+  /**
+   * Sends messages to an address, piggy-backing broadcasts when `piggyback` says whether the
+   * recipient is a member we gossip to (up) or not.
+   */
+  #send(to: Address, messages: Uint8Array[], crc: boolean, piggyback: false | { up: boolean }): void {
     if (piggyback) {
       const used = messages.reduce((n, m) => n + m.length + COMPOUND_ENTRY_BYTES, 0);
       const budget = this.config.udpBufferBytes - COMPOUND_HEADER_BYTES - this.#overhead - used;
-      if (budget > 0) messages = [...messages, ...this.#broadcasts.take(COMPOUND_ENTRY_BYTES, budget, this.#transmitLimit())];
+      if (budget > 0) messages = [...messages, ...this.#takeBroadcasts(budget, { key: addressKey(to), up: piggyback.up })];
     }
     this.#sendPacket(to, messages, crc);
+  }
+
+  #takeBroadcasts(budgetBytes: number, to: Recipient): Uint8Array[] {
+    return this.#broadcasts.take(COMPOUND_ENTRY_BYTES, budgetBytes, this.#transmitLimit(), to);
   }
 
   #sendPacket(to: Address, messages: readonly Uint8Array[], crc: boolean): void {
@@ -855,7 +914,7 @@ export class GossipMachine {
 
   #openStream(purpose: StreamPurpose, to: Address, bytes: Uint8Array, deadlineMs: number, seq: number): number {
     const id = ++this.#streamId;
-    this.#streams.set(id, { purpose, seq });
+    this.#streams.set(id, { purpose, seq, to });
     this.counters.streamsOut++;
     this.#emit({ type: 'stream', id, to, bytes, deadlineMs });
     return id;

@@ -1,7 +1,7 @@
 // Table-driven tests of the state rules (wire reference §9.5), fed through the real packet path.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { MessageType, decodeAlive, encodeAlive, encodeDead, encodeIndirectPing, encodeSuspect } from '../../src/gossip/codec/messages.js';
+import { MessageType, decodeAlive, decodeDead, encodeAlive, encodeDead, encodeIndirectPing, encodeSuspect } from '../../src/gossip/codec/messages.js';
 import { unpackPacket } from '../../src/gossip/codec/packet.js';
 import { resolveGossipConfig } from '../../src/gossip/config.js';
 import { type Effect, GossipMachine, MAX_PENDING_RELAYS } from '../../src/gossip/machine.js';
@@ -38,6 +38,7 @@ describe('alive rule', () => {
     { name: 'a newer incarnation with the same meta is silent', setup: [alive('b', 1)], packet: alive('b', 2), status: 'alive', incarnation: 2, events: [] },
     { name: 'another address for a live name is a conflict', setup: [alive('b', 1)], packet: alive('b', 9, { host: 3 }), status: 'alive', incarnation: 1, events: [], drop: 'conflictingAddress' },
     { name: 'a member that left may come back at another address', setup: [alive('b', 1), encodeDead({ node: 'b', incarnation: 1, from: 'b' })], packet: alive('b', 1, { host: 3 }), status: 'alive', incarnation: 1, events: ['join:b:alive'] },
+    { name: 'a failed member may not come back at another address while reclaim is off', setup: [alive('b', 1), encodeDead({ node: 'b', incarnation: 1, from: 'x' })], packet: alive('b', 5, { host: 3 }), status: 'dead', incarnation: 1, events: [], drop: 'conflictingAddress' },
     { name: 'a dead member comes back with a higher incarnation', setup: [alive('b', 1), encodeDead({ node: 'b', incarnation: 1, from: 'x' })], packet: alive('b', 2), status: 'alive', incarnation: 2, events: ['join:b:alive'] },
     { name: 'an impossible version range is ignored', setup: [], packet: alive('b', 1, { vsn: Uint8Array.from([3, 2, 2, 2, 5, 5]) }), events: [], drop: 'badVersion' },
     { name: 'a current version outside its own range is ignored (it would block every push/pull)', setup: [], packet: alive('b', 1, { vsn: Uint8Array.from([1, 5, 9, 2, 5, 5]) }), events: [], drop: 'badVersion' },
@@ -57,7 +58,42 @@ describe('alive rule', () => {
   }
 });
 
+describe('dead-node reclaim (deadNodeReclaimTimeMs)', () => {
+  it('a member failed longer than the reclaim time may come back at another address, not sooner', () => {
+    const m = new GossipMachine({ config: resolveGossipConfig('lan', { deadNodeReclaimTimeMs: 60_000 }), local: { name: 'me', host: '10.0.0.1', port: 7946 }, random: seededRandom(1) });
+    m.start(0);
+    m.drain();
+    feed(m, alive('b', 4), 0);
+    feed(m, encodeDead({ node: 'b', incarnation: 4, from: 'x' }), 1000);
+    feed(m, alive('b', 1, { host: 3 }), 61_000);
+    assert.equal(m.members.get('b')!.status, 'dead', 'exactly the reclaim time is not enough');
+    assert.equal(m.counters.drops['conflictingAddress'], 1);
+    const effects = feed(m, alive('b', 1, { host: 3 }), 61_001);
+    assert.deepEqual(memberEvents(effects), ['join:b:alive']);
+    const b = m.members.get('b')!;
+    assert.deepEqual([b.status, b.incarnation, b.host], ['alive', 1, '10.0.0.3'], 'a restarted process starts over at a low incarnation');
+  });
+});
+
 describe('suspect and dead rules', () => {
+  it('a suspicion of a member we hold dead is answered with the verdict, straight to its sender', () => {
+    const m = machine();
+    feed(m, alive('b', 2));
+    feed(m, encodeDead({ node: 'b', incarnation: 2, from: 'x' }));
+    const effects = feed(m, encodeSuspect({ node: 'b', incarnation: 2, from: 'y' }), 2000);
+    const told = effects
+      .filter((e) => e.type === 'send' && e.to.host === PEER.host && e.to.port === PEER.port)
+      .flatMap((e) => (e.type === 'send' ? unpackPacket(e.bytes).messages : []))
+      .filter((msg) => msg.type === MessageType.dead)
+      .map((msg) => decodeDead(msg.body));
+    assert.deepEqual(told, [{ node: 'b', incarnation: 2, from: 'me' }]);
+    assert.equal(m.members.get('b')!.status, 'dead');
+    // A suspicion of a newer incarnation than our verdict is not answered with it.
+    const later = feed(m, encodeSuspect({ node: 'b', incarnation: 3, from: 'y' }), 3000);
+    assert.equal(later.filter((e) => e.type === 'send').length, 0);
+    assert.equal(m.members.get('b')!.status, 'dead', 'a suspect does not revive a dead member');
+  });
+
   it('suspect: unknown or older is ignored; alive becomes suspect with a timer at the maximum timeout', () => {
     const m = machine();
     feed(m, encodeSuspect({ node: 'b', incarnation: 1, from: 'x' }));
@@ -147,6 +183,29 @@ describe('refutation', () => {
     feed(m, encodeSuspect({ node: 'me', incarnation: 5, from: 'x' }));
     feed(m, alive('me', 9, { host: 1 }));
     assert.equal(m.counters.refutations, 0);
+  });
+});
+
+describe('rejoining after a restart', () => {
+  it('a join reply that holds us dead is refuted, and the seed is told directly', () => {
+    const m = machine();
+    const id = m.join(PEER, 0);
+    m.drain();
+    const state = (name: string, incarnation: number, state: 0 | 1 | 2, host: number) => ({ name, addr: Uint8Array.from([10, 0, 0, host]), port: 7946, meta: META, incarnation, state, vsn: VSN });
+    // Twenty others: the gossip round that spreads the refutation picks three of them.
+    const others = Array.from({ length: 20 }, (_, i) => state(`n${i}`, 1, 0, 20 + i));
+    const states = [state('seed', 3, 0, 9), state('me', 6, 2, 1), ...others];
+    const header = { join: false, nodes: states.length, userStateLen: 0 };
+    assert.equal(m.handleStreamReply(id, { type: 'pushPull', header, states, userState: new Uint8Array() }, 10), true);
+    assert.equal(m.incarnation, 7, 'outbids the dead verdict');
+    const toSeed = m
+      .drain()
+      .filter((e) => e.type === 'send' && e.to.host === PEER.host && e.to.port === PEER.port)
+      .flatMap((e) => (e.type === 'send' ? unpackPacket(e.bytes).messages : []))
+      .filter((msg) => msg.type === MessageType.alive)
+      .map((msg) => decodeAlive(msg.body))
+      .filter((a) => a.node === 'me');
+    assert.ok(toSeed.some((a) => a.incarnation === 7), 'the seed gets our new alive at once, whatever the gossip picks');
   });
 });
 
