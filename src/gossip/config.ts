@@ -37,6 +37,12 @@ export interface GossipConfig {
    */
   reconnectWindowMs: number;
   /**
+   * How often each node considers a push/pull with a failed member, with probability
+   * failed / alive (Serf's reconnect, whose interval is 30 s); scaled past 32 nodes like
+   * push/pull; 0 = never. This is what merges the halves of a healed network partition.
+   */
+  reconnectIntervalMs: number;
+  /**
    * A member failed for longer than this may come back at another address (memberlist's
    * DeadNodeReclaimTime); 0 keeps a failed name bound to its address until it is reaped.
    */
@@ -90,6 +96,7 @@ const LAN: GossipConfig = {
   maxStreamBytes: 16 * 1024 * 1024,
   lifeguard: true,
   reconnectWindowMs: 24 * 3600 * 1000,
+  reconnectIntervalMs: 5000,
   deadNodeReclaimTimeMs: 0,
   reapIntervalMs: 15_000,
   tombstoneTimeoutMs: 24 * 3600 * 1000,
@@ -115,6 +122,7 @@ export const PROFILES: Readonly<Record<ProfileName, Readonly<GossipConfig>>> = {
     gossipNodes: 4,
     gossipIntervalMs: 500,
     gossipToTheDeadMs: 60_000,
+    reconnectIntervalMs: 10_000,
   },
   local: {
     ...LAN,
@@ -147,6 +155,7 @@ const INTEGER_RANGES: Partial<Record<keyof GossipConfig, Range>> = {
   broadcastQueueDepth: [16, 1_000_000],
   maxStreamBytes: [1024, 1 << 30],
   reconnectWindowMs: [0, 30 * 86_400_000],
+  reconnectIntervalMs: [0, 86_400_000],
   deadNodeReclaimTimeMs: [0, 30 * 86_400_000],
   reapIntervalMs: [1, 86_400_000],
   tombstoneTimeoutMs: [0, 30 * 86_400_000],
@@ -191,6 +200,14 @@ export function retransmitLimit(config: GossipConfig, nodes: number): number {
 
 /** Push/pull interval grows past 32 nodes: × (ceil(log2(n) − log2(32)) + 1). */
 export function pushPullIntervalMs(config: GossipConfig, nodes: number): number {
-  if (nodes <= 32) return config.pushPullIntervalMs;
-  return config.pushPullIntervalMs * (Math.ceil(Math.log2(nodes) - Math.log2(32)) + 1);
+  return config.pushPullIntervalMs * pushPullScale(nodes);
+}
+
+/** The reconnect interval, scaled as push/pull is: full-state syncs stay rare in large clusters. */
+export function reconnectIntervalMs(config: GossipConfig, nodes: number): number {
+  return config.reconnectIntervalMs * pushPullScale(nodes);
+}
+
+function pushPullScale(nodes: number): number {
+  return nodes <= 32 ? 1 : Math.ceil(Math.log2(nodes) - Math.log2(32)) + 1;
 }

@@ -37,7 +37,7 @@ import {
 import { DecodeError } from './codec/msgpack.js';
 import { packPacket, unpackPacket } from './codec/packet.js';
 import type { StreamMessage } from './codec/stream.js';
-import { type GossipConfig, pushPullIntervalMs, retransmitLimit } from './config.js';
+import { type GossipConfig, pushPullIntervalMs, reconnectIntervalMs, retransmitLimit } from './config.js';
 import { ALIVE, DEAD, type Endpoint, LEFT, MemberTable, type MemberView, SUSPECT, endpointOf, protocolMax } from './members.js';
 import { Suspicion, confirmationsWanted, suspicionMinMs } from './suspicion.js';
 
@@ -57,6 +57,7 @@ export type Timer =
   /** One extra gossip round at once, when news arrives while the queue was empty. */
   | { readonly kind: 'gossipNow' }
   | { readonly kind: 'pushPull'; readonly token: number }
+  | { readonly kind: 'reconnect'; readonly token: number }
   | { readonly kind: 'suspicion'; readonly node: string; readonly token: number }
   | { readonly kind: 'relayTimeout'; readonly seq: number };
 
@@ -181,6 +182,7 @@ export class GossipMachine {
   #probeToken = 0;
   #gossipToken = 0;
   #pushPullToken = 0;
+  #reconnectToken = 0;
   #suspicionToken = 0;
   #started = false;
   #leaving = false;
@@ -239,6 +241,9 @@ export class GossipMachine {
     this.#timer({ kind: 'gossip', token: ++this.#gossipToken }, nowMs + Math.floor(this.#random() * c.gossipIntervalMs));
     if (c.pushPullIntervalMs > 0) {
       this.#timer({ kind: 'pushPull', token: ++this.#pushPullToken }, nowMs + Math.floor(this.#random() * c.pushPullIntervalMs));
+    }
+    if (c.reconnectIntervalMs > 0) {
+      this.#timer({ kind: 'reconnect', token: ++this.#reconnectToken }, nowMs + Math.floor(this.#random() * c.reconnectIntervalMs));
     }
   }
 
@@ -399,10 +404,10 @@ export class GossipMachine {
     } finally {
       this.#source = undefined;
     }
-    // A restarted node learns from its seed that it was declared dead and refutes; the seed
-    // still holds the verdict and would only hear the refutation if the gossip happened to pick
-    // it. Telling it directly makes the node it joined through see it alive at once.
-    if (join && this.incarnation !== incarnation) this.#sendPacket(stream.to, [this.#aliveMessage(this.#self)], false);
+    // The peer holds us dead (a restarted node joining, or the other side of a healed network
+    // partition) and we refuted. Gossip may never carry that to it (after a partition we hold
+    // it dead too, and nobody gossips to the long dead), so we tell it directly.
+    if (this.incarnation !== incarnation) this.#sendPacket(stream.to, [this.#aliveMessage(this.#self)], false);
     return merged;
   }
 
@@ -424,6 +429,9 @@ export class GossipMachine {
         return;
       case 'pushPull':
         if (timer.token === this.#pushPullToken) this.#pushPullTick(nowMs);
+        return;
+      case 'reconnect':
+        if (timer.token === this.#reconnectToken) this.#reconnectTick(nowMs);
         return;
       case 'suspicion':
         this.#suspicionExpired(timer.node, timer.token, nowMs);
@@ -508,21 +516,35 @@ export class GossipMachine {
           this.#sendPacket(from, [encodeDead({ incarnation: this.members.incarnation(slot), node: s.node, from: this.#name })], false);
           return;
         }
+        this.#answerStaleAccusation(s, from);
         this.#suspectNode(s, nowMs);
         return;
       }
       case MessageType.alive:
         this.#aliveNode(decodeAlive(body), nowMs);
         return;
-      case MessageType.dead:
-        this.#deadNode(decodeDead(body), nowMs, true);
+      case MessageType.dead: {
+        const d = decodeDead(body);
+        this.#answerStaleAccusation(d, from);
+        this.#deadNode(d, nowMs, true);
         return;
+      }
       case MessageType.user:
         this.#emit({ type: 'user', payload: body });
         return;
       default:
         this.#drop('unknownType');
     }
+  }
+
+  /**
+   * An accusation of us older than our incarnation needs no refutation, but its sender may still
+   * believe it (a buddy-system ack says so outright): after a healed partition, a member the
+   * refutation missed would hold us dead until the next push/pull. Our alive goes straight back.
+   */
+  #answerStaleAccusation(accusation: Suspect | Dead, from: Address): void {
+    if (accusation.node !== this.#name || accusation.incarnation >= this.incarnation || this.#leaving) return;
+    this.#sendPacket(from, [this.#aliveMessage(this.#self)], false);
   }
 
   // ---- state rules (§9.5) --------------------------------------------------------------------
@@ -797,8 +819,16 @@ export class GossipMachine {
     this.#timer({ kind: 'pushPull', token: ++this.#pushPullToken }, nowMs + pushPullIntervalMs(this.config, t.size));
     const [peer] = t.pick(1, (slot) => slot !== this.#self && t.status(slot) === ALIVE, this.#random);
     if (peer !== undefined) this.#pushPullWith(peer, nowMs);
-    // Reconnect (as Serf does): with probability failed / alive, also sync with a failed member,
-    // so the halves of a healed network partition find each other again.
+  }
+
+  /**
+   * Reconnect (as Serf does): with probability failed / alive, sync with a failed member, so the
+   * halves of a healed network partition find each other again. Cluster-wide that is about one
+   * attempt per failed member per interval.
+   */
+  #reconnectTick(nowMs: number): void {
+    const t = this.members;
+    this.#timer({ kind: 'reconnect', token: ++this.#reconnectToken }, nowMs + reconnectIntervalMs(this.config, t.size));
     const reconnectable = (slot: number) => t.status(slot) === DEAD && nowMs - t.changeMs(slot) <= this.config.reconnectWindowMs;
     let failed = 0;
     let alive = 0;

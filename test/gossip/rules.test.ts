@@ -168,6 +168,25 @@ describe('refutation', () => {
     });
   }
 
+  for (const [name, packet] of [
+    ['a suspect', encodeSuspect({ node: 'me', incarnation: 2, from: 'x' })],
+    ['a dead', encodeDead({ node: 'me', incarnation: 2, from: 'x' })],
+  ] as const) {
+    it(`${name} about us older than our incarnation: no refutation, but its sender gets our alive`, () => {
+      const m = machine();
+      feed(m, encodeSuspect({ node: 'me', incarnation: 4, from: 'x' }));
+      assert.equal(m.incarnation, 5);
+      const effects = feed(m, packet, 2000);
+      assert.equal(m.incarnation, 5, 'nothing to outbid');
+      const back = effects
+        .filter((e) => e.type === 'send' && e.to.host === PEER.host && e.to.port === PEER.port)
+        .flatMap((e) => (e.type === 'send' ? unpackPacket(e.bytes).messages : []))
+        .filter((msg) => msg.type === MessageType.alive)
+        .map((msg) => decodeAlive(msg.body));
+      assert.deepEqual(back.map((a) => [a.node, a.incarnation]), [['me', 5]]);
+    });
+  }
+
   it('alive about us that matches what we are is not an accusation', () => {
     const m = machine();
     feed(m, alive('me', 1, { host: 1 }));
