@@ -89,6 +89,23 @@ describe('interop with serf agents', { skip }, () => {
     for (const s of [c1, c2]) assert.deepEqual(s.log().split('\n').filter((l) => /\[(ERR|WARN)\]/.test(l)), [], `${s.name} log`);
   });
 
+  it('a swimring node that claims a serf agent\'s name is outvoted and exits; the agent keeps its name', async () => {
+    const n1 = await startSerf(procs, 'n1');
+    const n2 = await startSerf(procs, 'n2', { join: n1.port });
+    const n3 = await startSerf(procs, 'n3', { join: n1.port });
+    await waitFor('three serf agents see each other', () => [n1, n2, n3].every((s) => s.members().filter((m) => m.status === 'alive').length === 3), 30_000);
+    const impostor = await startAgent(procs, 'n2', ['--join', `127.0.0.1:${n1.port}`]);
+    await waitFor('the impostor reports a lost name-conflict vote and exits', () => impostor.child.exitCode !== null, 60_000);
+    const line = impostor.lines.find((l) => l['event'] === 'name-conflict');
+    assert.ok(line, 'a name-conflict JSON line');
+    assert.ok((line['responses'] as number) >= 2 && (line['matching'] as number) < (line['responses'] as number) / 2 + 1, JSON.stringify(line));
+    assert.equal(impostor.child.exitCode, 1);
+    for (const s of [n1, n2, n3]) {
+      const n2Member = s.members().find((m) => m.name === 'n2');
+      assert.deepEqual([n2Member?.status, n2Member?.addr], ['alive', `127.0.0.1:${n2.port}`], `${s.name} still lists the real n2`);
+    }
+  });
+
   it('an encrypted serf cluster admits a swimring node with the key and keeps out one with another key', async () => {
     const key = execFileSync('serf', ['keygen'], { encoding: 'utf8' }).trim();
     const other = execFileSync('serf', ['keygen'], { encoding: 'utf8' }).trim();

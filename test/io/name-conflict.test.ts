@@ -1,0 +1,31 @@
+// Serf's name-conflict resolution (wire reference §10.10) over real sockets: a second node that
+// claims a taken name asks the cluster who holds it, is outvoted and shuts down.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { GossipNode } from '../../src/io/gossip-node.js';
+import { waitFor } from '../helpers/processes.js';
+
+describe('name conflicts', () => {
+  it('a newcomer under a taken name loses the vote and shuts down; the holder stays alive everywhere', async () => {
+    const nodes = await Promise.all(['c1', 'c2', 'c3', 'c4'].map((name) => GossipNode.create({ name, bind: '127.0.0.1:0', profile: 'local' })));
+    const seed = `127.0.0.1:${nodes[0]!.address.port}`;
+    let impostor: GossipNode | undefined;
+    try {
+      await Promise.all(nodes.slice(1).map((n) => n.join([seed])));
+      await waitFor('all four see four alive', () => nodes.every((n) => n.members().filter((m) => m.status === 'alive').length === 4), 30_000, 50);
+      impostor = await GossipNode.create({ name: 'c2', bind: '127.0.0.1:0', profile: 'local' });
+      const lost = new Promise<{ responses: number; matching: number }>((resolve) => impostor!.once('name-conflict', resolve));
+      await impostor.join([seed]);
+      const vote = await Promise.race([lost, new Promise<null>((resolve) => setTimeout(() => resolve(null), 30_000))]);
+      assert.ok(vote, 'the impostor reported a lost vote within 30 s');
+      assert.ok(vote.responses >= 2 && vote.matching < Math.floor(vote.responses / 2) + 1, `outvoted: ${JSON.stringify(vote)}`);
+      const holder = `127.0.0.1:${nodes[1]!.address.port}`;
+      for (const n of nodes) {
+        const c2 = n.members().find((m) => m.name === 'c2');
+        assert.deepEqual([c2?.status, `${c2?.host}:${c2?.port}`], ['alive', holder], `${n.name} still lists the holder`);
+      }
+    } finally {
+      await Promise.all([...nodes, ...(impostor ? [impostor] : [])].map((n) => n.close()));
+    }
+  });
+});
