@@ -269,6 +269,13 @@ describe('SerfMachine', () => {
     assert.deepEqual(answer(m, '_serf_use-key', 'k2').primaryKey, 'k2');
     assert.deepEqual(answer(m, '_serf_use-key', 'nope'), { result: false, message: 'not installed', keys: [], primaryKey: '' });
     assert.equal(answer(machine(), '_serf_list-keys', '').message, 'No keyring to modify (encryption not enabled)');
+    // 60 keys of 44 base64 characters do not fit a 1 024-byte response: cut, and said so.
+    keys.splice(0, keys.length, ...Array.from({ length: 60 }, (_, i) => Buffer.alloc(32, i).toString('base64')));
+    const listed = answer(m, '_serf_list-keys', '');
+    assert.ok(listed.keys.length > 10 && listed.keys.length < 60, `${listed.keys.length} keys`);
+    assert.deepEqual(listed.keys, keys.slice(0, listed.keys.length), 'the first ones');
+    assert.equal(listed.message, `truncated key list response, showing first ${listed.keys.length} of 60 keys`);
+    assert.equal(listed.result, true);
   });
 
   it('another node claiming our name starts a _serf_conflict vote; losing it asks the node to shut down', () => {

@@ -20,10 +20,10 @@ describe('name conflicts', () => {
       assert.ok(vote, 'the impostor reported a lost vote within 30 s');
       assert.ok(vote.responses >= 2 && vote.matching < Math.floor(vote.responses / 2) + 1, `outvoted: ${JSON.stringify(vote)}`);
       const holder = `127.0.0.1:${nodes[1]!.address.port}`;
-      for (const n of nodes) {
+      nodes.forEach((n, i) => {
         const c2 = n.members().find((m) => m.name === 'c2');
-        assert.deepEqual([c2?.status, `${c2?.host}:${c2?.port}`], ['alive', holder], `${n.name} still lists the holder`);
-      }
+        assert.deepEqual([c2?.status, `${c2?.host}:${c2?.port}`], ['alive', holder], `c${i + 1} still lists the holder`);
+      });
     } finally {
       await Promise.all([...nodes, ...(impostor ? [impostor] : [])].map((n) => n.close()));
     }

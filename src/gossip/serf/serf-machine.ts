@@ -637,9 +637,12 @@ export class SerfMachine {
       case 'remove-key':
         answer(encodeKeyResponse(this.#keyOp((k, key) => k.remove(key), q.payload)));
         return;
-      case 'list-keys':
-        answer(encodeKeyResponse(this.#keyOp(() => undefined, q.payload)));
+      case 'list-keys': {
+        const fitted = this.#fittedKeyList(q, this.#keyOp(() => undefined, q.payload));
+        if (fitted === null) this.#drop('keyListTooLarge');
+        else answer(fitted);
         return;
+      }
       default:
         this.#drop('unknownInternalQuery');
     }
@@ -662,6 +665,21 @@ export class SerfMachine {
       response.message = err instanceof Error ? err.message : String(err);
     }
     return response;
+  }
+
+  /**
+   * A key list whose response exceeds the response size limit is cut, saying so, as Serf does
+   * (keyListResponseWithCorrectSize): most keys that fit, first ones first.
+   */
+  #fittedKeyList(q: Query, response: KeyResponse): Uint8Array | null {
+    const all = response.keys;
+    for (let n = all.length; n >= 0; n--) {
+      const cut = n === all.length ? response : { ...response, keys: all.slice(0, n), message: `truncated key list response, showing first ${n} of ${all.length} keys` };
+      const payload = encodeKeyResponse(cut);
+      const size = encodeQueryResponse({ ltime: q.ltime, id: q.id, from: this.#name, flags: 0, payload }).length;
+      if (size <= this.config.queryResponseSizeLimitBytes) return payload;
+    }
+    return null;
   }
 
   #conflictMember(name: string): ConflictMember | null {
