@@ -25,6 +25,7 @@ export function metricsText(node: GossipNode, ring: Ring | undefined): string {
   metric('swimring_probe_failures_total', 'counter', 'Probes that got no ack.', [[{}, c.probeFailures]]);
   metric('swimring_suspicions_total', 'counter', 'Members suspected.', [[{}, c.suspicions]]);
   metric('swimring_refutations_total', 'counter', 'Accusations about us refuted.', [[{}, c.refutations]]);
+  metric('swimring_corrections_total', 'counter', 'Verdicts and refutations sent straight to a member holding older news.', [[{}, c.corrections]]);
   metric('swimring_dropped_total', 'counter', 'Input dropped, by reason.', Object.entries(c.drops).map(([reason, n]) => [{ reason }, n]));
   if (ring) {
     const t = ring.table;

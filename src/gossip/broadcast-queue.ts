@@ -53,6 +53,8 @@ export class BroadcastQueue {
   readonly #byKey = new Map<string, Entry>();
   readonly #maxDepth: number;
   #length = 0;
+  /** Live entries not yet sent nor skipped. */
+  #untried = 0;
   dropped = 0;
 
   constructor(maxDepth: number) {
@@ -63,9 +65,9 @@ export class BroadcastQueue {
     return this.#length;
   }
 
-  /** Messages not sent even once yet. */
-  get unsent(): number {
-    return this.#live[0] ?? 0;
+  /** Messages no packet has been filled from yet: neither sent nor skipped for a recipient that had them. */
+  get untried(): number {
+    return this.#untried;
   }
 
   queue(broadcast: Broadcast): void {
@@ -101,6 +103,7 @@ export class BroadcastQueue {
         const e = tier[i]!;
         if (e.tier !== t || sent.includes(e)) continue;
         if (to !== null && (e.broadcast.source === to.key || e.told?.includes(to.key))) {
+          if (e.tier === 0 && e.skips === 0) this.#untried--;
           if (++e.skips >= limit) everywhere.push(e);
           continue;
         }
@@ -146,6 +149,7 @@ export class BroadcastQueue {
       this.#live.push(0);
     }
     e.tier = tier;
+    if (tier === 0 && e.skips === 0) this.#untried++;
     this.#tiers[tier]!.push(e);
     this.#live[tier]!++;
     this.#length++;
@@ -154,6 +158,7 @@ export class BroadcastQueue {
   /** Leaves a tombstone in the entry's tier; compacts the tier when tombstones dominate. */
   #unplace(e: Entry): void {
     const t = e.tier;
+    if (t === 0 && e.skips === 0) this.#untried--;
     e.tier = -1;
     this.#live[t]!--;
     this.#length--;

@@ -116,6 +116,8 @@ export interface Counters {
   suspicions: number;
   refutations: number;
   deaths: number;
+  /** Verdicts and refutations sent straight to a member that showed it holds older news. */
+  corrections: number;
   /** Dropped input by reason: nothing bad is lost silently. */
   drops: Record<string, number>;
 }
@@ -156,6 +158,7 @@ export class GossipMachine {
     suspicions: 0,
     refutations: 0,
     deaths: 0,
+    corrections: 0,
     drops: {},
   };
 
@@ -407,7 +410,7 @@ export class GossipMachine {
     // The peer holds us dead (a restarted node joining, or the other side of a healed network
     // partition) and we refuted. Gossip may never carry that to it (after a partition we hold
     // it dead too, and nobody gossips to the long dead), so we tell it directly.
-    if (this.incarnation !== incarnation) this.#sendPacket(stream.to, [this.#aliveMessage(this.#self)], false);
+    if (this.incarnation !== incarnation) this.#correct(stream.to, this.#aliveMessage(this.#self));
     return merged;
   }
 
@@ -513,7 +516,7 @@ export class GossipMachine {
         // otherwise wait out its own suspicion alone (nobody confirms a suspicion of the dead),
         // so we tell it directly.
         if (slot >= 0 && slot !== this.#self && this.members.status(slot) === DEAD && s.incarnation <= this.members.incarnation(slot)) {
-          this.#sendPacket(from, [encodeDead({ incarnation: this.members.incarnation(slot), node: s.node, from: this.#name })], false);
+          this.#correct(from, encodeDead({ incarnation: this.members.incarnation(slot), node: s.node, from: this.#name }));
           return;
         }
         this.#answerStaleAccusation(s, from);
@@ -544,7 +547,13 @@ export class GossipMachine {
    */
   #answerStaleAccusation(accusation: Suspect | Dead, from: Address): void {
     if (accusation.node !== this.#name || accusation.incarnation >= this.incarnation || this.#leaving) return;
-    this.#sendPacket(from, [this.#aliveMessage(this.#self)], false);
+    this.#correct(from, this.#aliveMessage(this.#self));
+  }
+
+  /** Newer news straight to a member that showed it lacks it, outside the gossip budget. */
+  #correct(to: Address, message: Uint8Array): void {
+    this.counters.corrections++;
+    this.#sendPacket(to, [message], false);
   }
 
   // ---- state rules (§9.5) --------------------------------------------------------------------
@@ -951,16 +960,16 @@ export class GossipMachine {
   }
 
   /**
-   * Queues a broadcast. News that finds nothing unsent in the queue starts spreading at once, in
-   * an extra gossip round, rather than at the next tick (up to gossipIntervalMs later): invisible
-   * on the wire, it takes most of a gossip interval off every hop of a join, leave, failure or
-   * event. The transmit limit per message is unchanged, and news arriving while other news still
-   * waits for its first send rides along with it (one extra round per burst).
+   * Queues a broadcast. News that finds nothing untried in the queue starts spreading at once,
+   * in an extra gossip round, rather than at the next tick (up to gossipIntervalMs later):
+   * invisible on the wire, it takes most of a gossip interval off every hop of a join, leave,
+   * failure or event. The transmit limit per message is unchanged, and news arriving while other
+   * news still waits for its first round rides along with it (one extra round per burst).
    */
   #queueBroadcast(b: Parameters<BroadcastQueue['queue']>[0]): void {
-    const nothingUnsent = this.#broadcasts.unsent === 0;
+    const nothingUntried = this.#broadcasts.untried === 0;
     this.#broadcasts.queue(b);
-    if (nothingUnsent && this.#started && !this.#eagerPending) {
+    if (nothingUntried && this.#started && !this.#eagerPending) {
       this.#eagerPending = true;
       this.#timer({ kind: 'gossipNow' }, this.#nowMs);
     }

@@ -59,6 +59,17 @@ describe('broadcast queue', () => {
     assert.equal(q.length, 0);
   });
 
+  it('counts the untried: a message leaves that count once a packet was filled for it, sent or skipped', () => {
+    const q = new BroadcastQueue(16);
+    q.queue({ key: 'x', bytes: msg(1), source: 'A' });
+    q.queue({ key: 'y', bytes: msg(2) });
+    assert.equal(q.untried, 2);
+    q.take(1, 100, 4, to('A'));
+    assert.equal(q.untried, 0, 'y went to A; x was skipped for A, which told us');
+    q.queue({ key: 'y', bytes: msg(3) });
+    assert.equal(q.untried, 1, 'newer news replaces y and is untried');
+  });
+
   it('is bounded: past its depth the most transmitted message is dropped and counted', () => {
     const q = new BroadcastQueue(16);
     const done: string[] = [];
