@@ -16,7 +16,9 @@ describe('name conflicts', () => {
       impostor = await GossipNode.create({ name: 'c2', bind: '127.0.0.1:0', profile: 'local' });
       const lost = new Promise<{ responses: number; matching: number }>((resolve) => impostor!.once('name-conflict', resolve));
       await impostor.join([seed]);
-      const vote = await Promise.race([lost, new Promise<null>((resolve) => setTimeout(() => resolve(null), 30_000))]);
+      let timer: NodeJS.Timeout | undefined;
+      const vote = await Promise.race([lost, new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), 30_000)))]);
+      clearTimeout(timer);
       assert.ok(vote, 'the impostor reported a lost vote within 30 s');
       assert.ok(vote.responses >= 2 && vote.matching < Math.floor(vote.responses / 2) + 1, `outvoted: ${JSON.stringify(vote)}`);
       const holder = `127.0.0.1:${nodes[1]!.address.port}`;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { pushPullIntervalMs } from '../../src/gossip/config.js';
 import { ALIVE } from '../../src/gossip/members.js';
-import { cluster, converged, withSeed, world } from '../helpers/sim.js';
+import { cluster, converged, seeds, withSeed, world } from '../helpers/sim.js';
 
 describe('simulated membership (LAN profile)', () => {
   it('50 nodes joining random earlier nodes converge: everyone sees everyone alive', () =>
@@ -90,7 +90,7 @@ describe('simulated membership (LAN profile)', () => {
     }));
 
   it('the halves of a 3/3 network partition are one cluster again within 10 s of healing (20 seeds)', () => {
-    for (let seed = 1; seed <= 20; seed++) {
+    for (const seed of seeds(20)) {
       withSeed(seed, () => {
         const w = world(seed);
         const names = w.addConvergedCluster(6);
