@@ -174,10 +174,10 @@ export class GossipMachine {
   readonly #relays = new Map<number, Relay>();
   readonly #streams = new Map<number, { purpose: StreamPurpose; seq: number; to: Address }>();
   /**
-   * addressKey of the member whose packet or push/pull reply is being handled: news we pass on
-   * from it is not sent back to it (see BroadcastQueue).
+   * The member whose packet or push/pull reply is being handled: news we pass on from it is not
+   * sent back to it (see BroadcastQueue). Its key is made only when news is queued.
    */
-  #source: string | undefined;
+  #source: Address | undefined;
   #outbox: Effect[] = [];
   #seq = 0;
   #streamId = 0;
@@ -337,7 +337,7 @@ export class GossipMachine {
       return;
     }
     if (unpacked.truncated) this.#drop('truncatedCompound');
-    this.#source = addressKey(from);
+    this.#source = from;
     try {
       for (const m of unpacked.messages) {
         try {
@@ -400,7 +400,7 @@ export class GossipMachine {
     }
     const join = stream.purpose === 'join';
     const incarnation = this.incarnation;
-    this.#source = addressKey(stream.to);
+    this.#source = stream.to;
     let merged: boolean;
     try {
       merged = this.#mergeRemote(reply.states, reply.userState, join, nowMs);
@@ -511,14 +511,7 @@ export class GossipMachine {
       }
       case MessageType.suspect: {
         const s = decodeSuspect(body);
-        const slot = this.members.slotOf(s.node);
-        // A suspicion of a member we already hold dead: its sender missed the verdict and would
-        // otherwise wait out its own suspicion alone (nobody confirms a suspicion of the dead),
-        // so we tell it directly.
-        if (slot >= 0 && slot !== this.#self && this.members.status(slot) === DEAD && s.incarnation <= this.members.incarnation(slot)) {
-          this.#correct(from, encodeDead({ incarnation: this.members.incarnation(slot), node: s.node, from: this.#name }));
-          return;
-        }
+        if (this.#answerSuspicionOfDead(s, from)) return;
         this.#answerStaleAccusation(s, from);
         this.#suspectNode(s, nowMs);
         return;
@@ -538,6 +531,19 @@ export class GossipMachine {
       default:
         this.#drop('unknownType');
     }
+  }
+
+  /**
+   * A suspicion of a member we already hold dead: its sender missed the verdict and would
+   * otherwise wait out its own suspicion alone (nobody confirms a suspicion of the dead), so we
+   * tell it directly. Returns whether it was one (then there is nothing else to do with it).
+   */
+  #answerSuspicionOfDead(s: Suspect, from: Address): boolean {
+    const t = this.members;
+    const slot = t.slotOf(s.node);
+    if (slot < 0 || slot === this.#self || t.status(slot) !== DEAD || s.incarnation > t.incarnation(slot)) return false;
+    this.#correct(from, encodeDead({ incarnation: t.incarnation(slot), node: s.node, from: this.#name }));
+    return true;
   }
 
   /**
@@ -698,7 +704,7 @@ export class GossipMachine {
 
   /** For news about another member that came in a packet or push/pull: who told us. */
   #passedOn(): { source?: string } {
-    return this.#source === undefined ? {} : { source: this.#source };
+    return this.#source === undefined ? {} : { source: addressKey(this.#source) };
   }
 
   #aliveMessage(slot: number): Uint8Array {
@@ -930,7 +936,7 @@ export class GossipMachine {
     if (piggyback) {
       const used = messages.reduce((n, m) => n + m.length + COMPOUND_ENTRY_BYTES, 0);
       const budget = this.config.udpBufferBytes - COMPOUND_HEADER_BYTES - this.#overhead - used;
-      if (budget > 0) messages = [...messages, ...this.#takeBroadcasts(budget, { key: addressKey(to), up: piggyback.up })];
+      if (budget > 0 && this.#broadcasts.length > 0) messages = [...messages, ...this.#takeBroadcasts(budget, { key: addressKey(to), up: piggyback.up })];
     }
     this.#sendPacket(to, messages, crc);
   }
