@@ -901,25 +901,27 @@ export class GossipMachine {
    * delegate protocol) inside the range all alive nodes understand.
    */
   #versionsCompatible(remote: readonly PushNodeState[]): boolean {
-    const vsnOf = (v: Uint8Array) => (v.length >= 6 ? v : new Uint8Array(6));
-    let maxPMin = 0;
-    let minPMax = 255;
-    let maxDMin = 0;
-    let minDMax = 255;
-    const all: { vsn: Uint8Array; alive: boolean }[] = [
-      ...remote.map((s) => ({ vsn: vsnOf(s.vsn), alive: s.state === 0 })),
-      ...[...this.members.slots()].map((slot) => ({ vsn: vsnOf(this.members.endpoint(slot).vsn), alive: this.members.status(slot) === ALIVE })),
-    ];
-    for (const { vsn, alive } of all) {
-      if (!alive) continue;
-      maxPMin = Math.max(maxPMin, vsn[0]!);
-      minPMax = Math.min(minPMax, vsn[1]!);
-      maxDMin = Math.max(maxDMin, vsn[3]!);
-      minDMax = Math.min(minDMax, vsn[4]!);
-    }
+    // Two passes over the members, ours and theirs, with nothing allocated per member: a
+    // push/pull may carry tens of thousands of states (docs/budgets.md).
+    const range = { maxPMin: 0, minPMax: 255, maxDMin: 0, minDMax: 255 };
+    const widen = (vsn: Uint8Array) => {
+      range.maxPMin = Math.max(range.maxPMin, vsn[0]!);
+      range.minPMax = Math.min(range.minPMax, vsn[1]!);
+      range.maxDMin = Math.max(range.maxDMin, vsn[3]!);
+      range.minDMax = Math.min(range.minDMax, vsn[4]!);
+    };
+    const fits = (vsn: Uint8Array) => vsn[2]! >= range.maxPMin && vsn[2]! <= range.minPMax && vsn[5]! >= range.maxDMin && vsn[5]! <= range.minDMax;
+    const t = this.members;
+    // memberlist skips members without a version; a short one cannot be checked, so it fails.
+    const usable = (vsn: Uint8Array) => vsn.length >= 6 || vsn.length === 0;
+    for (const s of remote) if (s.state === ALIVE && !usable(s.vsn)) return false;
+    for (const s of remote) if (s.state === ALIVE && s.vsn.length > 0) widen(s.vsn);
+    for (const slot of t.slots()) if (t.status(slot) === ALIVE && t.endpoint(slot).vsn.length > 0) widen(t.endpoint(slot).vsn);
     // memberlist checks dead members here too, so one odd record of a long-gone member blocks
     // anti-entropy until it is reaped; only the members that take part count for us.
-    return all.every(({ vsn, alive }) => !alive || (vsn[2]! >= maxPMin && vsn[2]! <= minPMax && vsn[5]! >= maxDMin && vsn[5]! <= minDMax));
+    for (const s of remote) if (s.state === ALIVE && s.vsn.length > 0 && !fits(s.vsn)) return false;
+    for (const slot of t.slots()) if (t.status(slot) === ALIVE && t.endpoint(slot).vsn.length > 0 && !fits(t.endpoint(slot).vsn)) return false;
+    return true;
   }
 
   // ---- output --------------------------------------------------------------------------------

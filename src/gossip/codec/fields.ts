@@ -18,8 +18,8 @@ export function encodeTyped(type: number, write: (w: Writer) => void): Uint8Arra
 }
 
 /** The struct (msgpack map) at the start of a message body. */
-export function decodeStruct(body: Uint8Array, what: string): MsgMap {
-  return asMap(decodeValue(body).value, what);
+export function decodeStruct(body: Uint8Array, what: string, elementBudget?: number): MsgMap {
+  return asMap(decodeValue(body, 0, elementBudget).value, what);
 }
 
 function uint(m: MsgMap, key: string, max: number): number {

@@ -6,7 +6,7 @@
  * `hi` is the code implied by the next emission (encoder) or the next entry to define (decoder);
  * the width grows when `hi` reaches 2^width, as in Go.
  */
-import { DecodeError } from './msgpack.js';
+import { BudgetExceededError, DecodeError } from './msgpack.js';
 
 const CLEAR = 256;
 const EOF = 257;
@@ -142,7 +142,7 @@ export function lzwDecompress(input: Uint8Array, maxOutputBytes: number): Uint8A
     const source = kwk ? last : code;
     const len = (source < CLEAR ? 1 : length[source]!) + (kwk ? 1 : 0);
     if (n + len > out.length) {
-      if (n + len > maxOutputBytes) throw new DecodeError('LZW output exceeds the limit');
+      if (n + len > maxOutputBytes) throw new BudgetExceededError('LZW output exceeds the limit');
       const next = new Uint8Array(Math.min(Math.max(out.length * 2, n + len), maxOutputBytes));
       next.set(out.subarray(0, n));
       out = next;

@@ -12,6 +12,11 @@ export class DecodeError extends Error {
   override readonly name: string = 'DecodeError';
 }
 
+/** The input is over a budget (a size, a count, an expansion): counted apart from malformed input. */
+export class BudgetExceededError extends DecodeError {
+  override readonly name = 'BudgetExceededError';
+}
+
 /** The input ended inside a value: on a stream, wait for more bytes; on a packet, drop it. */
 export class TruncatedError extends DecodeError {
   override readonly name = 'TruncatedError';
@@ -22,6 +27,13 @@ export type MsgValue = null | boolean | number | bigint | Uint8Array | MsgValue[
 export type MsgMap = Map<string, MsgValue>;
 
 const MAX_DEPTH = 32;
+/**
+ * Most elements one decode may produce unless the caller gives another budget: each array or map
+ * counts 1, plus 1 per item, key and value inside it. Every element costs at least one input byte, but a JS Map or
+ * array costs far more memory than its byte: the budget bounds what a small input can make us
+ * hold (docs/budgets.md).
+ */
+export const DEFAULT_ELEMENT_BUDGET = 65_536;
 const textDecoder = new TextDecoder('utf-8', { fatal: false });
 const textEncoder = new TextEncoder();
 const fieldNames = new Map<string, Uint8Array>();
@@ -30,11 +42,14 @@ export class Reader {
   readonly bytes: Uint8Array;
   offset: number;
   readonly #view: DataView;
+  /** Elements this reader may still produce, over all the values it decodes. */
+  #elements: number;
 
-  constructor(bytes: Uint8Array, offset = 0) {
+  constructor(bytes: Uint8Array, offset = 0, elementBudget = DEFAULT_ELEMENT_BUDGET) {
     this.bytes = bytes;
     this.offset = offset;
     this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.#elements = elementBudget;
   }
 
   get remaining(): number {
@@ -157,9 +172,21 @@ export class Reader {
     }
   }
 
+  /** Gives the values decoded from now on a fresh element budget. */
+  setElementBudget(n: number): void {
+    this.#elements = n;
+  }
+
+  /** Spends `n` elements of the budget, before anything is allocated for them. */
+  #spend(n: number): void {
+    if (n > this.#elements) throw new BudgetExceededError('msgpack value exceeds its element budget');
+    this.#elements -= n;
+  }
+
   #array(n: number, depth: number): MsgValue[] {
     // Every element takes at least one byte: a declared length beyond that is a lie.
     if (n > this.remaining) throw new TruncatedError('truncated msgpack array');
+    this.#spend(1 + n);
     const out: MsgValue[] = [];
     for (let i = 0; i < n; i++) out.push(this.value(depth + 1));
     return out;
@@ -167,19 +194,32 @@ export class Reader {
 
   #map(n: number, depth: number): MsgMap {
     if (n * 2 > this.remaining) throw new TruncatedError('truncated msgpack map');
+    this.#spend(1 + n * 2);
     const out: MsgMap = new Map();
     for (let i = 0; i < n; i++) {
       const key = this.value(depth + 1);
       if (!(key instanceof Uint8Array)) throw new DecodeError('msgpack map key is not a string');
-      out.set(textDecoder.decode(key), this.value(depth + 1));
+      out.set(keyText(key), this.value(depth + 1));
     }
     return out;
   }
 }
 
+/** Map keys are short ASCII field names: decoded without TextDecoder's per-call cost. */
+function keyText(key: Uint8Array): string {
+  if (key.length > 24) return textDecoder.decode(key);
+  let out = '';
+  for (let i = 0; i < key.length; i++) {
+    const c = key[i]!;
+    if (c >= 0x80) return textDecoder.decode(key);
+    out += String.fromCharCode(c);
+  }
+  return out;
+}
+
 /** Decodes exactly one value from `bytes` starting at `offset`; returns it and the end offset. */
-export function decodeValue(bytes: Uint8Array, offset = 0): { value: MsgValue; end: number } {
-  const reader = new Reader(bytes, offset);
+export function decodeValue(bytes: Uint8Array, offset = 0, elementBudget = DEFAULT_ELEMENT_BUDGET): { value: MsgValue; end: number } {
+  const reader = new Reader(bytes, offset, elementBudget);
   const value = reader.value();
   return { value, end: reader.offset };
 }

@@ -13,7 +13,11 @@ export interface PacketMessage {
   body: Uint8Array;
 }
 
-/** Largest datagram we read (Go reads 65536) and largest plaintext a compress may expand to. */
+/**
+ * Largest datagram we read (Go reads 65536), and the most all the compress envelopes of one
+ * datagram may expand to together (docs/budgets.md "UDP datagrams"): nesting compound inside
+ * compress would otherwise multiply it (255 parts × 64 KiB per level).
+ */
 export const MAX_PACKET_BYTES = 65536;
 const MAX_NESTING = 4;
 
@@ -30,12 +34,12 @@ export function unpackPacket(bytes: Uint8Array): { messages: PacketMessage[]; tr
     if (crc32(payload) !== expected) throw new DecodeError('CRC mismatch');
   }
   const messages: PacketMessage[] = [];
-  const state = { truncated: false };
+  const state = { truncated: false, expandedBytes: 0 };
   unpack(payload, 0, messages, state);
   return { messages, truncated: state.truncated };
 }
 
-function unpack(bytes: Uint8Array, depth: number, out: PacketMessage[], state: { truncated: boolean }): void {
+function unpack(bytes: Uint8Array, depth: number, out: PacketMessage[], state: { truncated: boolean; expandedBytes: number }): void {
   if (bytes.length === 0) throw new DecodeError('empty message');
   if (depth > MAX_NESTING) throw new DecodeError('messages nested too deep');
   const type = bytes[0]!;
@@ -58,7 +62,9 @@ function unpack(bytes: Uint8Array, depth: number, out: PacketMessage[], state: {
   if (type === MessageType.compress) {
     const c = decodeCompress(bytes.subarray(1));
     if (c.algo !== 0) throw new DecodeError(`unknown compression algorithm ${c.algo}`);
-    unpack(lzwDecompress(c.buf, MAX_PACKET_BYTES), depth + 1, out, state);
+    const plain = lzwDecompress(c.buf, MAX_PACKET_BYTES - state.expandedBytes);
+    state.expandedBytes += plain.length;
+    unpack(plain, depth + 1, out, state);
     return;
   }
   if (type === MessageType.hasCrc) throw new DecodeError('CRC header below the top level');

@@ -1,7 +1,10 @@
 /**
- * TCP stream messages (wire reference §2.3, §8). Unencrypted streams have no length prefix, so
- * the parser is incremental: it says whether the bytes so far hold one whole message. The
- * encryption frame ([10][len][blob]) is removed by the I/O layer before this runs.
+ * TCP stream messages (docs/protocol.md "Streams"). Unencrypted streams have no length prefix:
+ * StreamFramer finds where a message ends as bytes arrive, then `decodeStreamMessage` decodes
+ * it once. The encryption frame ([10][len][blob]) is removed by the I/O layer before this runs.
+ * Budgets (docs/budgets.md "TCP streams"): a compressed message may expand to at most
+ * MAX_COMPRESSION_RATIO times its size (and never past the stream limit); a push/pull carries
+ * at most MAX_PUSH_PULL_NODES node states, each checked before the next is decoded.
  */
 import { asMap } from './fields.js';
 import { lzwDecompress } from './lzw.js';
@@ -18,7 +21,8 @@ import {
   type PushNodeState,
   type PushPullHeader,
 } from './messages.js';
-import { DecodeError, Reader, TruncatedError } from './msgpack.js';
+import { DecodeError, Reader } from './msgpack.js';
+import { MAX_PUSH_PULL_NODES, StreamFramer } from './stream-framer.js';
 
 export type StreamMessage =
   | { type: 'pushPull'; header: PushPullHeader; states: PushNodeState[]; userState: Uint8Array }
@@ -32,72 +36,76 @@ export type StreamParse =
   | { status: 'complete'; message: StreamMessage; compressed: boolean; length: number };
 
 /**
- * Parses one message from the start of `bytes`. Throws DecodeError when the bytes can never
- * become a valid message (malformed, unknown type, or larger than `maxBytes`).
+ * Most a compressed stream message may expand, as a multiple of its compressed size. Real
+ * push/pulls compress 5–10× (a 10 000-member state: 8×); LZW can reach ~2 700× (a 13 KB input
+ * filling 16 MiB), which would let a small input cost seconds of work.
+ */
+export const MAX_COMPRESSION_RATIO = 64;
+/** A compressed message may always expand to this much, whatever its ratio. */
+const MIN_EXPANSION_BYTES = 64 * 1024;
+/** Fewest bytes of one node state: a map with a non-empty Name (0x81 0xa4 "Name" 0xa1 x). */
+const MIN_NODE_STATE_BYTES = 8;
+/** A node state is a struct of seven fields: 64 elements leave room for unknown ones. */
+const NODE_STATE_ELEMENT_BUDGET = 64;
+
+/**
+ * Parses one message from the start of `bytes` (all of a stream read so far). Throws
+ * DecodeError when the bytes can never become a valid message of at most `maxBytes`.
  */
 export function parseStream(bytes: Uint8Array, maxBytes: number): StreamParse {
-  try {
-    return complete(bytes, maxBytes);
-  } catch (err) {
-    if (err instanceof TruncatedError) {
-      if (bytes.length >= maxBytes) throw new DecodeError(`stream message exceeds ${maxBytes} bytes`);
-      return { status: 'incomplete' };
-    }
-    throw err;
-  }
+  const whole = new StreamFramer(maxBytes).push(bytes);
+  if (whole === null) return { status: 'incomplete' };
+  return decodeStreamMessage(whole, maxBytes);
 }
 
-function complete(bytes: Uint8Array, maxBytes: number): StreamParse {
-  if (bytes.length === 0) throw new TruncatedError('empty stream');
+/** Decodes one complete stream message (exactly the bytes StreamFramer returned). */
+export function decodeStreamMessage(bytes: Uint8Array, maxBytes: number): Extract<StreamParse, { status: 'complete' }> {
   if (bytes[0] === MessageType.compress) {
     const c = decodeCompress(bytes.subarray(1));
     if (c.algo !== 0) throw new DecodeError(`unknown compression algorithm ${c.algo}`);
-    const plain = lzwDecompress(c.buf, maxBytes);
-    try {
-      const inner = complete(plain, maxBytes);
-      if (inner.status === 'complete' && inner.compressed) throw new DecodeError('nested compression on a stream');
-      return { ...(inner as Extract<StreamParse, { status: 'complete' }>), compressed: true, length: 1 + c.end };
-    } catch (err) {
-      // Inside a complete compress envelope, a short message can never grow.
-      if (err instanceof TruncatedError) throw new DecodeError(`compressed stream message is truncated: ${err.message}`);
-      throw err;
-    }
+    const limit = Math.min(maxBytes, Math.max(MIN_EXPANSION_BYTES, c.buf.length * MAX_COMPRESSION_RATIO));
+    const plain = lzwDecompress(c.buf, limit);
+    if (plain[0] === MessageType.compress) throw new DecodeError('nested compression on a stream');
+    // Inside a complete compress envelope the message must be whole: a short one can never grow.
+    const inner = new StreamFramer(maxBytes).push(plain);
+    if (inner === null) throw new DecodeError('compressed stream message is truncated');
+    return { message: decodePlain(inner), status: 'complete', compressed: true, length: 1 + c.end };
   }
-  const r = new Reader(bytes, 1);
-  const message = ((): StreamMessage => {
-    switch (bytes[0]) {
-      case MessageType.pushPull: {
-        const header = decodePushPullHeader(asMap(r.value(), 'push/pull header'));
-        if (header.nodes < 0 || header.userStateLen < 0) throw new DecodeError('negative push/pull count');
-        // Each node state takes at least one byte: a larger count is a lie, not a wait.
-        if (header.nodes > maxBytes || header.userStateLen > maxBytes) throw new DecodeError('push/pull counts exceed the stream limit');
-        const states: PushNodeState[] = [];
-        for (let i = 0; i < header.nodes; i++) states.push(decodePushNodeState(asMap(r.value(), 'push/pull node state')));
-        const userState = r.raw(header.userStateLen);
-        return { type: 'pushPull', header, states, userState };
-      }
-      case MessageType.ping:
-        return { type: 'ping', ping: decodePing(nextValue(r)) };
-      case MessageType.ack:
-        return { type: 'ack', ack: decodeAck(nextValue(r)) };
-      case MessageType.user: {
-        const m = asMap(r.value(), 'user message header');
-        const len = m.get('UserMsgLen');
-        if (typeof len !== 'number' || !Number.isInteger(len) || len < 0 || len > maxBytes) throw new DecodeError('bad user message length');
-        return { type: 'user', payload: r.raw(len) };
-      }
-      case MessageType.err:
-        return { type: 'err', error: decodeErr(nextValue(r)) };
-      default:
-        throw new DecodeError(`unexpected stream message type ${bytes[0]}`);
-    }
-  })();
-  return { status: 'complete', message, compressed: false, length: r.offset };
+  return { message: decodePlain(bytes), status: 'complete', compressed: false, length: bytes.length };
 }
 
-/** The bytes of the next msgpack value (the message decoders take a body). */
-function nextValue(r: Reader): Uint8Array {
-  const start = r.offset;
-  r.value();
-  return r.bytes.subarray(start, r.offset);
+function decodePlain(bytes: Uint8Array): StreamMessage {
+  const r = new Reader(bytes, 1);
+  switch (bytes[0]) {
+    case MessageType.pushPull: {
+      const header = decodePushPullHeader(asMap(r.value(), 'push/pull header'));
+      const remaining = r.remaining - header.userStateLen;
+      if (header.nodes < 0 || header.nodes > MAX_PUSH_PULL_NODES || header.nodes * MIN_NODE_STATE_BYTES > remaining) {
+        throw new DecodeError('push/pull declares more node states than its bytes hold');
+      }
+      const states: PushNodeState[] = [];
+      for (let i = 0; i < header.nodes; i++) {
+        // The element budget is per state, and a bad state stops the rest before they cost anything.
+        r.setElementBudget(NODE_STATE_ELEMENT_BUDGET);
+        const state = decodePushNodeState(asMap(r.value(), 'push/pull node state'));
+        if (state.name === '') throw new DecodeError('push/pull node state without a name');
+        states.push(state);
+      }
+      return { type: 'pushPull', header, states, userState: r.raw(header.userStateLen) };
+    }
+    case MessageType.ping:
+      return { type: 'ping', ping: decodePing(bytes.subarray(1)) };
+    case MessageType.ack:
+      return { type: 'ack', ack: decodeAck(bytes.subarray(1)) };
+    case MessageType.user: {
+      const m = asMap(r.value(), 'user message header');
+      const len = m.get('UserMsgLen');
+      if (typeof len !== 'number' || !Number.isInteger(len) || len < 0) throw new DecodeError('bad user message length');
+      return { type: 'user', payload: r.raw(len) };
+    }
+    case MessageType.err:
+      return { type: 'err', error: decodeErr(bytes.subarray(1)) };
+    default:
+      throw new DecodeError(`unexpected stream message type ${bytes[0]}`);
+  }
 }

@@ -5,6 +5,7 @@
  */
 import { decodeStruct, encodeTyped, str, u64 } from '../codec/fields.js';
 import { DecodeError, text, type MsgMap, type MsgValue } from '../codec/msgpack.js';
+import { MAX_PUSH_PULL_NODES } from '../codec/stream-framer.js';
 import { SerfType } from './messages.js';
 
 export interface RecentEvent {
@@ -44,9 +45,16 @@ export function encodeSerfState(s: SerfState): Uint8Array {
   });
 }
 
+/**
+ * Elements one Serf push/pull state may decode to (docs/budgets.md "Serf messages"): a status
+ * time per member (two elements each) and a name per member that left, for as many members as a
+ * push/pull may carry, plus Serf's 512-slot event ring.
+ */
+const SERF_STATE_ELEMENT_BUDGET = 8 * MAX_PUSH_PULL_NODES;
+
 /** Decodes the bytes after the type byte; Go's zero values for what is missing. */
 export function decodeSerfState(body: Uint8Array): SerfState {
-  const m = decodeStruct(body, 'serf push/pull state');
+  const m = decodeStruct(body, 'serf push/pull state', SERF_STATE_ELEMENT_BUDGET);
   const statusLTimes = new Map<string, bigint>();
   const statuses = m.get('StatusLTimes');
   if (statuses !== undefined && statuses !== null) {
