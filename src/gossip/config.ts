@@ -27,6 +27,12 @@ export interface GossipConfig {
   /** Largest TCP stream message accepted. */
   maxStreamBytes: number;
   /**
+   * Most members held, failed and left ones included: an alive message about one more unknown
+   * member is dropped (counted as memberLimit). Bounds what forged members can make a node hold
+   * (docs/budgets.md "Members").
+   */
+  maxMembers: number;
+  /**
    * Lifeguard (local health awareness, dynamic suspicion with confirmations, nacks, buddy
    * system). Switch it off only to measure what it buys.
    */
@@ -94,6 +100,7 @@ const LAN: GossipConfig = {
   tcpPings: true,
   broadcastQueueDepth: 4096,
   maxStreamBytes: 16 * 1024 * 1024,
+  maxMembers: 16_384,
   lifeguard: true,
   reconnectWindowMs: 24 * 3600 * 1000,
   reconnectIntervalMs: 5000,
@@ -154,6 +161,7 @@ const INTEGER_RANGES: Partial<Record<keyof GossipConfig, Range>> = {
   udpBufferBytes: [256, 65_000],
   broadcastQueueDepth: [16, 1_000_000],
   maxStreamBytes: [1024, 1 << 30],
+  maxMembers: [1, 1 << 20],
   reconnectWindowMs: [0, 30 * 86_400_000],
   reconnectIntervalMs: [0, 86_400_000],
   deadNodeReclaimTimeMs: [0, 30 * 86_400_000],

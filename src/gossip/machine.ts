@@ -38,6 +38,7 @@ import { DecodeError } from './codec/msgpack.js';
 import { packPacket, unpackPacket } from './codec/packet.js';
 import type { StreamMessage } from './codec/stream.js';
 import { type GossipConfig, pushPullIntervalMs, reconnectIntervalMs, retransmitLimit } from './config.js';
+import { atLeast, newer, next as nextIncarnation } from './incarnation.js';
 import { ALIVE, DEAD, type Endpoint, LEFT, MemberTable, type MemberView, SUSPECT, endpointOf, protocolMax } from './members.js';
 import { Suspicion, confirmationsWanted, suspicionMinMs } from './suspicion.js';
 
@@ -45,6 +46,10 @@ import { Suspicion, confirmationsWanted, suspicionMinMs } from './suspicion.js';
 export const DEFAULT_VSN = Uint8Array.from([1, 5, 2, 2, 5, 5]);
 /** Indirect probes we run for others at once; each lives one probe timeout. */
 export const MAX_PENDING_RELAYS = 256;
+/** Largest node meta accepted (memberlist's MetaMaxSize: Go peers never send more). */
+export const MAX_META_BYTES = 512;
+/** Longest member name accepted, in UTF-16 units (host names are at most 253 characters). */
+export const MAX_NAME_CHARS = 512;
 /** compound header (type + count) */
 const COMPOUND_HEADER_BYTES = 2;
 /** per message in a compound: its u16 length */
@@ -77,7 +82,7 @@ export type Effect =
   | { readonly type: 'conflict'; readonly known: MemberView; readonly claimed: Address }
   /** A user message (Serf's layer lives on these). */
   | { readonly type: 'user'; readonly payload: Uint8Array }
-  /** A remote node's push/pull user state (Serf's layer). */
+  /** A remote node's push/pull user state (Serf's layer); `join`: it answers our own join. */
   | { readonly type: 'remoteState'; readonly state: Uint8Array; readonly join: boolean }
   /** Our graceful-leave broadcast has gone out as many times as it will. */
   | { readonly type: 'left' };
@@ -276,7 +281,7 @@ export class GossipMachine {
   setMeta(meta: Uint8Array): void {
     const e = this.members.endpoint(this.#self);
     this.members.setEndpoint(this.#self, { ...e, meta });
-    this.members.setIncarnation(this.#self, this.members.incarnation(this.#self) + 1);
+    this.members.setIncarnation(this.#self, nextIncarnation(this.members.incarnation(this.#self)));
     this.#queueAlive(this.#self);
   }
 
@@ -362,7 +367,10 @@ export class GossipMachine {
       case 'pushPull': {
         // Reply first, then merge: the reply does not contain the requester unless known (§8).
         const reply = this.#encodeStream(this.#pushPullMessage(message.header.join));
-        this.#mergeRemote(message.states, message.userState, message.header.join, nowMs);
+        // Not our join, whatever its flag says: the Serf layer treats the state answering its
+        // own join apart (events older than it are not delivered), and a forged flag must not
+        // reach that.
+        this.#mergeRemote(message.states, message.userState, false, nowMs);
         return reply;
       }
       case 'ping':
@@ -541,7 +549,7 @@ export class GossipMachine {
   #answerSuspicionOfDead(s: Suspect, from: Address): boolean {
     const t = this.members;
     const slot = t.slotOf(s.node);
-    if (slot < 0 || slot === this.#self || t.status(slot) !== DEAD || s.incarnation > t.incarnation(slot)) return false;
+    if (slot < 0 || slot === this.#self || t.status(slot) !== DEAD || newer(s.incarnation, t.incarnation(slot))) return false;
     this.#correct(from, encodeDead({ incarnation: t.incarnation(slot), node: s.node, from: this.#name }));
     return true;
   }
@@ -552,7 +560,7 @@ export class GossipMachine {
    * refutation missed would hold us dead until the next push/pull. Our alive goes straight back.
    */
   #answerStaleAccusation(accusation: Suspect | Dead, from: Address): void {
-    if (accusation.node !== this.#name || accusation.incarnation >= this.incarnation || this.#leaving) return;
+    if (accusation.node !== this.#name || atLeast(accusation.incarnation, this.incarnation) || this.#leaving) return;
     this.#correct(from, this.#aliveMessage(this.#self));
   }
 
@@ -571,6 +579,9 @@ export class GossipMachine {
       return;
     }
     if (a.node === '') throw new DecodeError('alive without a node name');
+    // memberlist's MetaMaxSize; names get a like bound (what one member may make us hold).
+    if (a.meta.length > MAX_META_BYTES) return this.#drop('metaTooLarge');
+    if (a.node.length > MAX_NAME_CHARS) return this.#drop('nameTooLong');
     const t = this.members;
     if (a.node === this.#name) {
       const self = t.endpoint(this.#self);
@@ -581,7 +592,7 @@ export class GossipMachine {
         this.#emit({ type: 'conflict', known: t.view(this.#self), claimed: { host: ipToString(a.addr), port: a.port } });
         return;
       }
-      if (this.#leaving || a.incarnation < this.incarnation) return;
+      if (this.#leaving || newer(this.incarnation, a.incarnation)) return;
       if (a.incarnation === this.incarnation && bytesEqual(a.meta, self.meta) && bytesEqual(a.vsn, self.vsn)) return;
       this.#refute(a.incarnation);
       return;
@@ -590,12 +601,13 @@ export class GossipMachine {
     // Most alive messages repeat what we know: settle those before any other work.
     const known = slot >= 0 ? t.endpoint(slot) : undefined;
     const sameAddress = known !== undefined && known.port === a.port && bytesEqual(known.addr, a.addr);
-    if (sameAddress && a.incarnation <= t.incarnation(slot)) return;
+    if (sameAddress && !newer(a.incarnation, t.incarnation(slot))) return;
     const host = ipToString(a.addr);
     if (host === '') throw new DecodeError('alive address is not an IP');
     const endpoint: Endpoint = { addr: a.addr.slice(), host, port: a.port, meta: a.meta.slice(), vsn: a.vsn.slice() };
     let joined = false;
     if (known === undefined) {
+      if (t.size >= this.config.maxMembers) return this.#drop('memberLimit');
       slot = t.add(a.node, endpoint, nowMs, this.#random);
       joined = true;
     } else if (!sameAddress && !this.#mayMove(slot, nowMs)) {
@@ -627,7 +639,7 @@ export class GossipMachine {
   #suspectNode(s: Suspect, nowMs: number): void {
     const t = this.members;
     const slot = t.slotOf(s.node);
-    if (slot < 0 || s.incarnation < t.incarnation(slot)) return;
+    if (slot < 0 || newer(t.incarnation(slot), s.incarnation)) return;
     const existing = this.#suspicions.get(s.node);
     if (existing) {
       if (existing.confirm(s.from)) {
@@ -668,7 +680,7 @@ export class GossipMachine {
   #deadNode(d: Dead, nowMs: number, gossip: boolean): void {
     const t = this.members;
     const slot = t.slotOf(d.node);
-    if (slot < 0 || d.incarnation < t.incarnation(slot)) return;
+    if (slot < 0 || newer(t.incarnation(slot), d.incarnation)) return;
     this.#clearSuspicion(d.node);
     if (!t.isUp(slot)) return;
     const self = slot === this.#self;
@@ -688,7 +700,9 @@ export class GossipMachine {
 
   /** Someone accuses us: outbid the accusation and say we are alive (§9.5 refute). */
   #refute(accusedIncarnation: number): void {
-    this.members.setIncarnation(this.#self, Math.max(this.incarnation + 1, accusedIncarnation + 1));
+    // memberlist's refute: past our own and past the accusation (serial order, src/gossip/incarnation.ts).
+    const ours = nextIncarnation(this.incarnation);
+    this.members.setIncarnation(this.#self, atLeast(accusedIncarnation, ours) ? nextIncarnation(accusedIncarnation) : ours);
     this.counters.refutations++;
     if (this.config.lifeguard) this.#awareness.apply(1);
     this.#queueAlive(this.#self);

@@ -145,14 +145,14 @@ describe('Serf member status rules (§10.2, §10.6)', () => {
     assert.deepEqual(m.leaveIntent('b', 3n, false, true, 11).event?.change, 'leave', 'force-leave: failed becomes left');
     assert.equal(m.get('b')?.status, 'left');
     // A join intent before the member: held, then applied when it shows up.
-    assert.equal(m.joinIntent('c', 8n, 0), true);
-    assert.equal(m.joinIntent('c', 8n, 0), false, 'seen already: not rebroadcast');
+    assert.equal(m.joinIntent('c', 8n, 0).rebroadcast, true);
+    assert.equal(m.joinIntent('c', 8n, 0).rebroadcast, false, 'seen already: not rebroadcast');
     m.nodeJoin(view('c'), {});
     assert.equal(m.statusLTime('c'), 8n);
     // A leave intent before the member: it arrives leaving.
     m.leaveIntent('d', 4n, false, true, 0);
     assert.equal(m.nodeJoin(view('d'), {}).member.status, 'leaving');
-    assert.equal(m.joinIntent('d', 9n, 0), true);
+    assert.equal(m.joinIntent('d', 9n, 0).rebroadcast, true);
     assert.equal(m.get('d')?.status, 'alive', 'a newer join intent makes it alive');
     // A stale leave about ourselves is refuted.
     m.nodeJoin(view('me'), {});
@@ -164,13 +164,13 @@ describe('Serf member status rules (§10.2, §10.6)', () => {
     assert.equal(m.get('e'), undefined);
   });
 
-  it('a member revived by memberlist after a leave intent stays leaving until a newer join intent', () => {
+  it('a member revived by memberlist after a leave intent is alive (Serf), and its dead{From = self} reads as left', () => {
     const m = new SerfMembers('me');
     m.nodeJoin(view('x'), {});
     m.nodeLeave('x', 0); // failed
     m.leaveIntent('x', 6n, false, true, 1); // left (force)
-    assert.equal(m.nodeJoin(view('x'), {}).member.status, 'leaving', 'a late refutation racing its leave');
-    assert.equal(m.nodeLeave('x', 2)?.change, 'leave', 'its dead{From = self} reads as left');
+    assert.equal(m.nodeJoin(view('x'), {}).member.status, 'alive', 'a late refutation racing its leave');
+    assert.equal(m.nodeLeave('x', 2, true)?.change, 'leave', 'its dead{From = self} reads as left');
   });
 
   it('reaps failed members after the reconnect timeout and left ones after the tombstone timeout', () => {

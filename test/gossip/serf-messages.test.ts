@@ -24,10 +24,10 @@ const ascii = (s: string) => Buffer.from(s).toString('hex');
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
 describe('Serf Lamport clocks (§10.2)', () => {
-  it('start at 1; increment returns the time then moves on; witness jumps past what it sees', () => {
+  it('start at 1; increment moves on and returns the new time (Go); witness jumps past what it sees', () => {
     const c = new LamportClock();
     assert.equal(c.time, 1n);
-    assert.equal(c.increment(), 1n);
+    assert.equal(c.increment(), 2n);
     assert.equal(c.time, 2n);
     c.witness(1n);
     assert.equal(c.time, 2n, 'the past changes nothing');

@@ -185,16 +185,17 @@ export class Reader {
 
   #array(n: number, depth: number): MsgValue[] {
     // Every element takes at least one byte: a declared length beyond that is a lie.
-    if (n > this.remaining) throw new TruncatedError('truncated msgpack array');
+    // Over budget is final; short of bytes may only mean more are coming.
     this.#spend(1 + n);
+    if (n > this.remaining) throw new TruncatedError('truncated msgpack array');
     const out: MsgValue[] = [];
     for (let i = 0; i < n; i++) out.push(this.value(depth + 1));
     return out;
   }
 
   #map(n: number, depth: number): MsgMap {
-    if (n * 2 > this.remaining) throw new TruncatedError('truncated msgpack map');
     this.#spend(1 + n * 2);
+    if (n * 2 > this.remaining) throw new TruncatedError('truncated msgpack map');
     const out: MsgMap = new Map();
     for (let i = 0; i < n; i++) {
       const key = this.value(depth + 1);

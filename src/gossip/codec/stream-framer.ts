@@ -1,9 +1,8 @@
 /**
- * Finds where one TCP stream message ends as its bytes arrive, without decoding it
- * (docs/protocol.md "Streams"). Unencrypted streams carry no length prefix, so the end is known
- * only by walking the msgpack structure. The walk resumes where the previous chunk stopped and
- * allocates nothing per value, so a message of n bytes costs O(n) however it is split
- * (docs/budgets.md "TCP streams").
+ * Finds where one TCP stream message ends as its bytes arrive, without decoding it.
+ * Unencrypted streams carry no length prefix, so the end is known only by walking the msgpack
+ * structure. The walk resumes where the previous chunk stopped and allocates nothing per value,
+ * so a message of n bytes costs O(n) however it is split (docs/budgets.md "TCP streams").
  */
 import { asMap } from './fields.js';
 import { MessageType, decodePushPullHeader } from './messages.js';

@@ -1,5 +1,5 @@
 /**
- * TCP stream messages (docs/protocol.md "Streams"). Unencrypted streams have no length prefix:
+ * TCP stream messages. Unencrypted streams have no length prefix:
  * StreamFramer finds where a message ends as bytes arrive, then `decodeStreamMessage` decodes
  * it once. The encryption frame ([10][len][blob]) is removed by the I/O layer before this runs.
  * Budgets (docs/budgets.md "TCP streams"): a compressed message may expand to at most

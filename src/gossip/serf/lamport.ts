@@ -1,24 +1,34 @@
 /**
- * Serf's Lamport clocks (wire reference §10.2): 64-bit, starting at 1. Witnessing a time at or
- * past ours moves us just beyond it; an older time changes nothing. Serf keeps three independent
- * clocks: members (join/leave intents), user events, queries.
+ * Serf's Lamport clocks (wire reference §10.2), as Go's uint64 ones: values in [0, 2^64−1], and
+ * one past 2^64−1 is 0. Serf keeps three independent clocks: members (join/leave intents), user
+ * events, queries. A time from the wire is a uint64; witnessing 2^64−1 wraps the clock to 0, as
+ * in Go, so a peer that saw it counts on from 0.
  */
+export const MAX_LTIME = 0xffff_ffff_ffff_ffffn;
+
+/** `t + 1` in uint64 arithmetic. */
+export function nextLTime(t: bigint): bigint {
+  return BigInt.asUintN(64, t + 1n);
+}
+
 export class LamportClock {
-  #time = 1n;
+  /** Serf's Create increments each clock once, so they start at 1. */
+  #counter = 1n;
 
+  /** Serf's Time. */
   get time(): bigint {
-    return this.#time;
+    return this.#counter;
   }
 
-  /** The current time, then move on (leave intents, events and queries use this). */
+  /** Serf's Increment: one more (wrapping), returning the new time. */
   increment(): bigint {
-    const now = this.#time;
-    this.#time = now + 1n;
-    return now;
+    this.#counter = nextLTime(this.#counter);
+    return this.#counter;
   }
 
-  /** Seen `v`: if v >= ours, ours becomes v + 1. */
+  /** Serf's Witness: a time at or past ours moves us to one beyond it (wrapping); older ones do nothing. */
   witness(v: bigint): void {
-    if (v >= this.#time) this.#time = v + 1n;
+    if (v < this.#counter) return;
+    this.#counter = nextLTime(v);
   }
 }

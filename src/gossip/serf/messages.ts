@@ -118,8 +118,10 @@ export function decodeQuery(b: Uint8Array): Query {
     if (!(f instanceof Uint8Array)) throw new DecodeError('a query filter is not bytes');
     return f;
   });
+  // A Go time.Duration: an int64 of nanoseconds (a float, NaN included, is malformed).
   const timeout = m.get('Timeout');
-  if (timeout !== undefined && timeout !== null && typeof timeout !== 'number' && typeof timeout !== 'bigint') throw new DecodeError('query timeout is not an integer');
+  const int64 = (v: unknown) => (typeof v === 'number' && Number.isInteger(v)) || (typeof v === 'bigint' && v >= -(2n ** 63n) && v < 2n ** 63n);
+  if (timeout !== undefined && timeout !== null && !int64(timeout)) throw new DecodeError('query timeout is not a 64-bit integer');
   return {
     ltime: u64(m, 'LTime'),
     id: u32(m, 'ID'),
@@ -129,7 +131,7 @@ export function decodeQuery(b: Uint8Array): Query {
     filters: list,
     flags: u32(m, 'Flags'),
     relayFactor: u8(m, 'RelayFactor'),
-    timeoutNs: timeout === undefined || timeout === null ? 0n : BigInt(timeout),
+    timeoutNs: timeout === undefined || timeout === null ? 0n : BigInt(timeout as number | bigint),
     name: str(m, 'Name'),
     payload: bytes(m, 'Payload') ?? EMPTY,
   };

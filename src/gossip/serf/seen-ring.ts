@@ -1,7 +1,14 @@
 /**
- * Serf's duplicate filters for user events and queries (wire reference §10.2): a ring of 512
- * slots indexed by LTime mod 512, each holding what was seen at that LTime. A message older than
- * the ring's reach is refused outright, so delivery is at most once however often it arrives.
+ * Serf's duplicate filters for user events and queries: a ring of 512 slots indexed by LTime
+ * mod 512, each holding what was seen at that LTime, so delivery is at most once however often
+ * a message arrives.
+ *
+ * Serf refuses a message older than the clock's reach (LTime < clock − 512) outright. We refuse
+ * it only if its slot also holds a newer LTime, the case where a duplicate could no longer be
+ * told (a deliberate deviation, invisible on the wire): one forged push/pull can move the clock
+ * to 2^64 − 1 without any message at those times, and Serf's rule then drops every real message
+ * until the rest of the cluster catches up; with ours, whose slot holds nothing newer, they are
+ * still delivered exactly once.
  */
 export const SEEN_RING_SLOTS = 512;
 /** Distinct messages remembered per LTime; more at one LTime are refused (and counted). */
@@ -20,9 +27,9 @@ export class SeenRing<T> {
   /** Records `item` at `ltime` unless seen; `now` is the clock after witnessing `ltime`. */
   admit(ltime: bigint, item: T, now: bigint): Verdict {
     const reach = BigInt(SEEN_RING_SLOTS);
-    if (now > reach && ltime < now - reach) return 'tooOld';
     const index = Number(ltime % reach);
     let slot = this.#slots[index];
+    if (now > reach && ltime < now - reach && slot !== undefined && slot.ltime > ltime) return 'tooOld';
     if (slot !== undefined && slot.ltime === ltime) {
       if (slot.items.some((seen) => this.#same(seen, item))) return 'duplicate';
       if (slot.items.length >= MAX_PER_SLOT) return 'full';
@@ -34,7 +41,7 @@ export class SeenRing<T> {
     return 'new';
   }
 
-  /** Every occupied slot, for push/pull. */
+  /** Every occupied slot in the ring's order (by LTime mod 512), for push/pull. */
   entries(): { ltime: bigint; items: readonly T[] }[] {
     return this.#slots.filter((s): s is { ltime: bigint; items: T[] } => s !== undefined);
   }

@@ -24,7 +24,7 @@ import {
   type KeyResponse,
 } from './internal-messages.js';
 import { UserEventCoalescer } from './coalesce.js';
-import { LamportClock } from './lamport.js';
+import { LamportClock, MAX_LTIME, nextLTime } from './lamport.js';
 import {
   QueryFlag,
   SerfType,
@@ -43,13 +43,15 @@ import {
 import { type EventsAt, type RecentEvent, type SerfState, decodeSerfState, encodeSerfState } from './push-pull.js';
 import { type QueryFilter, decodeFilter, encodeFilter, filtersMatch } from './query-filters.js';
 import { SeenRing } from './seen-ring.js';
-import { type SerfMember, type SerfMemberEvent, SerfMembers } from './serf-members.js';
+import { type SerfMemberEvent, SerfMembers } from './serf-members.js';
 import { type Tags, decodeTags, encodeTags } from './tags.js';
 
 /** Serf's internal queries are named with this prefix and never reach the application. */
 export const INTERNAL_QUERY_PREFIX = '_serf_';
 /** Outgoing queries running at once. */
 export const MAX_RUNNING_QUERIES = 256;
+/** Most relays of one query response (Serf's clients refuse more than 5). */
+export const MAX_RELAY_FACTOR = 5;
 /** Bytes of recent user events carried in one push/pull. */
 export const MAX_STATE_EVENT_BYTES = 256 * 1024;
 
@@ -229,7 +231,8 @@ export class SerfMachine {
   leave(nowMs: number): void {
     if (this.#state !== 'alive') return;
     this.#state = 'leaving';
-    const ltime = this.clock.increment();
+    const ltime = this.#intentTime();
+    this.clock.increment();
     this.#leaveIntent(ltime, this.#name, false, nowMs);
     if (!this.gossip.hasGossipTargets(nowMs)) {
       this.#memberlistLeave(nowMs);
@@ -249,8 +252,9 @@ export class SerfMachine {
     if (size > this.config.userEventSizeLimitBytes) {
       throw invalidArgument('user event', `at most ${this.config.userEventSizeLimitBytes} bytes of name and payload`, `${size} bytes`);
     }
-    const event = { ltime: this.eventClock.increment(), name, payload, coalesce };
+    const event = { ltime: this.eventClock.time, name, payload, coalesce };
     const bytes = encodeUserEvent(event);
+    this.#advanceEventClock(() => this.eventClock.increment());
     this.#userEvent(event, nowMs);
     this.gossip.broadcastUser(bytes);
     this.#pump(nowMs);
@@ -263,6 +267,18 @@ export class SerfMachine {
   query(name: string, payload: Uint8Array, options: QueryOptions, nowMs: number): bigint {
     if (this.#running.size >= MAX_RUNNING_QUERIES) throw invalidArgument('query', `one of at most ${MAX_RUNNING_QUERIES} running queries`, `query ${this.#running.size + 1}`);
     return this.#query(name, payload, options, null, nowMs);
+  }
+
+  /**
+   * Stops collecting answers for a query started with `query` (its asker went away): frees its
+   * running slot at once, without 'queryDone'. Internal votes are not cancelled. Returns whether
+   * it was running.
+   */
+  cancelQuery(ltime: bigint): boolean {
+    const q = this.#running.get(ltime);
+    if (q === undefined || q.conflict !== null) return false;
+    this.#running.delete(ltime);
+    return true;
   }
 
   /** Answers a query delivered to us, once, before its deadline. Returns whether it was sent. */
@@ -369,7 +385,7 @@ export class SerfMachine {
 
   #memberChange(change: 'join' | 'update' | 'leave', view: MemberView, nowMs: number): void {
     if (change === 'leave') {
-      const event = this.members.nodeLeave(view.name, nowMs);
+      const event = this.members.nodeLeave(view.name, nowMs, view.status === 'left');
       if (event) this.#emit({ type: 'member', ...event });
       return;
     }
@@ -403,7 +419,7 @@ export class SerfMachine {
         case SerfType.join: {
           const m = decodeJoinIntent(body);
           this.clock.witness(m.ltime);
-          rebroadcast = this.members.joinIntent(m.node, m.ltime, nowMs);
+          rebroadcast = this.#joinIntent(m.node, m.ltime, nowMs);
           break;
         }
         case SerfType.userEvent:
@@ -442,12 +458,44 @@ export class SerfMachine {
     return verdict === 'rebroadcast';
   }
 
+  /** Serf's handleNodeJoinIntent; returns whether to rebroadcast. */
+  #joinIntent(node: string, ltime: bigint, nowMs: number): boolean {
+    const { rebroadcast, event } = this.members.joinIntent(node, ltime, nowMs);
+    if (event) this.#emit({ type: 'member', ...event });
+    return rebroadcast;
+  }
+
   #broadcastJoin(nowMs: number): void {
-    const ltime = this.clock.time;
+    const ltime = this.#intentTime();
     this.clock.witness(ltime);
-    this.members.joinIntent(this.#name, ltime, nowMs);
+    this.#joinIntent(this.#name, ltime, nowMs);
     this.gossip.broadcastUser(encodeJoinIntent({ ltime, node: this.#name }));
     this.#pump(nowMs);
+  }
+
+  /**
+   * The time for our next join or leave intent: Serf's clock.Time(), which is past every intent
+   * about us we hold, since we witnessed them. Not after a wrap: one witness of 2^64−1 (say, a
+   * member held at that time, in each push/pull) sets the clock back to 0, and an intent older
+   * than the one held for us is ignored everywhere. Then (a deliberate deviation) we move the
+   * clock past the newest intent about us again, as Serf would have before the wrap.
+   */
+  #intentTime(): bigint {
+    const ours = this.members.statusLTime(this.#name) ?? 0n;
+    if (this.clock.time <= ours && ours < MAX_LTIME) this.clock.witness(ours);
+    return this.clock.time;
+  }
+
+  /**
+   * Moves the event clock (Serf's eventClock.Witness or Increment). When it wraps past 2^64−1,
+   * the floor set at our join (Serf's eventMinTime, ignoreOldEvents) is cleared, a deliberate
+   * deviation: every later event is newer than the join, yet its time is below the floor, and
+   * Serf would drop the cluster's events until the clock climbs back up to it.
+   */
+  #advanceEventClock(move: () => void): void {
+    const before = this.eventClock.time;
+    move();
+    if (this.eventClock.time < before) this.#eventMinTime = 0n;
   }
 
   #memberlistLeave(nowMs: number): void {
@@ -459,7 +507,7 @@ export class SerfMachine {
 
   /** Serf's handleUserEvent; returns whether the event was new (then it is rebroadcast). */
   #userEvent(e: UserEvent, nowMs: number): boolean {
-    this.eventClock.witness(e.ltime);
+    this.#advanceEventClock(() => this.eventClock.witness(e.ltime));
     if (e.ltime < this.#eventMinTime) return false;
     const verdict = this.#events.admit(e.ltime, { name: e.name, payload: e.payload }, this.eventClock.time);
     if (verdict !== 'new') {
@@ -498,7 +546,7 @@ export class SerfMachine {
     const nodes = this.gossip.members.size;
     const timeoutMs = options.timeoutMs ?? this.config.gossipIntervalMs * this.config.queryTimeoutMult * Math.ceil(Math.log10(nodes + 1));
     const relayFactor = options.relayFactor ?? 0;
-    if (!Number.isInteger(relayFactor) || relayFactor < 0 || relayFactor > 5) throw invalidArgument('relayFactor', 'an integer in [0, 5]', relayFactor);
+    if (!Number.isInteger(relayFactor) || relayFactor < 0 || relayFactor > MAX_RELAY_FACTOR) throw invalidArgument('relayFactor', `an integer in [0, ${MAX_RELAY_FACTOR}]`, relayFactor);
     if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) throw invalidArgument('timeoutMs', 'a positive integer', timeoutMs);
     const query: Query = {
       ltime: this.queryClock.time,
@@ -570,7 +618,9 @@ export class SerfMachine {
     if (q.relayFactor === 0) return;
     const t = this.gossip.members;
     const self = this.#selfSlot();
-    const relays = t.pick(q.relayFactor, (slot) => slot !== self && t.status(slot) === 0 && t.name(slot) !== q.sourceNode, this.#random);
+    // The asker chose up to 255 relays; Serf's clients ask for at most 5, and each relay is a
+    // datagram we send for one we received: more would make us an amplifier.
+    const relays = t.pick(Math.min(q.relayFactor, MAX_RELAY_FACTOR), (slot) => slot !== self && t.status(slot) === 0 && t.name(slot) !== q.sourceNode, this.#random);
     for (const slot of relays) {
       const e = t.endpoint(slot);
       this.gossip.sendUser({ host: e.host, port: e.port }, encodeRelay(q.addr, q.port, q.sourceNode, response), false, nowMs);
@@ -727,23 +777,32 @@ export class SerfMachine {
   }
 
   /**
-   * The recent events for push/pull, newest first, up to MAX_STATE_EVENT_BYTES: Serf sends its
-   * whole ring, which a burst of large events could make megabytes long.
+   * The recent events for push/pull, the newest up to MAX_STATE_EVENT_BYTES (Serf sends its
+   * whole ring, which a burst of large events could make megabytes long), newest by distance
+   * from our clock in uint64 arithmetic, so across a wrap too. They go in the ring's order, as
+   * Serf's eventBuffer: the receiver witnesses their times in that order, and across a wrap
+   * (2^64−2 then 2^64−1 then 0) the order decides where its clock ends.
    */
   #recentEvents(): EventsAt[] {
-    const out: EventsAt[] = [];
+    const now = this.eventClock.time;
+    const age = (ltime: bigint) => BigInt.asUintN(64, now - ltime);
+    const ring = this.#events.entries();
+    const chosen = new Map<bigint, RecentEvent[]>();
     let budget = MAX_STATE_EVENT_BYTES;
-    for (const { ltime, items } of this.#events.entries().sort((a, b) => (a.ltime > b.ltime ? -1 : a.ltime < b.ltime ? 1 : 0))) {
+    for (const { ltime, items } of [...ring].sort((a, b) => (age(a.ltime) < age(b.ltime) ? -1 : age(a.ltime) > age(b.ltime) ? 1 : 0))) {
       const events: RecentEvent[] = [];
       for (const e of items) {
         budget -= e.name.length + e.payload.length + 16;
         if (budget < 0) break;
         events.push(e);
       }
-      if (events.length > 0) out.push({ ltime, events });
+      if (events.length > 0) chosen.set(ltime, events);
       if (budget < 0) break;
     }
-    return out;
+    return ring.flatMap(({ ltime }) => {
+      const events = chosen.get(ltime);
+      return events === undefined ? [] : [{ ltime, events }];
+    });
   }
 
   /** Serf's MergeRemoteState (§10.4). */
@@ -764,11 +823,18 @@ export class SerfMachine {
     if (state.eventLTime > 0n) this.eventClock.witness(state.eventLTime - 1n);
     if (state.queryLTime > 0n) this.queryClock.witness(state.queryLTime - 1n);
     const left = new Set(state.leftMembers);
-    for (const name of left) this.#leaveIntent((state.statusLTimes.get(name) ?? 0n) + 1n, name, false, nowMs);
+    for (const name of left) this.#leaveIntent(nextLTime(state.statusLTimes.get(name) ?? 0n), name, false, nowMs);
     for (const [name, ltime] of state.statusLTimes) {
       if (left.has(name)) continue;
+      // The peer holds an intent about us newer than any we know: a leave intent we never saw
+      // (gossip missed us) or one from a former life. Serf's MergeRemoteState only records
+      // its time; we also refute it as handleNodeLeaveIntent would (a deliberate deviation),
+      // else a leave that missed us would hold us leaving for good. A join push/pull needs
+      // none: Serf's Join announces us right after it.
+      const stale = !join && name === this.#name && this.#state === 'alive' && ltime > (this.members.statusLTime(name) ?? 0n);
       this.clock.witness(ltime);
-      this.members.joinIntent(name, ltime, nowMs);
+      this.#joinIntent(name, ltime, nowMs);
+      if (stale) this.#broadcastJoin(nowMs);
     }
     if (join && this.#ignoreOldEvents && state.eventLTime > this.#eventMinTime) this.#eventMinTime = state.eventLTime;
     for (const at of state.events) {

@@ -5,6 +5,7 @@
  * reconnect timeout, left ones after the tombstone timeout.
  */
 import type { MemberView } from '../members.js';
+import { MAX_LTIME } from './lamport.js';
 import { RecentIntents } from './recent-intents.js';
 
 export type SerfStatus = 'alive' | 'leaving' | 'left' | 'failed';
@@ -40,8 +41,6 @@ interface Entry {
   statusLTime: bigint;
   /** When it became failed or left, for reaping. */
   sinceMs: number;
-  /** The kind of the newest intent applied. */
-  lastIntent: 'join' | 'leave' | null;
 }
 
 /** What to do after a leave intent. */
@@ -86,25 +85,17 @@ export class SerfMembers {
     const existing = this.#entries.get(view.name);
     const base = { name: view.name, host: view.host, port: view.port, tags, protocol: versions(view.vsn, 0), delegate: versions(view.vsn, 3) };
     if (existing === undefined) {
-      let status: SerfStatus = 'alive';
-      let statusLTime = 0n;
-      // An intent may have arrived before the member did.
+      // An intent may have arrived before the member did (Serf holds the newest one per node).
       const intent = this.intents.get(view.name);
-      if (intent?.kind === 'join') statusLTime = intent.ltime;
-      if (intent?.kind === 'leave' && intent.ltime > statusLTime) {
-        status = 'leaving';
-        statusLTime = intent.ltime;
-      }
       this.intents.delete(view.name);
-      const entry: Entry = { member: { ...base, status }, statusLTime, sinceMs: 0, lastIntent: intent?.kind ?? null };
+      const status: SerfStatus = intent?.kind === 'leave' ? 'leaving' : 'alive';
+      const entry: Entry = { member: { ...base, status }, statusLTime: intent?.ltime ?? 0n, sinceMs: 0 };
       this.#entries.set(view.name, entry);
       return { change: 'join', member: entry.member };
     }
-    // Serf 0.9.4 makes it alive whatever it announced. A member whose newest intent is a leave
-    // is leaving, though: its memberlist alive may be a late refutation that raced its leave
-    // intent, and its coming dead{From = self} must then read as `left`, not `failed`. A real
-    // comeback announces itself with a newer join intent, which makes it alive.
-    existing.member = { ...base, status: existing.lastIntent === 'leave' ? 'leaving' : 'alive' };
+    // Serf's handleNodeJoin: alive, whatever it announced. A late refutation racing its own
+    // graceful leave still ends `left`: its dead{From = self} reads so (nodeLeave).
+    existing.member = { ...base, status: 'alive' };
     existing.sinceMs = 0;
     return { change: 'join', member: existing.member };
   }
@@ -117,48 +108,70 @@ export class SerfMembers {
     return { change: 'update', member: e.member };
   }
 
-  /** memberlist says the node is dead or left: left if it announced a leave, else failed. */
-  nodeLeave(name: string, nowMs: number): SerfMemberEvent | null {
+  /**
+   * memberlist says the node is dead or left: left if it announced a leave, else failed.
+   * `graceful`: memberlist's dead{From = self}, the node's own leave. Serf's handleNodeLeave
+   * reads that as failed unless a leave intent came first; we read it as left (a deliberate
+   * deviation), since a leave intent can lose against the time held for the member: one at
+   * 2^64−1 is newer than any, and a wrapped clock can issue one older than it.
+   */
+  nodeLeave(name: string, nowMs: number, graceful = false): SerfMemberEvent | null {
     const e = this.#entries.get(name);
     if (e === undefined) return null;
     const from = e.member.status;
     if (from !== 'leaving' && from !== 'alive') return null;
-    e.member = { ...e.member, status: from === 'leaving' ? 'left' : 'failed' };
+    const left = from === 'leaving' || graceful;
+    e.member = { ...e.member, status: left ? 'left' : 'failed' };
     e.sinceMs = nowMs;
-    return { change: from === 'leaving' ? 'leave' : 'failed', member: e.member };
+    return { change: left ? 'leave' : 'failed', member: e.member };
   }
 
-  /** A join intent; returns whether to rebroadcast it. */
-  joinIntent(node: string, ltime: bigint, nowMs: number): boolean {
+  /**
+   * A join intent; returns whether to rebroadcast it, and an update when it takes back a
+   * leave (leaving → alive: Serf changes the status silently; we tell, so the ring and the
+   * application see it).
+   */
+  joinIntent(node: string, ltime: bigint, nowMs: number): { rebroadcast: boolean; event: SerfMemberEvent | null } {
     const e = this.#entries.get(node);
-    if (e === undefined) return this.#remember(node, 'join', ltime, nowMs);
-    if (ltime <= e.statusLTime) return false;
+    if (e === undefined) return { rebroadcast: this.#remember(node, 'join', ltime, nowMs), event: null };
+    if (ltime <= e.statusLTime) return { rebroadcast: false, event: null };
     e.statusLTime = ltime;
-    e.lastIntent = 'join';
     // The leave it answers must have been older.
-    if (e.member.status === 'leaving') e.member = { ...e.member, status: 'alive' };
-    return true;
+    if (e.member.status !== 'leaving') return { rebroadcast: true, event: null };
+    e.member = { ...e.member, status: 'alive' };
+    return { rebroadcast: true, event: { change: 'update', member: e.member } };
   }
 
   /**
    * A leave intent. `selfAlive`: we are not leaving ourselves, so a leave about us is stale and
    * must be refuted. A prune erases a failed or left member at once.
+   *
+   * A leave at 2^64−1 about a live (or unknown) member is ignored, a deliberate deviation from
+   * Serf's handleNodeLeaveIntent: the member refutes a leave with a join intent at a newer time
+   * (Serf's broadcastJoin), and no time is newer than 2^64−1 (its clock wraps to 0), so one such
+   * datagram would hold the member leaving everywhere for good. A real member's own leave never
+   * needs that time to end `left`: its dead{From = self} reads so (nodeLeave).
    */
   leaveIntent(node: string, ltime: bigint, prune: boolean, selfAlive: boolean, nowMs: number): { verdict: LeaveVerdict; event: SerfMemberEvent | null } {
     const e = this.#entries.get(node);
-    if (e === undefined) return { verdict: this.#remember(node, 'leave', ltime, nowMs) ? 'rebroadcast' : 'ignore', event: null };
+    const unrefutable = ltime === MAX_LTIME;
+    if (e === undefined) {
+      if (unrefutable) return { verdict: 'ignore', event: null };
+      return { verdict: this.#remember(node, 'leave', ltime, nowMs) ? 'rebroadcast' : 'ignore', event: null };
+    }
     if (ltime <= e.statusLTime) return { verdict: 'ignore', event: null };
-    if (node === this.#self && selfAlive) return { verdict: 'refute', event: null };
     const status = e.member.status;
+    if (unrefutable && status === 'alive') return { verdict: 'ignore', event: null };
+    if (node === this.#self && selfAlive) return { verdict: 'refute', event: null };
     if (status === 'alive') {
+      // Serf changes the status silently; we tell (an update), so a leaving member's partitions
+      // move while it is still up.
       e.member = { ...e.member, status: 'leaving' };
       e.statusLTime = ltime;
-      e.lastIntent = 'leave';
-      return { verdict: 'rebroadcast', event: null };
+      return { verdict: 'rebroadcast', event: { change: 'update', member: e.member } };
     }
     if (status === 'failed' || status === 'left') {
       e.statusLTime = ltime;
-      e.lastIntent = 'leave';
       if (prune) {
         this.#entries.delete(node);
         return { verdict: 'rebroadcast', event: { change: 'reap', member: e.member } };
