@@ -85,9 +85,12 @@ export class RingCore {
     return this.#withheld.size;
   }
 
-  /** A member's new state (or its removal). */
-  apply(member: SerfMember, removed: boolean, nowMs: number): CoreOutput[] {
-    const changes = this.view.apply(member, removed);
+  /**
+   * A member's new state (or its removal). `diff` false: no one reads the local member's
+   * changes (no consumer, and nothing ready that a release would have to be withheld for).
+   */
+  apply(member: SerfMember, removed: boolean, nowMs: number, diff = true): CoreOutput[] {
+    const changes = this.view.apply(member, removed, diff || (this.#o.handoff && (this.#ready.size > 0 || this.#withheld.size > 0)));
     this.#readyCache.clear();
     const out: CoreOutput[] = [];
     if (changes.length > 0 || this.#misses.size > 0) {

@@ -45,16 +45,17 @@ export class RingView {
 
   /**
    * Takes a member's new state (or its removal, after a reap) and returns the local member's
-   * ownership changes; none when the set of owners is unchanged.
+   * ownership changes; none when the set of owners is unchanged. With `diff` false the table
+   * is replaced without listing the changes (O(P) objects no one would read).
    */
-  apply(member: SerfMember, removed = false): OwnershipChange[] {
+  apply(member: SerfMember, removed = false, diff = true): OwnershipChange[] {
     if (removed) this.#members.delete(member.name);
     else this.#members.set(member.name, member);
     const owners = [...this.#members.values()].filter((m) => this.owns(m)).map((m) => m.name);
     if (sameSet(owners, this.#table.members)) return [];
     const before = this.#table;
     this.#table = new PartitionTable({ ...this.#options, members: owners });
-    return diffOwnership(before, this.#table, this.local);
+    return diff ? diffOwnership(before, this.#table, this.local) : [];
   }
 }
 

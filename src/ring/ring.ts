@@ -12,7 +12,7 @@ import { type OwnershipChange, ownershipOf } from '../partition/diff.js';
 import type { Key } from '../partition/fnv.js';
 import { type KeyHash, type Placement, type ResolvedPartitionOptions, resolvePartitionOptions } from '../partition/options.js';
 import { PartitionTable } from '../partition/table.js';
-import { PartitionEventQueue } from './event-queue.js';
+import { MAX_RING_PARTITIONS, PartitionEventQueue } from './event-queue.js';
 import { MAX_READY_TAG_CHARS, READY_TAG, encodeReadiness } from './readiness.js';
 import { type CoreOutput, RingCore } from './ring-core.js';
 import { DRAIN_TAG } from './ring-view.js';
@@ -54,6 +54,18 @@ export type RingEvents = Omit<GossipNodeEvents, 'name-conflict'>;
 const NONE: readonly Member[] = Object.freeze([]);
 /** Readiness changes are published at most this often (each is a gossiped tag update). */
 const TAG_DEBOUNCE_MS = 50;
+/**
+ * events() hands out at most this many events between two turns of the event loop (and stops
+ * sooner after MS_PER_TURN), so that timers and sockets are served while a large ring drains.
+ */
+export const EVENTS_PER_TURN = 1024;
+const MS_PER_TURN = 10;
+/** Partitions an iterator reads its initial holdings from per step; a step counts as SCAN_WORK events. */
+const SCAN_STEP = 4096;
+const SCAN_WORK = 64;
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+export { MAX_RING_PARTITIONS };
 
 /** With handoff, our tags must leave room for the longest readiness tag (meta is 512 bytes). */
 function roomForReadiness(tags: Tags): void {
@@ -99,7 +111,7 @@ export class Ring extends EventEmitter<RingEvents> {
     this.#handoffTimeoutMs = handoffTimeoutMs;
     const { [READY_TAG]: _ready, [DRAIN_TAG]: _drain, ...userTags } = node.tags;
     this.#userTags = userTags;
-    for (const m of node.members()) this.#run(core.apply(m, false, performance.now()));
+    for (const m of node.members()) this.#run(core.apply(m, false, performance.now(), false)); // no consumer yet
     for (const change of ['member-join', 'member-update', 'member-leave', 'member-failed', 'member-reap'] as const) {
       node.on(change, (m) => {
         this.#apply(m, change === 'member-reap');
@@ -116,6 +128,10 @@ export class Ring extends EventEmitter<RingEvents> {
     const { join, watchTags, partitions, replicas, hash, placement, signal, keyring, ...nodeOptions } = options;
     if (keyring !== undefined && nodeOptions.encrypt !== undefined) throw invalidOption('keyring', 'absent when encrypt is given (they are the same option)', keyring);
     if (keyring !== undefined) nodeOptions.encrypt = keyring;
+    // Rings materialize per-partition state (tables, event queues): P is bounded below the partitioner's.
+    if (!Number.isInteger(partitions) || partitions < 1 || partitions > MAX_RING_PARTITIONS) {
+      throw invalidOption('partitions', `an integer in [1, ${MAX_RING_PARTITIONS}]`, partitions);
+    }
     const partitionOptions = resolvePartitionOptions({ partitions, ...(replicas !== undefined ? { replicas } : {}), ...(hash ? { hash } : {}), ...(placement ? { placement } : {}) });
     const filter = compileWatchTags(watchTags);
     const { handoff = false, handoffTimeoutMs, retryDelayMs, ...gossipOptions } = nodeOptions;
@@ -227,28 +243,59 @@ export class Ring extends EventEmitter<RingEvents> {
   /**
    * The local member's ownership changes, in order per partition: first acquires describing
    * what it holds now, then every change. Bounded (one pending entry per partition); ends when
-   * the signal aborts, the loop breaks, or the ring closes.
+   * the signal aborts, the loop breaks, or the ring closes. Hands out at most EVENTS_PER_TURN
+   * events between two turns of the event loop.
    */
   async *events(options: { signal?: AbortSignal } = {}): AsyncGenerator<OwnershipChange, void, undefined> {
     const { signal } = options;
     signal?.throwIfAborted();
-    const queue = new PartitionEventQueue();
-    for (const [partition, replica] of this.holdings()) queue.push({ type: 'acquire', partition, replica, from: null });
+    const partitions = this.#core.table.partitions;
+    const queue = new PartitionEventQueue(partitions);
     this.#queues.add(queue);
     const stop = () => queue.interrupt();
     signal?.addEventListener('abort', stop, { once: true });
+    // The initial holdings are read in steps from the table current at each step; changes that
+    // come meanwhile fold into the same per-partition entries, so the net result is exact.
+    let scanned = 0;
+    let work = 0;
+    let turnAt = performance.now();
     try {
       while (!this.#closed && !signal?.aborted) {
+        if (work >= EVENTS_PER_TURN || (work > 0 && work % SCAN_WORK === 0 && performance.now() - turnAt >= MS_PER_TURN)) {
+          await nextTurn();
+          work = 0;
+          turnAt = performance.now();
+          continue;
+        }
+        if (scanned < partitions && queue.size < EVENTS_PER_TURN) {
+          const to = Math.min(partitions, scanned + SCAN_STEP);
+          this.#scanHoldings(queue, scanned, to);
+          scanned = to;
+          work += SCAN_WORK;
+        }
         const next = queue.take();
         if (next) {
+          work++;
           yield next;
           continue;
         }
+        if (scanned < partitions) continue;
         await queue.wait();
       }
     } finally {
       signal?.removeEventListener('abort', stop);
       this.#queues.delete(queue);
+    }
+  }
+
+  /** Queues an acquire for every partition in [from, to) the local member holds now. */
+  #scanHoldings(queue: PartitionEventQueue, from: number, to: number): void {
+    const table = this.#core.table;
+    const local = this.#core.view.local;
+    if (!table.hasMember(local)) return;
+    for (let p = from; p < to; p++) {
+      const replica = table.membersForPartition(p).indexOf(local);
+      if (replica >= 0) queue.pushAcquire(p, replica, null);
     }
   }
 
@@ -275,7 +322,7 @@ export class Ring extends EventEmitter<RingEvents> {
       this.#draining = true;
       this.#publishTags();
       const deadline = performance.now() + this.#handoffTimeoutMs;
-      while (this.#core.retaining > 0 || this.holdings().size > 0) {
+      while (this.#core.retaining > 0 || this.#core.table.hasMember(this.#core.view.local)) {
         if (this.#closed || options.signal?.aborted || performance.now() > deadline) break;
         await new Promise((r) => setTimeout(r, 50));
       }
@@ -310,7 +357,7 @@ export class Ring extends EventEmitter<RingEvents> {
     this.#asMembers = new WeakMap();
     this.#known = undefined;
     if (m.name === this.#core.view.local) return; // our own state is the core's
-    this.#run(this.#core.apply(m, removed, performance.now()));
+    this.#run(this.#core.apply(m, removed, performance.now(), this.#queues.size > 0));
   }
 
   /** Carries out what the core asks for. */
@@ -354,7 +401,7 @@ export class Ring extends EventEmitter<RingEvents> {
     this.#asMembers = new WeakMap(); // our own member record changed
     this.#known = undefined;
     // Our own tags decide whether we are in the ring (watchTags): the core sees them too.
-    this.#run(this.#core.apply(this.local, false, performance.now()));
+    this.#run(this.#core.apply(this.local, false, performance.now(), this.#queues.size > 0));
   }
 
   #checkPartition(partition: number): void {

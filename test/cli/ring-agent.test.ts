@@ -150,7 +150,7 @@ describe('swimring agent with the ring', () => {
     for (const [args, message] of [
       [['--replicas', '2'], /need --partitions/],
       [['--partitions', '8', '--hash', 'md5'], /--hash must be one of fnv1a32, fnv1a64/],
-      [['--partitions', '0'], /--partitions must be an integer in \[1, 2147483647\]/],
+      [['--partitions', '0'], /--partitions must be an integer in \[1, 4194304\]/],
       [['--partitions', '8', '--watch-tag', 'role'], /--watch-tag must be KEY=REGEXP/],
     ] as const) {
       const r = await runCli(['agent', '--name', 'x', '--bind', '127.0.0.1:0', '--log-level', 'silent', ...args]);

@@ -59,7 +59,7 @@ describe('PartitionEventQueue', () => {
   };
 
   it('passes changes through in order when the consumer keeps up', () => {
-    const q = new PartitionEventQueue();
+    const q = new PartitionEventQueue(options.partitions);
     q.push(acq(1));
     q.push(acq(2, 1));
     assert.deepEqual(drain(q), [acq(1), acq(2, 1)]);
@@ -69,7 +69,7 @@ describe('PartitionEventQueue', () => {
   });
 
   it('a slow consumer gets one net change per partition: acquire+release cancel, moves fold', () => {
-    const q = new PartitionEventQueue();
+    const q = new PartitionEventQueue(options.partitions);
     q.push(acq(5));
     q.push(rel(5));
     q.push(acq(6, 2));
@@ -86,7 +86,7 @@ describe('PartitionEventQueue', () => {
 
   it('replaying a random stream through it ends with the true holdings', () => {
     const view = new RingView('m0', options, () => true);
-    const q = new PartitionEventQueue();
+    const q = new PartitionEventQueue(options.partitions);
     const held = new Map<number, number>();
     let seed = 7;
     const rnd = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x80000000);
