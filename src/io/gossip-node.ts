@@ -13,17 +13,23 @@ import { type Logger, pino } from 'pino';
 import { SwimringError, invalidArgument, invalidOption } from '../errors.js';
 import type { Address } from '../gossip/address.js';
 import { MessageType, encodeErr } from '../gossip/codec/messages.js';
-import { DecodeError } from '../gossip/codec/msgpack.js';
 import { MAX_PACKET_BYTES } from '../gossip/codec/packet.js';
-import { type StreamMessage, parseStream } from '../gossip/codec/stream.js';
+import type { StreamMessage } from '../gossip/codec/stream.js';
 import { type GossipConfig, type ProfileName, resolveGossipConfig } from '../gossip/config.js';
-import type { Counters } from '../gossip/machine.js';
+import { type Counters, MAX_NAME_CHARS } from '../gossip/machine.js';
 import type { QueryFilter } from '../gossip/serf/query-filters.js';
 import { type IncomingQuery, type KeyringControl, type SerfEffect, SerfMachine, type SerfTimer, type UserEvent } from '../gossip/serf/serf-machine.js';
 import type { SerfMember } from '../gossip/serf/serf-members.js';
 import { type Tags, encodeTags } from '../gossip/serf/tags.js';
+import { HEADER_DEADLINE_MS, InboundStreams, MAX_INBOUND_STREAMS, MAX_INBOUND_STREAMS_PER_SOURCE } from './inbound-streams.js';
 import { ENCRYPTION_OVERHEAD_BYTES, Keyring } from './keyring.js';
 import { monotonicNowMs, systemRandom } from './random.js';
+import { StreamReadError, StreamReader } from './stream-reader.js';
+
+/** The longest delay setTimeout honours (a longer one fires at once); also the longest query timeout. */
+const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
+/** All inbound streams together buffer at most this many largest messages (docs/budgets.md). */
+const INBOUND_BUFFER_BUDGET_STREAMS = 2;
 
 export interface GossipNodeOptions {
   /** Unique node name. */
@@ -69,8 +75,6 @@ export interface GossipNodeEvents {
   'name-conflict': [{ responses: number; matching: number }];
 }
 
-/** Most concurrent inbound streams (memberlist allows 128 concurrent push/pulls). */
-export const MAX_INBOUND_STREAMS = 128;
 /** Replies buffered for a query nobody reads yet; more are dropped (counted). */
 export const MAX_BUFFERED_REPLIES = 4096;
 /** How long a graceful leave lingers after its broadcasts so peers' probes still get answers (Serf's LeavePropagateDelay). */
@@ -95,7 +99,7 @@ export class GossipNode extends EventEmitter<GossipNodeEvents> {
   readonly #ioDrops: Record<string, number> = {};
   readonly #joinWaiters = new Map<number, (ok: boolean) => void>();
   readonly #queries = new Map<bigint, QueryStream>();
-  #inbound = 0;
+  readonly #inbound: InboundStreams;
   #closed = false;
   #leftWaiters: (() => void)[] = [];
   #hasLeft = false;
@@ -109,12 +113,29 @@ export class GossipNode extends EventEmitter<GossipNodeEvents> {
     this.#tcp = tcp;
     this.address = address;
     this.#log = log;
+    const limits = {
+      maxStreams: MAX_INBOUND_STREAMS,
+      maxPerSource: MAX_INBOUND_STREAMS_PER_SOURCE,
+      headerDeadlineMs: HEADER_DEADLINE_MS,
+      deadlineMs: config.tcpTimeoutMs,
+      maxStreamBytes: config.maxStreamBytes,
+      bufferBudgetBytes: INBOUND_BUFFER_BUDGET_STREAMS * config.maxStreamBytes,
+    };
+    this.#inbound = new InboundStreams(limits, keyring, {
+      request: (from, message) => {
+        const reply = this.#guard(() => this.machine.handleStreamRequest(from, message, monotonicNowMs()));
+        this.#flush();
+        return reply === undefined || reply === null ? null : this.#frame(reply);
+      },
+      failed: (err) => this.#frame(encodeErr(err.message.slice(0, 200))),
+      drop: (reason) => this.#drop(reason),
+    });
   }
 
   /** Binds the port, starts gossiping (alone until `join`). Bad options throw SwimringError. */
   static async create(options: GossipNodeOptions): Promise<GossipNode> {
-    if (typeof options?.name !== 'string' || options.name === '' || !options.name.isWellFormed()) {
-      throw invalidOption('name', 'a non-empty string', options?.name);
+    if (typeof options?.name !== 'string' || options.name === '' || !options.name.isWellFormed() || options.name.length > MAX_NAME_CHARS) {
+      throw invalidOption('name', `a non-empty string of at most ${MAX_NAME_CHARS} characters`, options?.name);
     }
     const config = resolveGossipConfig(options.profile ?? 'lan', options.gossip ?? {});
     const bind = parseHostPort('bind', options.bind ?? '0.0.0.0:7946');
@@ -174,6 +195,11 @@ export class GossipNode extends EventEmitter<GossipNodeEvents> {
     return { ...c, drops: { ...c.drops, ...this.machine.drops, ...this.#ioDrops } };
   }
 
+  /** Inbound TCP streams open now and the bytes they buffer (bounded: docs/budgets.md). */
+  get inboundStreams(): { open: number; bufferedBytes: number } {
+    return { open: this.#inbound.size, bufferedBytes: this.#inbound.bufferedBytes };
+  }
+
   /**
    * Joins through one or more seeds (`host:port`, names resolved), retrying with a doubling
    * backoff (1 s to 30 s) until at least one push/pull succeeds or the signal aborts.
@@ -218,6 +244,9 @@ export class GossipNode extends EventEmitter<GossipNodeEvents> {
     if (!(payload instanceof Uint8Array)) throw invalidArgument('payload', 'a Uint8Array', payload);
     if (this.#closed) return;
     const { signal, ...rest } = options;
+    if (rest.timeoutMs !== undefined && (!Number.isInteger(rest.timeoutMs) || rest.timeoutMs <= 0 || rest.timeoutMs > MAX_TIMER_DELAY_MS)) {
+      throw invalidArgument('timeoutMs', `an integer in [1, ${MAX_TIMER_DELAY_MS}] (ms)`, rest.timeoutMs);
+    }
     signal?.throwIfAborted();
     const stream: QueryStream = { replies: [], done: false, wake: undefined };
     const ltime = this.machine.query(name, payload, rest, monotonicNowMs());
@@ -242,6 +271,8 @@ export class GossipNode extends EventEmitter<GossipNodeEvents> {
     } finally {
       signal?.removeEventListener('abort', onAbort);
       this.#queries.delete(ltime);
+      // Stopped before the timeout (abort, break, throw): free the machine's running slot now.
+      this.machine.cancelQuery(ltime);
     }
   }
 
@@ -273,6 +304,7 @@ export class GossipNode extends EventEmitter<GossipNodeEvents> {
     for (const t of this.#timers) clearTimeout(t);
     this.#timers.clear();
     for (const s of this.#sockets) s.destroy();
+    this.#inbound.closeAll();
     await Promise.all([
       new Promise<void>((resolve) => this.#udp.close(() => resolve())),
       new Promise<void>((resolve) => this.#tcp.close(() => resolve())),
@@ -299,51 +331,17 @@ export class GossipNode extends EventEmitter<GossipNodeEvents> {
         if (plain === null) return this.#drop('decrypt');
         bytes = plain;
       }
-      this.machine.handlePacket({ host: rinfo.address, port: rinfo.port }, bytes, monotonicNowMs());
+      this.#guard(() => this.machine.handlePacket({ host: rinfo.address, port: rinfo.port }, bytes, monotonicNowMs()));
       this.#flush();
     });
     this.#udp.on('error', (err) => this.#log.error({ err }, 'udp socket error'));
-    this.#tcp.on('connection', (socket) => this.#accept(socket));
+    this.#tcp.on('connection', (socket) => this.#inbound.accept(socket));
     this.#tcp.on('error', (err) => this.#log.error({ err }, 'tcp server error'));
   }
 
-  #accept(socket: Socket): void {
-    if (this.#inbound >= MAX_INBOUND_STREAMS) {
-      this.#drop('tooManyStreams');
-      socket.destroy();
-      return;
-    }
-    this.#inbound++;
-    this.#sockets.add(socket);
-    const from = { host: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 };
-    // An absolute deadline, not an idle timeout: a peer trickling bytes cannot hold a slot.
-    const deadline = setTimeout(() => {
-      this.#drop('streamTimeout');
-      socket.destroy();
-    }, this.#config.tcpTimeoutMs);
-    socket.on('close', () => {
-      clearTimeout(deadline);
-      this.#inbound--;
-      this.#sockets.delete(socket);
-    });
-    socket.on('error', () => socket.destroy());
-    this.#readMessage(socket, (message) => {
-      if (message instanceof Error) {
-        this.#drop(message.message.startsWith('encryption') ? 'streamEncryption' : 'malformedStream');
-        this.#log.debug({ err: message, from }, 'bad inbound stream');
-        socket.end(this.#frame(encodeErr(message.message.slice(0, 200))));
-        return;
-      }
-      const reply = this.machine.handleStreamRequest(from, message, monotonicNowMs());
-      this.#flush();
-      if (reply) socket.end(this.#frame(reply));
-      else socket.end();
-    });
-  }
-
-  /** Reads one message from a stream (decrypting the frame if encrypted), then calls `done` once. */
-  #readMessage(socket: Socket, done: (message: StreamMessage | Error) => void): void {
-    let buffer: Buffer = Buffer.alloc(0);
+  /** One message from a stream we opened (the peer's reply), through the same reader as inbound ones. */
+  #readReply(socket: Socket, done: (message: StreamMessage | Error) => void): void {
+    const reader = new StreamReader(this.keyring, this.#config.maxStreamBytes);
     let finished = false;
     const finish = (m: StreamMessage | Error) => {
       if (finished) return;
@@ -352,27 +350,13 @@ export class GossipNode extends EventEmitter<GossipNodeEvents> {
       done(m);
     };
     socket.on('data', (chunk: Buffer) => {
-      buffer = buffer.length === 0 ? chunk : Buffer.concat([buffer, chunk]);
-      if (buffer.length > this.#config.maxStreamBytes + 5) return finish(new Error('stream exceeds the size limit'));
       try {
-        const encrypted = buffer[0] === MessageType.encrypt;
-        if (encrypted !== (this.keyring !== null)) {
-          return finish(new Error(encrypted ? 'encryption: remote state is encrypted and encryption is not configured' : 'encryption: encryption is configured but remote state is not encrypted'));
-        }
-        if (encrypted) {
-          if (buffer.length < 5) return;
-          const len = buffer.readUInt32BE(1);
-          if (len > this.#config.maxStreamBytes) return finish(new Error('stream exceeds the size limit'));
-          if (buffer.length < 5 + len) return;
-          const plain = this.keyring!.decrypt(buffer.subarray(5, 5 + len), buffer.subarray(0, 5));
-          if (plain === null) return finish(new Error('encryption: no key decrypts the stream'));
-          const parsed = parseStream(plain, this.#config.maxStreamBytes);
-          return finish(parsed.status === 'complete' ? parsed.message : new Error('truncated encrypted stream'));
-        }
-        const parsed = parseStream(buffer, this.#config.maxStreamBytes);
-        if (parsed.status === 'complete') finish(parsed.message);
+        const message = reader.push(chunk);
+        if (message !== null) finish(message);
       } catch (err) {
-        finish(err instanceof DecodeError ? err : new Error(String(err)));
+        if (!(err instanceof StreamReadError)) throw err;
+        this.#drop(err.reason);
+        finish(err);
       }
     });
     socket.on('end', () => finish(new Error('stream ended early')));
@@ -489,12 +473,15 @@ export class GossipNode extends EventEmitter<GossipNodeEvents> {
   }
 
   #schedule(timer: SerfTimer, atMs: number): void {
+    // setTimeout fires at once for delays past 2^31 − 1 ms: a far timer waits in such steps.
+    const delayMs = Math.min(MAX_TIMER_DELAY_MS, Math.max(0, atMs - monotonicNowMs()));
     const handle = setTimeout(() => {
       this.#timers.delete(handle);
       if (this.#closed) return;
+      if (monotonicNowMs() < atMs) return this.#schedule(timer, atMs);
       this.machine.handleTimer(timer, monotonicNowMs());
       this.#flush();
-    }, Math.max(0, atMs - monotonicNowMs()));
+    }, delayMs);
     this.#timers.add(handle);
   }
 
@@ -522,7 +509,22 @@ export class GossipNode extends EventEmitter<GossipNodeEvents> {
     this.#timers.add(timer);
     socket.on('error', (err) => settle(err));
     socket.on('connect', () => socket.write(this.#frame(bytes)));
-    this.#readMessage(socket, settle);
+    this.#readReply(socket, settle);
+  }
+
+  /**
+   * Runs the machine on one input. Decoding is total, so an exception here is a defect of ours:
+   * it is logged and counted (internalError) and the input dropped, and the node keeps running
+   * rather than one datagram taking the process down.
+   */
+  #guard<T>(handle: () => T): T | undefined {
+    try {
+      return handle();
+    } catch (err) {
+      this.#drop('internalError');
+      this.#log.error({ err }, 'an input raised an exception: dropped');
+      return undefined;
+    }
   }
 
   #drop(reason: string): void {
