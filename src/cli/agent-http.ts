@@ -2,19 +2,100 @@
  * The agent's HTTP endpoint: GET /members, GET /health, POST /event, POST /query; with the ring
  * also GET /ring, GET /route?key=K, GET /metrics (Prometheus text) and the routing proxy
  * /proxy/KEY/... . /query answers with one JSON line per ack or response as they arrive, then a
- * summary line. Request bodies are bounded (64 KiB for events and queries, 1 MiB proxied).
+ * summary line. With a token, every endpoint that changes anything or proxies needs
+ * `Authorization: Bearer TOKEN`. Everything a client can make the agent hold is bounded:
+ * connections, header size and time, request time, buffered bodies (per request and in all),
+ * running queries and their timeouts.
  */
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
-import type { Ring } from '../ring/ring.js';
-import { metricsText } from './metrics.js';
-import { proxy } from './proxy.js';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { SwimringError } from '../errors.js';
 import type { QueryFilter } from '../gossip/serf/query-filters.js';
 import type { GossipNode, Member } from '../io/gossip-node.js';
+import type { Ring } from '../ring/ring.js';
 import { parseDuration } from './duration.js';
+import { metricsText } from './metrics.js';
+import { proxy } from './proxy.js';
 import { UsageError } from './usage.js';
 
+/** Event payloads are at most 512 bytes and query payloads a few KiB; 64 KiB leaves room and no more. */
 const MAX_BODY_BYTES = 64 * 1024;
+/** Longest query through HTTP: long enough for any cluster's answers, short enough that an abandoned one cannot hold a slot for long. */
+export const MAX_HTTP_QUERY_TIMEOUT_MS = 5 * 60_000;
+/** Serf's relay factor range. */
+const MAX_RELAY_FACTOR = 5;
+
+export interface HttpLimits {
+  /** Connections open at once; more are closed on accept (each costs a socket and parser state). */
+  maxConnections: number;
+  /** Request body bytes buffered across all requests; a request that would exceed it gets 503. */
+  maxBufferedBodyBytes: number;
+  /** Queries running through HTTP at once; kept well under the node's 256 so name-conflict votes and the library always find a slot. */
+  maxHttpQueries: number;
+  /** Time to receive a request's headers. */
+  headersTimeoutMs: number;
+  /** Time to receive a whole request, body included. */
+  requestTimeoutMs: number;
+  /** How long an idle keep-alive connection is kept. */
+  keepAliveTimeoutMs: number;
+  /** How often the header and request deadlines are checked. */
+  connectionsCheckingIntervalMs: number;
+  /** Bytes of request line and headers. */
+  maxHeaderSize: number;
+  /** Header lines parsed per request. */
+  maxHeadersCount: number;
+  /** A proxied attempt's socket may be idle this long (connecting, or mid-response) before it is abandoned. */
+  proxyAttemptTimeoutMs: number;
+}
+
+export const DEFAULT_HTTP_LIMITS: Readonly<HttpLimits> = Object.freeze({
+  // A few hundred clients, operators and proxied requests at once; Node's default is unlimited.
+  maxConnections: 256,
+  // 32 proxied bodies of the 1 MiB maximum at once: memory stays tens of MiB whatever clients send.
+  maxBufferedBodyBytes: 32 * 1024 * 1024,
+  maxHttpQueries: 64,
+  // A client sends its headers in one go; 10 s tolerates slow links and frees slowloris sockets.
+  headersTimeoutMs: 10_000,
+  // A 1 MiB body over a slow link; /query's streamed answer is not part of the request.
+  requestTimeoutMs: 60_000,
+  keepAliveTimeoutMs: 5_000,
+  connectionsCheckingIntervalMs: 1_000,
+  // Node's default: plenty for bearer tokens and proxied application headers.
+  maxHeaderSize: 16 * 1024,
+  maxHeadersCount: 100,
+  proxyAttemptTimeoutMs: 10_000,
+});
+
+export interface AgentHttpOptions {
+  /** When set, POST /event, /query, /ready, /failed and /proxy/* need `Authorization: Bearer TOKEN`. */
+  token?: string;
+  limits?: Partial<HttpLimits>;
+}
+
+/** Reasons a request or connection was refused, as counted in swimring_http_drops_total. */
+export const HTTP_DROP_REASONS = ['connections', 'evicted', 'bodyBudget', 'bodyTooLarge', 'queries', 'unauthorized', 'headers', 'timeout', 'malformed'] as const;
+export type HttpDropReason = (typeof HTTP_DROP_REASONS)[number];
+
+/** What the HTTP side holds now and what it refused, for /metrics. */
+export class HttpStats {
+  readonly drops: Record<HttpDropReason, number> = Object.fromEntries(HTTP_DROP_REASONS.map((r) => [r, 0])) as Record<HttpDropReason, number>;
+  connections = 0;
+  bufferedBodyBytes = 0;
+  runningQueries = 0;
+}
+
+/** A refusal with its status; `drop` counts it. */
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly drop?: HttpDropReason,
+  ) {
+    super(message);
+  }
+}
 
 export function memberJson(m: Member): Record<string, unknown> {
   return { name: m.name, address: `${m.host}:${m.port}`, status: m.status, incarnation: m.incarnation, tags: m.tags, protocol: m.delegate };
@@ -29,29 +110,149 @@ export function payloadJson(payload: Uint8Array): { payload: string } | { payloa
   }
 }
 
-export function agentHttpServer(node: GossipNode, ring?: Ring): Server {
-  return createServer((req, res) => {
-    handle(node, ring, req, res).catch((err: unknown) => {
-      const bad = err instanceof SwimringError || err instanceof UsageError;
-      if (!res.headersSent) send(res, bad ? 400 : 500, { error: err instanceof Error ? err.message : String(err) });
-      else res.end();
-    });
-  });
+/** Paths whose every method needs the token (they change state); /proxy/* is guarded too. */
+const GUARDED_PATHS = new Set(['/event', '/query', '/ready', '/failed']);
+
+/** Per-server state the handlers share. */
+export interface HttpContext {
+  readonly node: GossipNode;
+  readonly ring: Ring | undefined;
+  readonly limits: Readonly<HttpLimits>;
+  readonly stats: HttpStats;
+  /** SHA-256 of the token: compared in constant time whatever the presented token's length. */
+  readonly tokenDigest: Buffer | undefined;
 }
 
-function send(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json' });
+export function agentHttpServer(node: GossipNode, ring?: Ring, options: AgentHttpOptions = {}): Server {
+  const limits: HttpLimits = { ...DEFAULT_HTTP_LIMITS, ...options.limits };
+  if (options.token !== undefined && options.token === '') throw new SwimringError('ERR_INVALID_OPTION', 'token must not be empty');
+  const requested = new WeakSet<Socket>();
+  const ctx: HttpContext = { node, ring, limits, stats: new HttpStats(), tokenDigest: options.token === undefined ? undefined : sha256(options.token) };
+  const server = createServer(
+    {
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      connectionsCheckingInterval: limits.connectionsCheckingIntervalMs,
+      maxHeaderSize: limits.maxHeaderSize,
+    },
+    (req, res) => {
+      if (!requested.has(req.socket)) {
+        requested.add(req.socket);
+        req.socket.setTimeout(0);
+      }
+      handle(ctx, req, res).catch((err: unknown) => fail(ctx, res, err));
+    },
+  );
+  server.maxHeadersCount = limits.maxHeadersCount;
+  // Open connections, oldest first, with the request each is serving (if any).
+  const open = new Map<Socket, IncomingMessage | undefined>();
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    if (open.has(req.socket)) open.set(req.socket, req);
+    res.once('close', () => {
+      if (open.get(req.socket) === req) open.set(req.socket, undefined);
+    });
+  });
+  server.on('connection', (socket: Socket) => {
+    if (open.size >= limits.maxConnections) {
+      const idle = idlest(open);
+      if (idle === undefined) {
+        ctx.stats.drops.connections++;
+        socket.destroy();
+        return;
+      }
+      ctx.stats.drops.evicted++;
+      open.delete(idle);
+      idle.destroy();
+    }
+    open.set(socket, undefined);
+    ctx.stats.connections++;
+    socket.once('close', () => {
+      open.delete(socket);
+      ctx.stats.connections--;
+    });
+    // Node's header deadline starts with the first byte: a connection that sends nothing would
+    // be kept forever. Until its first request arrives, an idle socket is closed (by Node's
+    // timeout handler) after the header deadline; requests clear this.
+    socket.setTimeout(limits.headersTimeoutMs);
+    socket.once('timeout', () => {
+      if (!requested.has(socket)) ctx.stats.drops.timeout++;
+    });
+  });
+  // Node's own answers (431, 408, 400), with the refusal counted.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex & { bytesWritten?: number }) => {
+    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    if (err.code !== 'ECONNRESET') ctx.stats.drops[status === 431 ? 'headers' : status === 408 ? 'timeout' : 'malformed']++;
+    if (socket.writable && socket.bytesWritten === 0) {
+      const text = status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request';
+      socket.write(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    }
+    socket.destroy();
+  });
+  return server;
+}
+
+/**
+ * At the connection limit a newcomer takes the place of the oldest connection that is doing
+ * nothing useful yet: first one with no request (still sending headers, or idle between
+ * requests), then one whose request body is still arriving. Slow clients (slowloris, trickled
+ * uploads) can fill the limit but cannot keep others out; connections serving a complete
+ * request (a streaming /query answer, a proxied response) are never evicted.
+ */
+function idlest(open: ReadonlyMap<Socket, IncomingMessage | undefined>): Socket | undefined {
+  let slow: Socket | undefined;
+  for (const [socket, req] of open) {
+    if (req === undefined) return socket;
+    if (slow === undefined && !req.complete) slow = socket;
+  }
+  return slow;
+}
+
+function fail(ctx: HttpContext, res: ServerResponse, err: unknown): void {
+  if (err instanceof HttpError && err.drop) ctx.stats.drops[err.drop]++;
+  if (res.destroyed || res.writableEnded) return; // the client went away, or the answer is complete
+  if (res.headersSent) {
+    // Mid-answer: the client must see a broken response, not a complete-looking one.
+    res.destroy();
+    return;
+  }
+  const status = err instanceof HttpError ? err.status : err instanceof SwimringError || err instanceof UsageError ? 400 : 500;
+  const headers: Record<string, string> = {};
+  if (status === 401) headers['www-authenticate'] = 'Bearer realm="swimring"';
+  // A refused body may still be arriving: do not keep reading it on this connection.
+  if (status === 413 || status === 503) headers['connection'] = 'close';
+  send(res, status, { error: err instanceof Error ? err.message : String(err) }, headers);
+}
+
+export function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': 'application/json', ...headers });
   res.end(`${JSON.stringify(body)}\n`);
 }
 
-async function handle(node: GossipNode, ring: Ring | undefined, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const url = new URL(req.url ?? '/', 'http://agent');
-  if (ring && url.pathname.startsWith('/proxy/')) return proxy(ring, req, res, url);
+function sha256(text: string): Buffer {
+  return createHash('sha256').update(text, 'utf8').digest();
+}
+
+function authorize(ctx: HttpContext, req: IncomingMessage): void {
+  if (ctx.tokenDigest === undefined) return;
+  const m = /^Bearer +(\S+) *$/i.exec(req.headers.authorization ?? '');
+  if (m && timingSafeEqual(sha256(m[1]!), ctx.tokenDigest)) return;
+  throw new HttpError(401, 'this endpoint needs Authorization: Bearer <the agent\'s --http-token>', 'unauthorized');
+}
+
+async function handle(ctx: HttpContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const { node, ring } = ctx;
+  const raw = req.url ?? '/';
+  if (!raw.startsWith('/')) throw new HttpError(400, 'the request target must be a path');
+  const url = new URL(raw, 'http://agent');
+  const proxied = raw.startsWith('/proxy/') || raw === '/proxy' || url.pathname.startsWith('/proxy/');
+  if (proxied || GUARDED_PATHS.has(url.pathname)) authorize(ctx, req);
+  if (ring && raw.startsWith('/proxy/')) return proxy(ring, req, res, raw, { readBody: (max) => readBody(ctx, req, res, max), attemptTimeoutMs: ctx.limits.proxyAttemptTimeoutMs });
   const route = `${req.method} ${url.pathname}`;
   switch (route) {
     case 'GET /metrics':
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
-      res.end(metricsText(node, ring));
+      res.end(metricsText(node, ring, ctx.stats));
       return;
     case 'GET /ring': {
       if (!ring) return send(res, 404, { error: 'no ring: start the agent with --partitions' });
@@ -81,47 +282,62 @@ async function handle(node: GossipNode, ring: Ring | undefined, req: IncomingMes
     }
     case 'POST /event': {
       const name = required(url, 'name');
-      node.userEvent(name, await body(req), { coalesce: url.searchParams.get('coalesce') !== 'false' });
+      node.userEvent(name, await readBody(ctx, req, res, MAX_BODY_BYTES), { coalesce: url.searchParams.get('coalesce') !== 'false' });
       return send(res, 200, { ok: true, name });
     }
-    case 'POST /query': {
-      const name = required(url, 'name');
-      const payload = await body(req);
-      const filters: QueryFilter[] = [];
-      const nodes = url.searchParams.getAll('node');
-      if (nodes.length > 0) filters.push({ type: 'node', names: nodes });
-      for (const tag of url.searchParams.getAll('tag')) {
-        const eq = tag.indexOf('=');
-        if (eq <= 0) throw new UsageError(`tag must be KEY=REGEXP, got ${JSON.stringify(tag)}`);
-        filters.push({ type: 'tag', tag: tag.slice(0, eq), expr: tag.slice(eq + 1) });
-      }
-      const timeout = url.searchParams.get('timeout');
-      const relay = url.searchParams.get('relay');
-      const controller = new AbortController();
-      req.on('close', () => controller.abort());
-      const replies = node.query(name, payload, {
-        filters,
-        requestAck: url.searchParams.get('ack') !== 'false',
-        ...(timeout ? { timeoutMs: parseDuration('timeout', timeout) } : {}),
-        ...(relay ? { relayFactor: Number(relay) } : {}),
-        signal: controller.signal,
-      });
-      let acks = 0;
-      let responses = 0;
-      let first = true;
-      for await (const r of replies) {
-        if (first) res.writeHead(200, { 'content-type': 'application/x-ndjson' });
-        first = false;
-        if (r.type === 'ack') acks++;
-        else responses++;
-        res.write(`${JSON.stringify(r.type === 'ack' ? r : { type: r.type, from: r.from, ...payloadJson(r.payload) })}\n`);
-      }
-      if (first) res.writeHead(200, { 'content-type': 'application/x-ndjson' });
-      res.end(`${JSON.stringify({ type: 'done', acks, responses })}\n`);
-      return;
-    }
+    case 'POST /query':
+      return query(ctx, url, req, res);
     default:
-      return send(res, url.pathname === '/members' || url.pathname === '/health' || url.pathname === '/event' || url.pathname === '/query' ? 405 : 404, { error: 'not found' });
+      return send(res, GUARDED_PATHS.has(url.pathname) || url.pathname === '/members' || url.pathname === '/health' ? 405 : 404, { error: 'not found' });
+  }
+}
+
+async function query(ctx: HttpContext, url: URL, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const name = required(url, 'name');
+  const filters: QueryFilter[] = [];
+  const nodes = url.searchParams.getAll('node');
+  if (nodes.length > 0) filters.push({ type: 'node', names: nodes });
+  for (const tag of url.searchParams.getAll('tag')) {
+    const eq = tag.indexOf('=');
+    if (eq <= 0) throw new UsageError(`tag must be KEY=REGEXP, got ${JSON.stringify(tag)}`);
+    filters.push({ type: 'tag', tag: tag.slice(0, eq), expr: tag.slice(eq + 1) });
+  }
+  const timeout = url.searchParams.get('timeout');
+  const timeoutMs = timeout === null ? undefined : parseDuration('timeout', timeout);
+  if (timeoutMs !== undefined && (!Number.isSafeInteger(timeoutMs) || timeoutMs <= 0 || timeoutMs > MAX_HTTP_QUERY_TIMEOUT_MS)) {
+    throw new UsageError(`timeout must be more than 0 and at most 5m, got ${JSON.stringify(timeout)}`);
+  }
+  const relay = url.searchParams.get('relay');
+  if (relay !== null && !(/^\d$/.test(relay) && Number(relay) <= MAX_RELAY_FACTOR)) throw new UsageError(`relay must be an integer in [0, ${MAX_RELAY_FACTOR}], got ${JSON.stringify(relay)}`);
+  if (ctx.stats.runningQueries >= ctx.limits.maxHttpQueries) throw new HttpError(503, `at most ${ctx.limits.maxHttpQueries} queries run through HTTP at once; try again later`, 'queries');
+  ctx.stats.runningQueries++;
+  try {
+    // The client went away (or the answer ended): stop the query, which frees its slot.
+    const controller = new AbortController();
+    res.once('close', () => controller.abort());
+    const payload = await readBody(ctx, req, res, MAX_BODY_BYTES);
+    const replies = ctx.node.query(name, payload, {
+      filters,
+      requestAck: url.searchParams.get('ack') !== 'false',
+      ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+      ...(relay !== null ? { relayFactor: Number(relay) } : {}),
+      signal: controller.signal,
+    });
+    let acks = 0;
+    let responses = 0;
+    let first = true;
+    for await (const r of replies) {
+      if (first) res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+      first = false;
+      if (r.type === 'ack') acks++;
+      else responses++;
+      res.write(`${JSON.stringify(r.type === 'ack' ? r : { type: r.type, from: r.from, ...payloadJson(r.payload) })}\n`);
+    }
+    if (controller.signal.aborted) return;
+    if (first) res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+    res.end(`${JSON.stringify({ type: 'done', acks, responses })}\n`);
+  } finally {
+    ctx.stats.runningQueries--;
   }
 }
 
@@ -131,13 +347,31 @@ function required(url: URL, param: string): string {
   return v;
 }
 
-async function body(req: IncomingMessage): Promise<Uint8Array> {
+/**
+ * Reads a request body of at most `max` bytes, drawing on the server's budget for buffered
+ * bodies; what it took is given back when the response closes.
+ */
+async function readBody(ctx: HttpContext, req: IncomingMessage, res: ServerResponse, max: number): Promise<Buffer> {
+  const tooLarge = () => new HttpError(413, `body must be at most ${max} bytes`, 'bodyTooLarge');
+  const overBudget = () => new HttpError(503, 'the agent holds too many request bodies; try again later', 'bodyBudget');
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > max) throw tooLarge();
+  if (ctx.stats.bufferedBodyBytes + declared > ctx.limits.maxBufferedBodyBytes) throw overBudget();
+  let held = 0;
+  let released = false;
+  res.once('close', () => {
+    released = true;
+    ctx.stats.bufferedBodyBytes -= held;
+    held = 0;
+  });
   const chunks: Buffer[] = [];
-  let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY_BYTES) throw new UsageError(`body must be at most ${MAX_BODY_BYTES} bytes`);
+    if (released) throw new HttpError(499, 'the client went away');
+    if (held + chunk.length > max) throw tooLarge();
+    if (ctx.stats.bufferedBodyBytes + chunk.length > ctx.limits.maxBufferedBodyBytes) throw overBudget();
+    held += chunk.length;
+    ctx.stats.bufferedBodyBytes += chunk.length;
     chunks.push(chunk);
   }
-  return new Uint8Array(Buffer.concat(chunks));
+  return Buffer.concat(chunks, held);
 }

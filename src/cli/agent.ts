@@ -3,7 +3,9 @@
  * stderr, optional HTTP (GET /members, GET /health). SIGINT or SIGTERM leaves gracefully; a
  * second signal exits at once.
  */
+import { once } from 'node:events';
 import type { Server } from 'node:http';
+import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import type { ProfileName } from '../gossip/config.js';
@@ -12,6 +14,7 @@ import { KEY_HASHES, type KeyHash, PLACEMENTS, type Placement } from '../partiti
 import { Ring } from '../ring/ring.js';
 import { agentHttpServer, memberJson, payloadJson } from './agent-http.js';
 import { parseDuration } from './duration.js';
+import { httpToken, isLoopback, parseHttpAddress } from './http-flags.js';
 import { UsageError, integerFlag } from './usage.js';
 
 export const agentHelp = `Usage: swimring agent --name NAME [options]
@@ -29,8 +32,12 @@ Options:
   --profile NAME       lan (default), wan or local: memberlist's timing profiles
   --encrypt KEY        base64 AES key (16, 24 or 32 bytes, as 'serf keygen' makes)
   --tag KEY=VALUE      a Serf tag; repeatable (at most 512 bytes of tags in all)
-  --http HOST:PORT     serve GET /members, GET /health, POST /event and POST /query
-                       (what 'swimring event' and 'swimring query' talk to)
+  --http [HOST:]PORT   serve GET /members, GET /health, POST /event and POST /query
+                       (what 'swimring event' and 'swimring query' talk to); PORT or
+                       :PORT listens on 127.0.0.1 only, another host must be named
+  --http-token TOKEN   POST /event, /query, /ready, /failed and /proxy/* then need
+                       'Authorization: Bearer TOKEN' (reads stay open)
+  --http-token-file F  the same, the token read from file F (safer than the command line)
   --reconnect-timeout D  how long a failed member is kept and retried (default 24h)
   --tombstone-timeout D  how long a member that left is remembered (default 24h)
   --dead-node-reclaim-time D  a member failed this long may rejoin from another
@@ -63,6 +70,8 @@ export async function agentCommand(argv: string[]): Promise<void> {
       encrypt: { type: 'string' },
       tag: { type: 'string', multiple: true, default: [] },
       http: { type: 'string' },
+      'http-token': { type: 'string' },
+      'http-token-file': { type: 'string' },
       'reconnect-timeout': { type: 'string' },
       'tombstone-timeout': { type: 'string' },
       'dead-node-reclaim-time': { type: 'string' },
@@ -86,7 +95,15 @@ export async function agentCommand(argv: string[]): Promise<void> {
   const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
   if (!levels.includes(values['log-level'])) throw new UsageError(`--log-level must be one of ${levels.join(', ')}`);
   const logger = pino({ level: values['log-level'] }, pino.destination(2));
-  const http = values.http === undefined ? undefined : parseHostPort('http', values.http);
+  const http = values.http === undefined ? undefined : parseHttpAddress(values.http);
+  const token = httpToken(values['http-token'], values['http-token-file']);
+  if (token !== undefined && http === undefined) throw new UsageError('--http-token needs --http');
+  // Checked before anything binds: a bad address must not leave a half-started agent.
+  if (values.advertise !== undefined) {
+    const advertise = parseHostPort('advertise', values.advertise);
+    if (isIP(advertise.host) === 0) throw new UsageError(`--advertise must be an IP address and port, got ${JSON.stringify(values.advertise)}`);
+  }
+  for (const seed of values.join) parseHostPort('join', seed, 7946);
   const tags: Record<string, string> = {};
   for (const tag of values.tag) {
     const eq = tag.indexOf('=');
@@ -148,9 +165,24 @@ export async function agentCommand(argv: string[]): Promise<void> {
     process.exit(1);
   });
   if (ring) {
+    // Lines are written in batches (one write per 64 KiB, or per turn of the event loop); a
+    // reader slower than the ring is waited for, so memory does not grow with it.
+    let batch = '';
+    let flushing = false;
+    const flush = () => {
+      flushing = false;
+      if (batch !== '') process.stdout.write(batch);
+      batch = '';
+    };
     void (async () => {
       for await (const { type, ...change } of ring.events()) {
-        print(type, change);
+        batch += `${JSON.stringify({ event: type, ...change })}\n`;
+        if (batch.length >= 65_536) flush();
+        else if (!flushing) {
+          flushing = true;
+          setImmediate(flush);
+        }
+        if (process.stdout.writableNeedDrain) await once(process.stdout, 'drain');
         if (type === 'acquire' && readyAfterMs !== undefined) {
           const t = setTimeout(() => ring.table.membersForPartition(change.partition).includes(values.name!) && ring.ready(change.partition), readyAfterMs);
           t.unref();
@@ -160,11 +192,23 @@ export async function agentCommand(argv: string[]): Promise<void> {
   }
   let server: Server | undefined;
   if (http) {
-    server = agentHttpServer(node, ring);
-    await new Promise<void>((resolve, reject) => {
-      server!.once('error', reject);
-      server!.listen(http.port, http.host, () => resolve());
-    });
+    server = agentHttpServer(node, ring, token === undefined ? {} : { token });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server!.once('error', reject);
+        server!.listen(http.port, http.host, () => {
+          server!.off('error', reject);
+          resolve();
+        });
+      });
+    } catch (err) {
+      await (ring ?? node).close();
+      throw new UsageError(`--http ${http.host}:${http.port} failed: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+    server.on('error', (err) => logger.error({ err }, 'HTTP server error'));
+    if (!isLoopback(http.host) && token === undefined) {
+      logger.warn({ http: `${http.host}:${http.port}` }, '--http listens beyond loopback with no --http-token: anyone who can reach it can send events, run queries and use the proxy');
+    }
   }
   print('started', { name: values.name, address: `${node.address.host}:${node.address.port}`, ...(server ? { http: server.address() } : {}) });
 

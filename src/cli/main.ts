@@ -51,14 +51,12 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   throw err;
 });
 
+// Any failure is one line on stderr and an exit: an agent that failed after binding must not
+// linger with its sockets open.
 main(process.argv.slice(2)).catch((err: unknown) => {
   const usage = asUsageError(err);
   const command = process.argv[2] && process.argv[2] in commands ? ` ${process.argv[2]}` : '';
-  if (usage) {
-    process.stderr.write(`swimring${command}: ${usage.message.split('\n')[0]}\n`);
-    process.exitCode = EXIT_USAGE;
-  } else {
-    process.stderr.write(`swimring${command}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exitCode = 1;
-  }
+  const message = usage ? usage.message : err instanceof Error ? err.message : String(err);
+  process.stderr.write(`swimring${command}: ${message.split('\n')[0]}\n`);
+  process.exit(usage ? EXIT_USAGE : 1);
 });

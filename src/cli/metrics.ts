@@ -1,8 +1,9 @@
 /** The agent's GET /metrics: Prometheus text exposition of membership, ring and protocol counters. */
 import type { GossipNode } from '../io/gossip-node.js';
 import type { Ring } from '../ring/ring.js';
+import type { HttpStats } from './agent-http.js';
 
-export function metricsText(node: GossipNode, ring: Ring | undefined): string {
+export function metricsText(node: GossipNode, ring: Ring | undefined, http?: HttpStats): string {
   const lines: string[] = [];
   const metric = (name: string, type: 'gauge' | 'counter', help: string, samples: [Record<string, string>, number][]) => {
     lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
@@ -27,6 +28,12 @@ export function metricsText(node: GossipNode, ring: Ring | undefined): string {
   metric('swimring_refutations_total', 'counter', 'Accusations about us refuted.', [[{}, c.refutations]]);
   metric('swimring_corrections_total', 'counter', 'Verdicts and refutations sent straight to a member holding older news.', [[{}, c.corrections]]);
   metric('swimring_dropped_total', 'counter', 'Input dropped, by reason.', Object.entries(c.drops).map(([reason, n]) => [{ reason }, n]));
+  if (http) {
+    metric('swimring_http_connections', 'gauge', 'HTTP connections open.', [[{}, http.connections]]);
+    metric('swimring_http_body_bytes_buffered', 'gauge', 'Request body bytes buffered across all HTTP requests.', [[{}, http.bufferedBodyBytes]]);
+    metric('swimring_http_queries_running', 'gauge', 'Queries running through HTTP.', [[{}, http.runningQueries]]);
+    metric('swimring_http_drops_total', 'counter', 'HTTP connections and requests refused, by reason.', Object.entries(http.drops).map(([reason, n]) => [{ reason }, n]));
+  }
   if (ring) {
     const t = ring.table;
     metric('swimring_ring_members', 'gauge', 'Members that own partitions.', [[{}, t.members.length]]);
