@@ -4,6 +4,7 @@
  * Together they give alive / leaving / left / failed. Failed members are reaped after the
  * reconnect timeout, left ones after the tombstone timeout.
  */
+import { MAX_NAME_CHARS } from '../machine.js';
 import type { MemberView } from '../members.js';
 import { MAX_LTIME } from './lamport.js';
 import { RecentIntents } from './recent-intents.js';
@@ -213,6 +214,9 @@ export class SerfMembers {
   }
 
   #remember(node: string, kind: 'join' | 'leave', ltime: bigint, nowMs: number): boolean {
+    // No member can have a longer name (memberlist's layer drops it): 4 096 such intents would
+    // otherwise hold hundreds of MB for their 5 minutes.
+    if (node.length > MAX_NAME_CHARS) return false;
     const { kept, evicted } = this.intents.upsert(node, { kind, ltime, atMs: nowMs });
     if (evicted) this.evictedIntents++;
     return kept;
