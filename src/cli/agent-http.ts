@@ -146,11 +146,14 @@ export function agentHttpServer(node: GossipNode, ring?: Ring, options: AgentHtt
   );
   server.maxHeadersCount = limits.maxHeadersCount;
   // Open connections, oldest first, with the request each is serving (if any).
-  const open = new Map<Socket, IncomingMessage | undefined>();
+  const open = new Map<Socket, OpenConnection>();
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-    if (open.has(req.socket)) open.set(req.socket, req);
+    const conn = open.get(req.socket);
+    if (conn === undefined) return;
+    conn.req = req;
     res.once('close', () => {
-      if (open.get(req.socket) === req) open.set(req.socket, undefined);
+      conn.served = true;
+      if (conn.req === req) conn.req = undefined;
     });
   });
   server.on('connection', (socket: Socket) => {
@@ -165,7 +168,7 @@ export function agentHttpServer(node: GossipNode, ring?: Ring, options: AgentHtt
       open.delete(idle);
       idle.destroy();
     }
-    open.set(socket, undefined);
+    open.set(socket, { served: false, req: undefined });
     ctx.stats.connections++;
     socket.once('close', () => {
       open.delete(socket);
@@ -192,20 +195,30 @@ export function agentHttpServer(node: GossipNode, ring?: Ring, options: AgentHtt
   return server;
 }
 
+interface OpenConnection {
+  /** It has had a request answered (a keep-alive client between requests, not a slowloris). */
+  served: boolean;
+  /** The request it is serving now. */
+  req: IncomingMessage | undefined;
+}
+
 /**
- * At the connection limit a newcomer takes the place of the oldest connection that is doing
- * nothing useful yet: first one with no request (still sending headers, or idle between
- * requests), then one whose request body is still arriving. Slow clients (slowloris, trickled
- * uploads) can fill the limit but cannot keep others out; connections serving a complete
- * request (a streaming /query answer, a proxied response) are never evicted.
+ * At the connection limit a newcomer takes the place of the oldest connection doing nothing
+ * useful: first one that has not completed a request's headers yet (slowloris), then one whose
+ * request body is still arriving (a trickled upload), then one idle between requests. Slow
+ * clients can fill the limit but cannot keep others out, and a keep-alive client that has been
+ * served goes last; connections serving a complete request (a streaming /query answer, a proxied
+ * response) are never evicted.
  */
-function idlest(open: ReadonlyMap<Socket, IncomingMessage | undefined>): Socket | undefined {
-  let slow: Socket | undefined;
-  for (const [socket, req] of open) {
-    if (req === undefined) return socket;
-    if (slow === undefined && !req.complete) slow = socket;
+function idlest(open: ReadonlyMap<Socket, OpenConnection>): Socket | undefined {
+  let uploading: Socket | undefined;
+  let idle: Socket | undefined;
+  for (const [socket, { served, req }] of open) {
+    if (req === undefined && !served) return socket;
+    if (req !== undefined && !req.complete) uploading ??= socket;
+    else if (req === undefined) idle ??= socket;
   }
-  return slow;
+  return uploading ?? idle;
 }
 
 function fail(ctx: HttpContext, res: ServerResponse, err: unknown): void {

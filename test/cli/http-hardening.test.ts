@@ -311,50 +311,61 @@ describe('GossipNode.query bounds and cancellation', () => {
 });
 
 describe('HTTP bounds: connections, buffered bodies, slow clients', () => {
-  it('at maxConnections a newcomer evicts the oldest idle connection; only busy ones make it wait outside', { timeout: 60_000 }, async () => {
+  it('at maxConnections a newcomer evicts the oldest connection doing nothing; served keep-alive clients go last, busy ones never', { timeout: 60_000 }, async () => {
     const node = await GossipNode.create({ name: 'c-1', bind: '127.0.0.1:0', profile: 'local' });
     const server = agentHttpServer(node, undefined, { limits: { maxConnections: 8 } });
     const port = await listen(server);
-    const sockets: Socket[] = [];
-    const closedByServer: number[] = [];
     try {
-      // 12 connections that never send a request (slowloris): the 4 oldest make room for the 4 newest.
-      for (let i = 0; i < 12; i++) {
-        const s = connect(port, '127.0.0.1');
-        s.on('error', () => undefined);
-        s.on('close', () => closedByServer.push(i));
-        s.resume();
-        sockets.push(s);
-        await new Promise<void>((resolve) => s.once('connect', () => resolve()));
-      }
-      await waitFor('the 4 oldest connections are closed', () => closedByServer.length === 4, 10_000, 20);
-      assert.deepEqual([...closedByServer].sort((a, b) => a - b), [0, 1, 2, 3]);
-      // A client still gets an answer while the limit is full of idle connections.
-      assert.equal((await send(port, '/health')).status, 200);
-      assert.ok((await metric(port, 'swimring_http_drops_total', '{reason="evicted"}')) >= 5);
-    } finally {
-      for (const s of sockets) s.destroy();
-    }
-    await waitFor('the idle connections are gone', async () => (await metric(port, 'swimring_http_connections')) === 1, 10_000, 20);
-    // 8 connections each waiting on a complete request (a running query): a newcomer is refused.
-    const queries = Array.from({ length: 8 }, () => request({ host: '127.0.0.1', port, path: '/query?name=hold&timeout=30s', method: 'POST', agent: false }));
-    const answered: Promise<void>[] = queries.map((q) => new Promise<void>((resolve) => q.on('response', (res) => { res.resume(); resolve(); })));
-    for (const q of queries) {
-      q.on('error', () => undefined);
-      q.end();
-    }
-    await Promise.all(answered);
-    await assert.rejects(send(port, '/health'), 'the limit is full of busy connections: the newcomer is closed');
-    for (const q of queries) q.destroy();
-    await waitFor('refusals are counted', async () => {
+      const sockets: Socket[] = [];
+      const closedByServer: number[] = [];
       try {
-        return (await metric(port, 'swimring_http_drops_total', '{reason="connections"}')) >= 1;
-      } catch {
-        return false;
+        // A keep-alive client that has been served once.
+        const served = connect(port, '127.0.0.1');
+        served.on('error', () => undefined);
+        sockets.push(served);
+        const answer = new Promise<string>((resolve) => served.once('data', (d: Buffer) => resolve(d.toString('latin1'))));
+        served.write('GET /health HTTP/1.1\r\nHost: agent\r\n\r\n');
+        assert.match(await answer, /^HTTP\/1\.1 200/);
+        // 12 connections that never send a request (slowloris): the 5 oldest make room for the newest.
+        for (let i = 0; i < 12; i++) {
+          const s = connect(port, '127.0.0.1');
+          s.on('error', () => undefined);
+          s.on('close', () => closedByServer.push(i));
+          s.resume();
+          sockets.push(s);
+          await new Promise<void>((resolve) => s.once('connect', () => resolve()));
+        }
+        await waitFor('the 5 oldest silent connections are closed', () => closedByServer.length === 5, 10_000, 20);
+        assert.deepEqual([...closedByServer].sort((a, b) => a - b), [0, 1, 2, 3, 4]);
+        assert.ok(!served.destroyed, 'the served keep-alive client is kept');
+        // A client still gets an answer while the limit is full of idle connections.
+        assert.equal((await send(port, '/health')).status, 200);
+        assert.ok((await metric(port, 'swimring_http_drops_total', '{reason="evicted"}')) >= 6);
+      } finally {
+        for (const s of sockets) s.destroy();
       }
-    }, 10_000, 20);
-    await close(server);
-    await node.close();
+      await waitFor('the idle connections are gone', async () => (await metric(port, 'swimring_http_connections')) === 1, 10_000, 20);
+      // 8 connections each waiting on a complete request (a running query): a newcomer is refused.
+      const queries = Array.from({ length: 8 }, () => request({ host: '127.0.0.1', port, path: '/query?name=hold&timeout=30s', method: 'POST', agent: false }));
+      const answered: Promise<void>[] = queries.map((q) => new Promise<void>((resolve) => q.on('response', (res) => { res.resume(); resolve(); })));
+      for (const q of queries) {
+        q.on('error', () => undefined);
+        q.end();
+      }
+      await Promise.all(answered);
+      await assert.rejects(send(port, '/health'), 'the limit is full of busy connections: the newcomer is closed');
+      for (const q of queries) q.destroy();
+      await waitFor('refusals are counted', async () => {
+        try {
+          return (await metric(port, 'swimring_http_drops_total', '{reason="connections"}')) >= 1;
+        } catch {
+          return false;
+        }
+      }, 10_000, 20);
+    } finally {
+      await close(server);
+      await node.close();
+    }
   });
 
   it('buffered request bodies share one budget: the request that would exceed it is 503, the bytes held never exceed it', { timeout: 60_000 }, async () => {
