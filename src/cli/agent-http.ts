@@ -36,6 +36,8 @@ export interface HttpLimits {
   maxHttpQueries: number;
   /** Time to receive a request's headers. */
   headersTimeoutMs: number;
+  /** A client sends its request head as soon as it connects: at the connection limit, one that has not within this is evicted first. */
+  requestHeadGraceMs: number;
   /** Time to receive a whole request, body included. */
   requestTimeoutMs: number;
   /** How long an idle keep-alive connection is kept. */
@@ -58,6 +60,7 @@ export const DEFAULT_HTTP_LIMITS: Readonly<HttpLimits> = Object.freeze({
   maxHttpQueries: 64,
   // A client sends its headers in one go; 10 s tolerates slow links and frees slowloris sockets.
   headersTimeoutMs: 10_000,
+  requestHeadGraceMs: 1_000,
   // A 1 MiB body over a slow link; /query's streamed answer is not part of the request.
   requestTimeoutMs: 60_000,
   keepAliveTimeoutMs: 5_000,
@@ -158,7 +161,7 @@ export function agentHttpServer(node: GossipNode, ring?: Ring, options: AgentHtt
   });
   server.on('connection', (socket: Socket) => {
     if (open.size >= limits.maxConnections) {
-      const idle = idlest(open);
+      const idle = idlest(open, performance.now(), limits.requestHeadGraceMs);
       if (idle === undefined) {
         ctx.stats.drops.connections++;
         socket.destroy();
@@ -168,7 +171,7 @@ export function agentHttpServer(node: GossipNode, ring?: Ring, options: AgentHtt
       open.delete(idle);
       idle.destroy();
     }
-    open.set(socket, { served: false, req: undefined });
+    open.set(socket, { openedAtMs: performance.now(), served: false, req: undefined });
     ctx.stats.connections++;
     socket.once('close', () => {
       open.delete(socket);
@@ -196,6 +199,7 @@ export function agentHttpServer(node: GossipNode, ring?: Ring, options: AgentHtt
 }
 
 interface OpenConnection {
+  readonly openedAtMs: number;
   /** It has had a request answered (a keep-alive client between requests, not a slowloris). */
   served: boolean;
   /** The request it is serving now. */
@@ -204,21 +208,24 @@ interface OpenConnection {
 
 /**
  * At the connection limit a newcomer takes the place of the oldest connection doing nothing
- * useful: first one that has not completed a request's headers yet (slowloris), then one whose
- * request body is still arriving (a trickled upload), then one idle between requests. Slow
- * clients can fill the limit but cannot keep others out, and a keep-alive client that has been
- * served goes last; connections serving a complete request (a streaming /query answer, a proxied
- * response) are never evicted.
+ * useful: first one that has not sent a whole request head within `requestHeadGraceMs`
+ * (slowloris), then one whose request body is still arriving (a trickled upload), then one idle
+ * between requests, and only then one that has just connected. Slow clients can fill the limit
+ * but cannot keep others out, even while they reconnect as fast as they are closed; connections
+ * serving a complete request (a streaming /query answer, a proxied response) are never evicted.
  */
-function idlest(open: ReadonlyMap<Socket, OpenConnection>): Socket | undefined {
+function idlest(open: ReadonlyMap<Socket, OpenConnection>, nowMs: number, graceMs: number): Socket | undefined {
   let uploading: Socket | undefined;
   let idle: Socket | undefined;
-  for (const [socket, { served, req }] of open) {
-    if (req === undefined && !served) return socket;
-    if (req !== undefined && !req.complete) uploading ??= socket;
+  let fresh: Socket | undefined;
+  for (const [socket, { openedAtMs, served, req }] of open) {
+    if (req === undefined && !served) {
+      if (nowMs - openedAtMs >= graceMs) return socket;
+      fresh ??= socket;
+    } else if (req !== undefined && !req.complete) uploading ??= socket;
     else if (req === undefined) idle ??= socket;
   }
-  return uploading ?? idle;
+  return uploading ?? idle ?? fresh;
 }
 
 function fail(ctx: HttpContext, res: ServerResponse, err: unknown): void {

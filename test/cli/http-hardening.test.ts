@@ -313,7 +313,8 @@ describe('GossipNode.query bounds and cancellation', () => {
 describe('HTTP bounds: connections, buffered bodies, slow clients', () => {
   it('at maxConnections a newcomer evicts the oldest connection doing nothing; served keep-alive clients go last, busy ones never', { timeout: 60_000 }, async () => {
     const node = await GossipNode.create({ name: 'c-1', bind: '127.0.0.1:0', profile: 'local' });
-    const server = agentHttpServer(node, undefined, { limits: { maxConnections: 8 } });
+    // No grace: a connection without a request head counts as slow at once.
+    const server = agentHttpServer(node, undefined, { limits: { maxConnections: 8, requestHeadGraceMs: 0 } });
     const port = await listen(server);
     try {
       const sockets: Socket[] = [];
@@ -363,6 +364,40 @@ describe('HTTP bounds: connections, buffered bodies, slow clients', () => {
         }
       }, 10_000, 20);
     } finally {
+      await close(server);
+      await node.close();
+    }
+  });
+
+  it('at maxConnections trickled uploads are evicted before a client that has just connected', { timeout: 60_000 }, async () => {
+    const node = await GossipNode.create({ name: 'c-2', bind: '127.0.0.1:0', profile: 'local' });
+    const server = agentHttpServer(node, undefined, { limits: { maxConnections: 4, requestHeadGraceMs: 60_000 } });
+    const port = await listen(server);
+    const sockets: Socket[] = [];
+    try {
+      const open = async (head: string): Promise<Socket> => {
+        const s = connect(port, '127.0.0.1');
+        s.on('error', () => undefined);
+        sockets.push(s);
+        await new Promise<void>((resolve) => s.once('connect', () => resolve()));
+        if (head) s.write(head);
+        return s;
+      };
+      // Three uploads that never finish their bodies, then one client that has just connected.
+      const uploads: Socket[] = [];
+      for (let i = 0; i < 3; i++) uploads.push(await open('POST /event?name=x HTTP/1.1\r\nHost: agent\r\nContent-Length: 1000\r\n\r\nabc'));
+      await waitFor('the uploads are requests in progress', async () => (await metric(port, 'swimring_http_connections')) >= 3, 10_000, 20);
+      const fresh = await open('');
+      // Two newcomers: each evicts the oldest upload, not the fresh client.
+      const gone = (s: Socket) => new Promise<void>((resolve) => (s.destroyed ? resolve() : s.once('close', () => resolve())));
+      await open('');
+      await gone(uploads[0]!);
+      await open('');
+      await gone(uploads[1]!);
+      assert.ok(!fresh.destroyed, 'the client that has just connected is kept');
+      assert.ok(!uploads[2]!.destroyed);
+    } finally {
+      for (const s of sockets) s.destroy();
       await close(server);
       await node.close();
     }
