@@ -2,8 +2,9 @@
  * npm start: five `swimring agent` processes on 127.0.0.1 form a ring (64 partitions, 2
  * replicas, handoff on: each member takes 1 s to "load" a partition it gains). The demo shows
  * the members and how the partitions are spread, kills one with SIGKILL and shows the others
- * take over its partitions, restarts it under the same name and shows the handoff (the previous
- * holders keep serving until it has loaded its share), then stops everything it started. About
+ * take over its partitions, restarts it under the same name and shows the handoff (it acquires
+ * only its share, each from the member that took it over, and the previous holders keep serving
+ * until it has loaded it), then stops everything it started. About
  * 20 s; `npm start -- --keep` leaves the cluster running until Ctrl-C.
  */
 import { type ChildProcess, spawn } from 'node:child_process';

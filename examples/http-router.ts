@@ -34,8 +34,8 @@ const ring = await createRing({
 const server = createServer((req, res) => {
   const path = (req.url ?? '/').slice(1);
   const owners = ring.membersForKey(path);
-  if (owners[0]?.name === ring.node.machine.name || req.headers['x-forwarded-by'] !== undefined) {
-    res.end(`${path} served by ${ring.node.machine.name}\n`);
+  if (owners[0]?.name === ring.name || req.headers['x-forwarded-by'] !== undefined) {
+    res.end(`${path} served by ${ring.name}\n`);
     return;
   }
   // Forward to the owners, primary first; fail over when one is unreachable.
@@ -45,7 +45,7 @@ const server = createServer((req, res) => {
       res.writeHead(502).end('no owner reachable\n');
       return;
     }
-    const out = request(`${owner.tags['http']}${req.url}`, { method: req.method, headers: { 'x-forwarded-by': ring.node.machine.name } }, (upstream) => {
+    const out = request(`${owner.tags['http']}${req.url}`, { method: req.method, headers: { 'x-forwarded-by': ring.name } }, (upstream) => {
       res.writeHead(upstream.statusCode ?? 502, upstream.headers);
       upstream.pipe(res);
     });

@@ -39,6 +39,7 @@ describe('README', () => {
     /type: '(release|demote|promote|acquire)'[\s\S]*\n0\n$/,
     /^1544 \[ 'node-0\d', 'node-0\d' \]$/m,
     /^ERR_INVALID_OPTION partitions must be an integer in \[1, 2147483647\], got 0$/m,
+    /^rendezvous true 0\.3$/m,
   ];
   blocks.forEach((code, i) => {
     it(`example ${i + 1} runs and prints what the README says`, () => {
@@ -63,7 +64,12 @@ describe('README', () => {
     // The survivors' acquire lines may print before or after the "failed everywhere" line.
     assert.match(out, /kill -9 demo-3[\s\S]*demo-3 is failed everywhere/);
     assert.match(out, /kill -9 demo-3[\s\S]*acquire \(from demo-[1245]\)[\s\S]*restart demo-3/);
-    assert.match(out, /restart demo-3[\s\S]*demo-3: \d+ × acquire/);
+    // The restarted member prints only its share, each from a member that took over (no storm).
+    assert.match(out, /restart demo-3[^\n]*\n(?:(?![^\n]* demo-3:)[^\n]*\n)*[^\n]* demo-3: \d+ × acquire \(from demo-[1245]\)(?:, \d+ × acquire \(from demo-[1245]\))*\n/);
+    // Every member that joined started with its share, never the whole keyspace (an acquire
+    // with no source), until the members leave at the end.
+    const running = out.slice(0, out.indexOf('stopping:'));
+    for (const name of ['demo-2', 'demo-3', 'demo-4', 'demo-5']) assert.doesNotMatch(running, new RegExp(` ${name}: (?:[^\n]*, )?\\d+ × acquire(?:,|\n)`));
     // Handoff: first the previous holders serve the returning member's partition, then it does.
     assert.match(out, /partition \d+: owners demo-3, demo-\d; serving now (?:demo-[1245](?:, )?)+\n[\s\S]*partition \d+: owners demo-3, demo-\d; serving now demo-3, demo-\d/);
     assert.match(out, /all five agree on the ring again/);

@@ -28,7 +28,8 @@ Options:
   --name NAME          unique node name (required)
   --bind HOST:PORT     address to listen on, UDP and TCP (default 0.0.0.0:7946)
   --advertise H:P      address peers should use (default: the bind address)
-  --join HOST:PORT     a seed to join; repeatable (retried with backoff until one answers)
+  --join HOST:PORT     a seed to join; repeatable (retried with backoff until one answers;
+                       a ring member owns nothing until then)
   --profile NAME       lan (default), wan or local: memberlist's timing profiles
   --encrypt KEY        base64 AES key (16, 24 or 32 bytes, as 'serf keygen' makes)
   --tag KEY=VALUE      a Serf tag; repeatable (at most 512 bytes of tags in all)
@@ -49,6 +50,10 @@ Ring (on with --partitions; prints acquire/release/promote/demote lines for this
   --replicas R         owners per partition (default 1)
   --hash NAME          fnv1a32 (default) or fnv1a64 (routes like Go libring)
   --placement NAME     jump (default, libring's) or rendezvous (moves the least data)
+  --zone-tag K         replicas go to distinct zones, read from tag K (implies rendezvous;
+                       a member without the tag is a zone of its own)
+  --weight-tag K       partitions shared in proportion to the weight in tag K, a decimal in
+                       (0, 1e6] (implies rendezvous; missing or invalid: 1)
   --watch-tag K=REGEXP only members whose tag K matches own partitions; repeatable (all must match)
   --handoff            keep serving a lost partition until its new holder is ready; a gained
                        partition is ready after POST /ready?partition=P (or --ready-after)
@@ -80,6 +85,8 @@ export async function agentCommand(argv: string[]): Promise<void> {
       replicas: { type: 'string' },
       hash: { type: 'string' },
       placement: { type: 'string' },
+      'zone-tag': { type: 'string' },
+      'weight-tag': { type: 'string' },
       'watch-tag': { type: 'string', multiple: true, default: [] },
       handoff: { type: 'boolean', default: false },
       'ready-after': { type: 'string' },
@@ -120,9 +127,9 @@ export async function agentCommand(argv: string[]): Promise<void> {
       throw new UsageError(`--watch-tag has an invalid regular expression: ${JSON.stringify(w.slice(eq + 1))}`);
     }
   }
-  const ringFlags = ['replicas', 'hash', 'placement'] as const;
+  const ringFlags = ['replicas', 'hash', 'placement', 'zone-tag', 'weight-tag'] as const;
   if (values.partitions === undefined && (ringFlags.some((f) => values[f] !== undefined) || values['watch-tag'].length > 0 || values.handoff)) {
-    throw new UsageError('--replicas, --hash, --placement, --watch-tag and --handoff need --partitions (the ring)');
+    throw new UsageError('--replicas, --hash, --placement, --zone-tag, --weight-tag, --watch-tag and --handoff need --partitions (the ring)');
   }
   if (values['ready-after'] !== undefined && !values.handoff) throw new UsageError('--ready-after needs --handoff');
   const readyAfterMs = values['ready-after'] === undefined ? undefined : parseDuration('ready-after', values['ready-after']);
@@ -152,8 +159,12 @@ export async function agentCommand(argv: string[]): Promise<void> {
           ...(values.replicas !== undefined ? { replicas: integerFlag('replicas', values.replicas) } : {}),
           ...(values.hash !== undefined ? { hash: values.hash as KeyHash } : {}),
           ...(values.placement !== undefined ? { placement: values.placement as Placement } : {}),
+          ...(values['zone-tag'] !== undefined ? { zoneTag: values['zone-tag'] } : {}),
+          ...(values['weight-tag'] !== undefined ? { weightTag: values['weight-tag'] } : {}),
           watchTags,
           handoff: values.handoff,
+          // With seeds it owns nothing until its join completes (ring.join below).
+          joining: values.join.length > 0,
         });
   const node = ring ? ring.node : await GossipNode.create(nodeOptions);
   const print = (event: string, fields: Record<string, unknown>) => process.stdout.write(`${JSON.stringify({ event, ...fields })}\n`);
@@ -210,7 +221,9 @@ export async function agentCommand(argv: string[]): Promise<void> {
       logger.warn({ http: `${http.host}:${http.port}` }, '--http listens beyond loopback with no --http-token: anyone who can reach it can send events, run queries and use the proxy');
     }
   }
-  print('started', { name: values.name, address: `${node.address.host}:${node.address.port}`, ...(server ? { http: server.address() } : {}) });
+  const httpAddress = server?.address();
+  const httpField = httpAddress && typeof httpAddress === 'object' ? { http: `${httpAddress.address}:${httpAddress.port}` } : {};
+  print('started', { name: values.name, address: `${node.address.host}:${node.address.port}`, ...httpField });
 
   let stopping = false;
   const stop = (signal: string) => {
@@ -241,7 +254,8 @@ export async function agentCommand(argv: string[]): Promise<void> {
     process.once('SIGINT', () => controller.abort());
     process.once('SIGTERM', () => controller.abort());
     try {
-      const joined = await node.join(seeds, { signal: controller.signal });
+      // Until a seed answers the ring member owns nothing: it keeps retrying (with backoff).
+      const joined = await (ring ?? node).join(seeds, { signal: controller.signal });
       print('joined', { seeds, answered: joined });
     } catch (err) {
       if (!controller.signal.aborted) throw err;

@@ -22,6 +22,10 @@ Options:
   --replicas R         owners per partition, an integer >= 1 (default 1)
   --hash NAME          key hash: fnv1a32 (default) or fnv1a64 (routes like Go libring)
   --placement NAME     jump (default, libring's) or rendezvous (moves the least data)
+  --zones LIST         member zones, NAME=ZONE,...: replicas go to distinct zones
+                       (implies rendezvous; unlisted members are each a zone of their own)
+  --weights LIST       member capacity weights, NAME=W,... with W in (0, 1e6]: shares
+                       proportional to weight (implies rendezvous; unlisted members weigh 1)
   -h, --help           show this help
 
 Exit codes: 0 ok, 2 bad arguments.`;
@@ -41,7 +45,9 @@ export async function routeCommand(argv: string[], io: RouteIo): Promise<void> {
       partitions: { type: 'string' },
       replicas: { type: 'string' },
       hash: { type: 'string', default: 'fnv1a32' },
-      placement: { type: 'string', default: 'jump' },
+      placement: { type: 'string' },
+      zones: { type: 'string' },
+      weights: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -55,7 +61,9 @@ export async function routeCommand(argv: string[], io: RouteIo): Promise<void> {
     partitions: integerFlag('partitions', values.partitions),
     replicas: integerFlag('replicas', values.replicas, 1),
     hash: values.hash as KeyHash,
-    placement: values.placement as Placement,
+    ...(values.placement !== undefined ? { placement: values.placement as Placement } : {}),
+    ...(values.zones !== undefined ? { zones: pairs('zones', values.zones, (zone) => zone) } : {}),
+    ...(values.weights !== undefined ? { weights: pairs('weights', values.weights, weightValue) } : {}),
   });
   const out = new LineWriter(io.stdout, table);
   try {
@@ -71,6 +79,26 @@ export async function routeCommand(argv: string[], io: RouteIo): Promise<void> {
     // Keys routed before a bad line are still printed.
     await out.flush();
   }
+}
+
+/** NAME=VALUE,... (split at the last '=', so a member name may contain one); empty: none. */
+function pairs<T>(flag: string, list: string, parse: (value: string, name: string) => T): Record<string, T> {
+  const out: Record<string, T> = Object.create(null);
+  if (list === '') return out;
+  for (const pair of list.split(',')) {
+    const at = pair.lastIndexOf('=');
+    if (at <= 0) throw new UsageError(`--${flag} must be NAME=VALUE pairs separated by commas, got ${JSON.stringify(pair)}`);
+    const name = pair.slice(0, at);
+    if (Object.hasOwn(out, name)) throw new UsageError(`--${flag} lists ${JSON.stringify(name)} twice`);
+    out[name] = parse(pair.slice(at + 1), name);
+  }
+  return out;
+}
+
+/** A decimal weight; its range is checked by the partitioner, which names the flag. */
+function weightValue(value: string, name: string): number {
+  if (!/^\d+(\.\d+)?([eE][+-]?\d+)?$/.test(value)) throw new UsageError(`--weights must be positive decimal numbers, got ${JSON.stringify(value)} for ${JSON.stringify(name)}`);
+  return Number(value);
 }
 
 /** Longest key line accepted from stdin; a longer one is refused rather than buffered without end. */

@@ -18,7 +18,7 @@ export function integerFlag(flag: string, value: string | undefined, fallback?: 
 }
 
 /** Library options whose command-line flag has another name. */
-const FLAG_OF_OPTION: Record<string, string> = { tags: 'tag' };
+const FLAG_OF_OPTION: Record<string, string> = { tags: 'tag', zoneTag: 'zone-tag', weightTag: 'weight-tag' };
 
 /** Library option errors name the option; on the command line they name its flag. */
 export function asUsageError(err: unknown): UsageError | undefined {

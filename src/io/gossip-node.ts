@@ -89,6 +89,7 @@ interface QueryStream {
 export class GossipNode extends EventEmitter<GossipNodeEvents> {
   readonly machine: SerfMachine;
   readonly keyring: Keyring | null;
+  /** The address peers reach this member at (the advertised one; the bound port when bound to port 0). */
   readonly address: Address;
   readonly #config: GossipConfig;
   readonly #udp: UdpSocket;
@@ -164,6 +165,11 @@ export class GossipNode extends EventEmitter<GossipNodeEvents> {
     node.#flush();
     log.info({ name: options.name, address: `${advertise.host}:${advertise.port}` }, 'gossip node started');
     return node;
+  }
+
+  /** This member's name. */
+  get name(): string {
+    return this.machine.name;
   }
 
   /** Every member known, ourselves included, as Serf sees them. */

@@ -10,5 +10,5 @@ export {
   type PartitionOptions,
   type Placement,
 } from './options.js';
-export { PartitionTable, createPartitionTable, type PartitionTableOptions } from './table.js';
+export { MAX_WEIGHT, MAX_ZONE_LENGTH, PartitionTable, createPartitionTable, type PartitionTableOptions } from './table.js';
 export { diffOwnership, ownershipOf, type OwnershipChange } from './diff.js';

@@ -98,3 +98,93 @@ export function rendezvousOwners(
   }
   return count;
 }
+
+/** 2^53: u is taken from the top 53 bits of the weight, the precision of a float64. */
+const TWO_POW_53 = 9007199254740992;
+
+/**
+ * Weighted rendezvous score w / -ln(u), u = (top 53 bits of weight(m, p) + 0.5) / 2^53 in (0, 1).
+ * -ln(u) is Exp(1), so -ln(u)/w is Exp(w) and member m has the lowest one (the highest score)
+ * with probability w_m / Σw: shares proportional to weight. float64 arithmetic with V8's
+ * fdlibm Math.log, identical on every platform.
+ */
+export function weightedScore(weight: number, hi: number, lo: number): number {
+  const u = (hi * 2097152 + (lo >>> 11) + 0.5) / TWO_POW_53;
+  return weight / -Math.log(u);
+}
+
+/** Scratch for constrainedOwners, sized for n members and z zones. */
+export interface RankScratch {
+  readonly score: Float64Array;
+  readonly hi: Uint32Array;
+  readonly lo: Uint32Array;
+  readonly taken: Uint8Array;
+  readonly perZone: Int32Array;
+}
+
+export function rankScratch(n: number, zones: number): RankScratch {
+  return {
+    score: new Float64Array(n),
+    hi: new Uint32Array(n),
+    lo: new Uint32Array(n),
+    taken: new Uint8Array(n),
+    perZone: new Int32Array(zones),
+  };
+}
+
+/**
+ * Zone-aware, optionally weighted rendezvous: writes the owners of `partition` into `out` and
+ * returns min(replicas, n). Members are ranked by score (w / -ln(u) with weights, else the raw
+ * 64-bit weight; ties by raw weight, then name order). Owners are picked best-first among
+ * members whose zone holds fewer than `cap` owners, `cap` starting at 1 and rising only when no
+ * member qualifies: the first min(R, zones) owners are in distinct zones, and with fewer zones
+ * than R the rest spread round-robin (no zone holds more than ceil(R / zones) while another
+ * zone with unused members holds fewer).
+ */
+export function constrainedOwners(
+  hashes: Uint32Array,
+  partition: number,
+  replicas: number,
+  zoneOf: Int32Array,
+  weights: Float64Array | null,
+  out: Int32Array,
+  s: RankScratch,
+): number {
+  const n = hashes.length >>> 1;
+  const pHi = mul64(0, partition >>> 0, GOLDEN_HI, GOLDEN_LO);
+  const pLo = u64.lo;
+  const { score, hi: hiOf, lo: loOf, taken, perZone } = s;
+  for (let m = 0; m < n; m++) {
+    const hi = fmix64((hashes[2 * m]! ^ pHi) >>> 0, (hashes[2 * m + 1]! ^ pLo) >>> 0);
+    hiOf[m] = hi;
+    loOf[m] = mixLo;
+    score[m] = weights === null ? 0 : weightedScore(weights[m]!, hi, mixLo);
+    taken[m] = 0;
+    perZone[zoneOf[m]!] = 0;
+  }
+  const width = replicas < n ? replicas : n;
+  let count = 0;
+  let cap = 1;
+  while (count < width) {
+    let best = -1;
+    for (let m = 0; m < n; m++) {
+      if (taken[m] === 1 || perZone[zoneOf[m]!]! >= cap) continue;
+      // Ascending scan with a strict comparison: on a full tie the smaller name index stays.
+      if (
+        best < 0 ||
+        score[m]! > score[best]! ||
+        (score[m] === score[best] && (hiOf[m]! > hiOf[best]! || (hiOf[m] === hiOf[best] && loOf[m]! > loOf[best]!)))
+      ) {
+        best = m;
+      }
+    }
+    if (best < 0) {
+      cap++;
+      continue;
+    }
+    taken[best] = 1;
+    perZone[zoneOf[best]!]!++;
+    out[count++] = best;
+  }
+  return count;
+}

@@ -3,7 +3,7 @@
  * Lookups are a key hash, a modulo and two array reads, with no allocation: every distinct owner
  * list is built once, frozen, and shared by all partitions that have it.
  */
-import { invalidArgument } from '../errors.js';
+import { invalidArgument, invalidOption } from '../errors.js';
 import { fnv1a32, fnv1a64Partition, type Key } from './fnv.js';
 import { jumpHashParts } from './jump.js';
 import {
@@ -14,13 +14,31 @@ import {
   type PartitionOptions,
   type Placement,
 } from './options.js';
-import { memberHashes, rendezvousOwners } from './rendezvous.js';
+import { constrainedOwners, memberHashes, rankScratch, rendezvousOwners } from './rendezvous.js';
+import { compareUtf8 } from './utf8.js';
 import { xxh64 } from './xxhash.js';
 
 export interface PartitionTableOptions extends PartitionOptions {
   /** Member names, in any order; unique and non-empty. An empty list is valid: no owners. */
   members: readonly string[];
+  /**
+   * Zone of each member: the replicas of a partition go to distinct zones while unused zones
+   * remain. A member not listed is alone in a zone of its own (named zones never equal it).
+   * Keys that are not members are ignored. Implies placement 'rendezvous'.
+   */
+  zones?: Readonly<Record<string, string>>;
+  /**
+   * Capacity weight of each member, a finite number in (0, 1e6]; not listed: 1. A member's share
+   * of partitions is proportional to its weight (weighted rendezvous). Keys that are not
+   * members are ignored. Implies placement 'rendezvous'.
+   */
+  weights?: Readonly<Record<string, number>>;
 }
+
+/** Largest weight accepted: bounds the ratio between members so scores stay well inside float64. */
+export const MAX_WEIGHT = 1e6;
+/** Longest zone name accepted, in UTF-16 code units (tags are short anyway). */
+export const MAX_ZONE_LENGTH = 256;
 
 const NO_OWNERS: readonly string[] = Object.freeze([]);
 
@@ -31,6 +49,13 @@ export class PartitionTable {
   readonly placement: Placement;
   /** Member names sorted byte-wise by UTF-8. */
   readonly members: readonly string[];
+  /**
+   * Zone of each member that has one and shares it with another member (null when no two members
+   * share a zone: then zones change nothing). Frozen, null-prototype.
+   */
+  readonly zones: Readonly<Record<string, string>> | null;
+  /** Weight of every member, or null when all weights are equal (then weights change nothing). */
+  readonly weights: Readonly<Record<string, number>> | null;
   /** xxHash64 (16 hex digits) of everything that determines the table; equal tables, equal checksums. */
   readonly checksum: string;
 
@@ -42,12 +67,16 @@ export class PartitionTable {
   #memberSet: ReadonlySet<string> | undefined;
 
   constructor(options: PartitionTableOptions) {
-    const { partitions, replicas, hash, placement } = resolvePartitionOptions(options);
+    const ranked = options !== null && typeof options === 'object' && (options.zones !== undefined || options.weights !== undefined);
+    if (ranked && options.placement === 'jump') throw invalidOption('placement', "'rendezvous' (or unset) when zones or weights are given", 'jump');
+    const { partitions, replicas, hash, placement } = resolvePartitionOptions(ranked ? { ...options, placement: 'rendezvous' } : options);
     this.partitions = partitions;
     this.replicas = replicas;
     this.hash = hash;
     this.placement = placement;
     this.members = Object.freeze(sortMemberNames(options.members));
+    this.zones = effectiveZones(this.members, options.zones);
+    this.weights = effectiveWeights(this.members, options.weights);
     this.#fnv64 = hash === 'fnv1a64';
     const n = this.members.length;
     if (n === 0) {
@@ -61,6 +90,10 @@ export class PartitionTable {
         Object.freeze(Array.from({ length: width }, (_, r) => this.members[(rotation + r) % n]!)),
       );
       this.#listOf = partitions <= MAX_MATERIALIZED_PARTITIONS ? buildJumpIndex(partitions, n) : null;
+    } else if (this.zones !== null || this.weights !== null) {
+      const built = buildConstrainedIndex(this.members, partitions, replicas, this.zones, this.weights);
+      this.#ownerLists = built.lists;
+      this.#listOf = built.listOf;
     } else {
       const built = buildRendezvousIndex(this.members, partitions, replicas);
       this.#ownerLists = built.lists;
@@ -151,23 +184,110 @@ function buildRendezvousIndex(
   return { lists, listOf: lists.length <= 0x10000 ? Uint16Array.from(idOf) : idOf };
 }
 
+/** Validates `zones` and keeps only what changes the table: zones of members sharing one. */
+function effectiveZones(members: readonly string[], zones: PartitionTableOptions['zones']): Readonly<Record<string, string>> | null {
+  if (zones === undefined) return null;
+  if (zones === null || typeof zones !== 'object' || Array.isArray(zones)) throw invalidOption('zones', 'an object mapping member names to zone names', zones);
+  const count = new Map<string, number>();
+  for (const name of members) {
+    if (!Object.hasOwn(zones, name)) continue;
+    const zone = zones[name];
+    if (typeof zone !== 'string' || zone.length === 0 || zone.length > MAX_ZONE_LENGTH || !zone.isWellFormed()) {
+      throw invalidOption('zones', `non-empty, well-formed strings of at most ${MAX_ZONE_LENGTH} characters (member ${JSON.stringify(name)})`, zone);
+    }
+    count.set(zone, (count.get(zone) ?? 0) + 1);
+  }
+  // A zone with one member constrains nothing: the same as that member having no zone.
+  const kept = members.filter((name) => Object.hasOwn(zones, name) && count.get(zones[name]!)! > 1);
+  if (kept.length === 0) return null;
+  const out: Record<string, string> = Object.create(null);
+  for (const name of kept) out[name] = zones[name]!;
+  return Object.freeze(out);
+}
+
+/** Validates `weights`; null when every member's weight is the same (plain rendezvous order). */
+function effectiveWeights(members: readonly string[], weights: PartitionTableOptions['weights']): Readonly<Record<string, number>> | null {
+  if (weights === undefined) return null;
+  if (weights === null || typeof weights !== 'object' || Array.isArray(weights)) throw invalidOption('weights', 'an object mapping member names to weights', weights);
+  const out: Record<string, number> = Object.create(null);
+  let first: number | undefined;
+  let varied = false;
+  for (const name of members) {
+    const w = Object.hasOwn(weights, name) ? weights[name] : 1;
+    if (typeof w !== 'number' || !Number.isFinite(w) || w <= 0 || w > MAX_WEIGHT) {
+      throw invalidOption('weights', `finite numbers in (0, ${MAX_WEIGHT}] (member ${JSON.stringify(name)})`, w);
+    }
+    out[name] = w;
+    first ??= w;
+    if (w !== first) varied = true;
+  }
+  return varied ? Object.freeze(out) : null;
+}
+
+function buildConstrainedIndex(
+  members: readonly string[],
+  partitions: number,
+  replicas: number,
+  zones: Readonly<Record<string, string>> | null,
+  weights: Readonly<Record<string, number>> | null,
+): { lists: (readonly string[])[]; listOf: Uint16Array | Uint32Array } {
+  const n = members.length;
+  // Zone ids: named zones first (sorted, so ids never depend on input order), then one id per
+  // member without a zone.
+  const zoneOf = new Int32Array(n);
+  const named = zones === null ? [] : [...new Set(Object.values(zones))].sort(compareUtf8);
+  const idOfZone = new Map(named.map((z, i) => [z, i]));
+  let next = named.length;
+  members.forEach((name, m) => {
+    const zone = zones?.[name];
+    zoneOf[m] = zone === undefined ? next++ : idOfZone.get(zone)!;
+  });
+  const w = weights === null ? null : Float64Array.from(members, (name) => weights[name]!);
+  const hashes = memberHashes(members);
+  const scratch = rankScratch(n, next);
+  const owners = new Int32Array(Math.min(replicas, n));
+  const lists: (readonly string[])[] = [];
+  const ids = new Map<string, number>();
+  const idOf = new Uint32Array(partitions);
+  for (let p = 0; p < partitions; p++) {
+    constrainedOwners(hashes, p, replicas, zoneOf, w, owners, scratch);
+    const signature = owners.join(',');
+    let id = ids.get(signature);
+    if (id === undefined) {
+      id = lists.length;
+      ids.set(signature, id);
+      lists.push(Object.freeze(Array.from(owners, (m) => members[m]!)));
+    }
+    idOf[p] = id;
+  }
+  return { lists, listOf: lists.length <= 0x10000 ? Uint16Array.from(idOf) : idOf };
+}
+
 const HASH_IDS: Record<KeyHash, number> = { fnv1a32: 1, fnv1a64: 2 };
 const PLACEMENT_IDS: Record<Placement, number> = { jump: 1, rendezvous: 2 };
 
 /**
- * The owners are a pure function of (format version, P, R, hash, placement, sorted names), so
- * hashing those identifies the content exactly at O(n) cost, even for tables too large to
- * materialize. Layout (little-endian): u32 version=1, u32 P, u32 R, u8 hash, u8 placement,
- * u32 n, then per member u32 byte length + UTF-8 bytes.
+ * The owners are a pure function of (format version, P, R, hash, placement, sorted names, and
+ * the effective zones and weights), so hashing those identifies the content exactly at O(n)
+ * cost, even for tables too large to materialize. Layout (little-endian): u32 version, u32 P,
+ * u32 R, u8 hash, u8 placement, u32 n, then per member u32 byte length + UTF-8 bytes. Version 1
+ * (no effective zones or weights) ends there, so plain tables keep their checksums. Version 2
+ * then has, per member in the same order, u32 zone byte length + UTF-8 bytes (0xffffffff: no
+ * zone), then per member a float64 weight.
  */
 function tableChecksum(table: PartitionTable): string {
-  let size = 18;
   const utf8 = new TextEncoder();
   const names = table.members.map((name) => utf8.encode(name));
+  const { zones, weights } = table;
+  const v2 = zones !== null || weights !== null;
+  const zoneBytes = v2 ? table.members.map((name) => (zones?.[name] === undefined ? null : utf8.encode(zones[name]!))) : [];
+  let size = 18;
   for (const bytes of names) size += 4 + bytes.length;
+  for (const bytes of zoneBytes) size += 4 + (bytes?.length ?? 0);
+  if (v2) size += 8 * names.length;
   const buf = new Uint8Array(size);
   const view = new DataView(buf.buffer);
-  view.setUint32(0, 1, true);
+  view.setUint32(0, v2 ? 2 : 1, true);
   view.setUint32(4, table.partitions, true);
   view.setUint32(8, table.replicas, true);
   view.setUint8(12, HASH_IDS[table.hash]);
@@ -178,6 +298,17 @@ function tableChecksum(table: PartitionTable): string {
     view.setUint32(at, bytes.length, true);
     buf.set(bytes, at + 4);
     at += 4 + bytes.length;
+  }
+  for (const bytes of zoneBytes) {
+    view.setUint32(at, bytes === null ? 0xffffffff : bytes.length, true);
+    if (bytes !== null) buf.set(bytes, at + 4);
+    at += 4 + (bytes?.length ?? 0);
+  }
+  if (v2) {
+    for (const name of table.members) {
+      view.setFloat64(at, weights?.[name] ?? 1, true);
+      at += 8;
+    }
   }
   return xxh64(buf).toString(16).padStart(16, '0');
 }

@@ -17,18 +17,20 @@ import type { ResolvedPartitionOptions } from '../partition/options.js';
 import { PartitionTable } from '../partition/table.js';
 import type { SerfMember } from '../gossip/serf/serf-members.js';
 import { READY_TAG, type Readiness, checksumPrefix, decodeReadiness, encodeReadiness, isReadyAt } from './readiness.js';
-import { RingView } from './ring-view.js';
+import { RingView, type RingPartitionOptions } from './ring-view.js';
 import type { MemberFilter } from './tag-filter.js';
 
 export interface RingCoreOptions {
   local: string;
-  partitions: ResolvedPartitionOptions;
+  partitions: RingPartitionOptions;
   filter: MemberFilter;
   handoff: boolean;
   /** Longest a member retains partitions whose new holders are not ready. */
   handoffTimeoutMs: number;
   /** After reportFailed, the partition is offered again (release + acquire) this much later. */
   retryDelayMs: number;
+  /** The member joins a cluster: it owns nothing until `admit` (its join completed). */
+  joining?: boolean;
 }
 
 export type CoreOutput =
@@ -64,10 +66,12 @@ export class RingCore {
   readonly #heldLists = new WeakMap<PartitionTable, Map<string, number[]>>();
   /** Ready holders per partition for the current state; cleared on any change. */
   #readyCache = new Map<number, readonly string[]>();
+  /** The table just before the local member was admitted: whom its first acquires copy from. */
+  #beforeJoin: PartitionTable | undefined;
 
   constructor(options: RingCoreOptions) {
     this.#o = options;
-    this.view = new RingView(options.local, options.partitions, options.filter);
+    this.view = new RingView(options.local, options.partitions, options.filter, options.joining !== true);
     this.#from = this.view.table;
     this.#remember(this.view.table);
   }
@@ -90,7 +94,40 @@ export class RingCore {
    * changes (no consumer, and nothing ready that a release would have to be withheld for).
    */
   apply(member: SerfMember, removed: boolean, nowMs: number, diff = true): CoreOutput[] {
-    const changes = this.view.apply(member, removed, diff || (this.#o.handoff && (this.#ready.size > 0 || this.#withheld.size > 0)));
+    return this.#absorb(this.view.apply(member, removed, this.#diffNeeded(diff)), nowMs);
+  }
+
+  /** Still joining: the local member owns nothing yet. */
+  get joining(): boolean {
+    return !this.view.admitted;
+  }
+
+  /**
+   * The join completed (its state exchange applied): the local member takes its share of the
+   * ring it found. The changes are acquires only, each `from` the holder it replaces.
+   */
+  admit(nowMs: number, diff = true): CoreOutput[] {
+    if (this.view.admitted) return [];
+    this.#beforeJoin = this.view.table;
+    return this.#absorb(this.view.admit(this.#diffNeeded(diff)), nowMs);
+  }
+
+  /**
+   * Whom the local member's holding of `partition` comes from, for a consumer that reads its
+   * holdings late: the first holder before it joined that is still in the ring (null for the
+   * first member of a cluster, or when none is left).
+   */
+  sourceOf(partition: number): string | null {
+    if (this.#beforeJoin === undefined) return null;
+    for (const m of this.#beforeJoin.membersForPartition(partition)) if (this.view.table.hasMember(m)) return m;
+    return null;
+  }
+
+  #diffNeeded(diff: boolean): boolean {
+    return diff || (this.#o.handoff && (this.#ready.size > 0 || this.#withheld.size > 0));
+  }
+
+  #absorb(changes: OwnershipChange[], nowMs: number): CoreOutput[] {
     this.#readyCache.clear();
     const out: CoreOutput[] = [];
     if (changes.length > 0 || this.#misses.size > 0) {
@@ -267,9 +304,8 @@ export class RingCore {
 
   /**
    * The table with this checksum prefix. One we never built ourselves is usually one member away
-   * from ours (a rejoining member never saw the ring without itself; a peer may be a step ahead
-   * or behind): those candidates are rebuilt and checked, and a miss is remembered until the
-   * ring changes.
+   * from ours (a peer may be a step ahead or behind): those candidates are rebuilt and checked,
+   * and a miss is remembered until the ring changes.
    */
   #tableFor(prefix: string): PartitionTable | undefined {
     const known = this.#tables.get(prefix);
@@ -278,7 +314,7 @@ export class RingCore {
     const candidates: string[][] = base.map((_, i) => base.filter((__, j) => j !== i));
     for (const m of this.view.members()) if (!base.includes(m.name)) candidates.push([...base, m.name]);
     for (const names of candidates) {
-      const table = new PartitionTable({ ...this.#o.partitions, members: names });
+      const table = this.view.tableOf(names);
       if (checksumPrefix(table.checksum) !== prefix) continue;
       this.#remember(table);
       return table;

@@ -21,14 +21,33 @@ import { type WatchTags, compileWatchTags } from './tag-filter.js';
 export interface RingOptions extends GossipNodeOptions {
   /** Base64 encryption keys, primary first: the same as the node's `encrypt`. */
   keyring?: string | readonly string[];
-  /** Seeds to join (`host:port`); retried with backoff until one answers or `signal` aborts. */
+  /**
+   * Seeds to join (`host:port`); retried with backoff until one answers or `signal` aborts.
+   * The member owns nothing until then: its first events are its share of the ring it joined.
+   */
   join?: readonly string[];
+  /**
+   * Start in the joining phase without joining yet, for callers that call `ring.join(seeds)`
+   * themselves (as the agent does, to report before its seeds answer). Implied by `join`.
+   */
+  joining?: boolean;
   /** Which members own partitions; default all. */
   watchTags?: WatchTags;
   partitions: number;
   replicas?: number;
   hash?: KeyHash;
   placement?: Placement;
+  /**
+   * Tag naming each member's zone: the replicas of a partition go to distinct zones while unused
+   * zones remain. A member without the tag (or with an empty one) is a zone of its own. Implies
+   * placement 'rendezvous'.
+   */
+  zoneTag?: string;
+  /**
+   * Tag holding each member's capacity weight (a decimal in (0, 1e6]): shares proportional to
+   * weight. Missing or invalid: weight 1. Implies placement 'rendezvous'.
+   */
+  weightTag?: string;
   /** Aborts the initial join (the ring is then closed and createRing rejects). */
   signal?: AbortSignal;
   /**
@@ -66,6 +85,16 @@ const SCAN_WORK = 64;
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 export { MAX_RING_PARTITIONS };
+
+/** zoneTag and weightTag: non-empty strings; either one implies (and needs) rendezvous placement. */
+function placementTagOptions(zoneTag: unknown, weightTag: unknown, placement: Placement | undefined): { zoneTag?: string; weightTag?: string } {
+  for (const [option, value] of [['zoneTag', zoneTag], ['weightTag', weightTag]] as const) {
+    if (value !== undefined && (typeof value !== 'string' || value.length === 0)) throw invalidOption(option, 'a non-empty tag name', value);
+  }
+  const out = { ...(zoneTag !== undefined ? { zoneTag: zoneTag as string } : {}), ...(weightTag !== undefined ? { weightTag: weightTag as string } : {}) };
+  if (placement === 'jump' && (zoneTag !== undefined || weightTag !== undefined)) throw invalidOption('placement', "'rendezvous' (or unset) with zoneTag or weightTag", placement);
+  return out;
+}
 
 /** With handoff, our tags must leave room for the longest readiness tag (meta is 512 bytes). */
 function roomForReadiness(tags: Tags): void {
@@ -125,35 +154,64 @@ export class Ring extends EventEmitter<RingEvents> {
   /** Starts a node, joins `join` if given, and keeps the ring over the cluster's members. */
   static async create(options: RingOptions): Promise<Ring> {
     if (options === null || typeof options !== 'object') throw invalidOption('options', 'an object', options);
-    const { join, watchTags, partitions, replicas, hash, placement, signal, keyring, ...nodeOptions } = options;
+    const { join, joining, watchTags, partitions, replicas, hash, placement, zoneTag, weightTag, signal, keyring, ...nodeOptions } = options;
     if (keyring !== undefined && nodeOptions.encrypt !== undefined) throw invalidOption('keyring', 'absent when encrypt is given (they are the same option)', keyring);
     if (keyring !== undefined) nodeOptions.encrypt = keyring;
     // Rings materialize per-partition state (tables, event queues): P is bounded below the partitioner's.
     if (!Number.isInteger(partitions) || partitions < 1 || partitions > MAX_RING_PARTITIONS) {
       throw invalidOption('partitions', `an integer in [1, ${MAX_RING_PARTITIONS}]`, partitions);
     }
-    const partitionOptions = resolvePartitionOptions({ partitions, ...(replicas !== undefined ? { replicas } : {}), ...(hash ? { hash } : {}), ...(placement ? { placement } : {}) });
+    const placementTags = placementTagOptions(zoneTag, weightTag, placement);
+    const partitionOptions = { ...resolvePartitionOptions({ partitions, ...(replicas !== undefined ? { replicas } : {}), ...(hash ? { hash } : {}), ...(placement ? { placement } : {}), ...(placementTags.zoneTag !== undefined || placementTags.weightTag !== undefined ? { placement: 'rendezvous' as const } : {}) }), ...placementTags };
     const filter = compileWatchTags(watchTags);
     const { handoff = false, handoffTimeoutMs, retryDelayMs, ...gossipOptions } = nodeOptions;
     if (typeof handoff !== 'boolean') throw invalidOption('handoff', 'a boolean', handoff);
     const timeouts = { handoffTimeoutMs: durationOption('handoffTimeoutMs', handoffTimeoutMs, 60_000), retryDelayMs: durationOption('retryDelayMs', retryDelayMs, 5000) };
     if (join !== undefined && (!Array.isArray(join) || join.some((s) => typeof s !== 'string'))) throw invalidOption('join', 'an array of host:port strings', join);
+    if (joining !== undefined && typeof joining !== 'boolean') throw invalidOption('joining', 'a boolean', joining);
+    const seeded = joining === true || (join !== undefined && join.length > 0);
     signal?.throwIfAborted();
     // With handoff we start out serving nothing, and say so from the first gossip on (a member
     // without the tag would read as one without handoff: ready for all it holds).
     if (handoff) roomForReadiness(gossipOptions.tags ?? {});
     const tags = handoff ? { ...(gossipOptions.tags ?? {}), [READY_TAG]: notReadyYet(partitionOptions) } : gossipOptions.tags;
     const node = await GossipNode.create({ ...gossipOptions, ...(tags ? { tags } : {}) });
-    const ring = new Ring(node, new RingCore({ local: gossipOptions.name, partitions: partitionOptions, filter, handoff, ...timeouts }), timeouts.handoffTimeoutMs);
+    const ring = new Ring(node, new RingCore({ local: gossipOptions.name, partitions: partitionOptions, filter, handoff, joining: seeded, ...timeouts }), timeouts.handoffTimeoutMs);
     if (join && join.length > 0) {
       try {
-        await node.join(join, signal ? { signal } : {});
+        await ring.join(join, signal ? { signal } : {});
       } catch (err) {
         await ring.close();
         throw err;
       }
     }
     return ring;
+  }
+
+  /**
+   * Joins through `seeds` (retried with backoff until one answers or the signal aborts; see
+   * GossipNode.join) and resolves with the number of seeds that answered. A ring started with
+   * seeds (`join` or `joining`) owns nothing until this completes; then, with every member the
+   * state exchange brought in, it takes its share at once: acquires only, each `from` the member
+   * that held the partition before. If it rejects, nothing was emitted and the ring still owns
+   * nothing (call it again, or close). On a ring that already owns its share (the first member
+   * of a cluster) it only joins the node.
+   */
+  async join(seeds: readonly string[], options: { signal?: AbortSignal } = {}): Promise<number> {
+    const answered = await this.node.join(seeds, options);
+    // The member events of the state exchange were applied before the join resolved.
+    if (!this.#closed) this.#run(this.#core.admit(performance.now(), this.#queues.size > 0));
+    return answered;
+  }
+
+  /** The local member's name. */
+  get name(): string {
+    return this.#core.view.local;
+  }
+
+  /** True until the join of a ring started with seeds completes: it owns nothing meanwhile. */
+  get joining(): boolean {
+    return this.#core.joining;
   }
 
   /** Whether this ring runs the handoff protocol. */
@@ -242,7 +300,8 @@ export class Ring extends EventEmitter<RingEvents> {
 
   /**
    * The local member's ownership changes, in order per partition: first acquires describing
-   * what it holds now, then every change. Bounded (one pending entry per partition); ends when
+   * what it holds now (nothing while it is joining; each `from` the member that held the
+   * partition before it joined, if still there), then every change. Bounded (one pending entry per partition); ends when
    * the signal aborts, the loop breaks, or the ring closes. Hands out at most EVENTS_PER_TURN
    * events between two turns of the event loop.
    */
@@ -288,14 +347,14 @@ export class Ring extends EventEmitter<RingEvents> {
     }
   }
 
-  /** Queues an acquire for every partition in [from, to) the local member holds now. */
+  /** Queues an acquire for every partition in [from, to) the local member holds now, from whom it took it. */
   #scanHoldings(queue: PartitionEventQueue, from: number, to: number): void {
     const table = this.#core.table;
     const local = this.#core.view.local;
     if (!table.hasMember(local)) return;
     for (let p = from; p < to; p++) {
       const replica = table.membersForPartition(p).indexOf(local);
-      if (replica >= 0) queue.pushAcquire(p, replica, null);
+      if (replica >= 0) queue.pushAcquire(p, replica, this.#core.sourceOf(p));
     }
   }
 

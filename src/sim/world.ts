@@ -70,6 +70,8 @@ export class SimWorld {
   readonly userEvents: DeliveredEvent[] = [];
   /** Called with each Serf member notification as it happens (whatever maxEvents says). */
   onSerfEvent: ((e: SerfEvent) => void) | undefined;
+  /** Called when a node's join succeeded, after the member notifications of its state exchange. */
+  onJoined: ((name: string, life: number) => void) | undefined;
   readonly #serf: boolean;
 
   constructor(seed: number, config: GossipConfig, options: { serf?: boolean } = {}) {
@@ -285,8 +287,10 @@ export class SimWorld {
         const to = addressKey(effect.to);
         const settle = (reply: Parameters<GossipMachine['handleStreamReply']>[1]) => {
           const ok = machine.handleStreamReply(effect.id, reply, this.nowMs);
-          if (node.join?.stream === effect.id) this.#joinSettled(node, life, ok);
+          const joining = node.join?.stream === effect.id;
+          if (joining) this.#joinSettled(node, life, ok);
           this.#flush(node);
+          if (joining && ok) this.onJoined?.(node.name, life);
         };
         const fail = (atMs: number, message: string) =>
           this.clock.at(atMs, () => {

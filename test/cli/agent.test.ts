@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { runCli } from '../helpers/cli.js';
-import { Processes, startAgent, waitFor } from '../helpers/processes.js';
+import { Processes, httpOf, startAgent, waitFor } from '../helpers/processes.js';
 
 describe('swimring agent: bad arguments', () => {
   const cases: [string, string[], RegExp][] = [
@@ -72,7 +72,7 @@ describe('swimring event and swimring query', () => {
 
   it('through a running agent: the event is printed by the agent, the query is acked and answered', async () => {
     const agent = await startAgent(procs, 'cli-1', ['--profile', 'local', '--http', '127.0.0.1:0']);
-    const http = `127.0.0.1:${(agent.lines.find((l) => l['event'] === 'started')!['http'] as { port: number }).port}`;
+    const http = httpOf(agent);
     const sent = await runCli(['event', '--http', http, 'deploy', 'v9']);
     assert.equal(sent.code, 0, sent.stderr);
     assert.equal(sent.stdout, "Event 'deploy' dispatched! Coalescing enabled: true\n");

@@ -32,7 +32,7 @@ describe('swimring agent at the largest ring', () => {
       partial = lines.pop()!;
       for (const line of lines) {
         if (line.startsWith('{"event":"acquire"')) acquires++;
-        else if (line.startsWith('{"event":"started"')) http = `127.0.0.1:${(JSON.parse(line) as { http: { port: number } }).http.port}`;
+        else if (line.startsWith('{"event":"started"')) http = (JSON.parse(line) as { http: string }).http;
       }
     });
     await waitFor('the agent started', () => http !== undefined || (child.exitCode !== null ? Promise.reject(new Error(stderr)) : false), 60_000, 20);

@@ -4,9 +4,8 @@ import assert from 'node:assert/strict';
 import { type Server, createServer } from 'node:http';
 import { after, describe, it } from 'node:test';
 import { runCli } from '../helpers/cli.js';
-import { type Agent, Processes, freePort, kill, startAgent, waitFor } from '../helpers/processes.js';
+import { type Agent, Processes, freePort, httpOf, kill, startAgent, waitFor } from '../helpers/processes.js';
 
-const httpOf = (a: Agent) => `127.0.0.1:${(a.lines.find((l) => l['event'] === 'started')!['http'] as { port: number }).port}`;
 const json = async <T>(url: string): Promise<T> => (await (await fetch(url)).json()) as T;
 
 describe('swimring agent with the ring', () => {
@@ -144,6 +143,62 @@ describe('swimring agent with the ring', () => {
       const route = await json<{ members: { name: string }[]; ready: { name: string }[] }>(`http://${httpOf(p0)}/route?key=key-1`);
       return route.ready.map((m) => m.name).join() === route.members.map((m) => m.name).join();
     }, 40_000);
+  });
+
+  it('a fourth agent started with --join prints only its share, from the previous holders; so does a restarted one', async () => {
+    const args = ['--profile', 'local', '--partitions', '64', '--replicas', '2', '--http', '127.0.0.1:0'];
+    const names = ['j0', 'j1', 'j2'];
+    const agents = new Map<string, Agent>();
+    for (const name of names) {
+      const seed = agents.get('j0');
+      agents.set(name, await startAgent(procs, name, [...args, ...(seed ? ['--join', `127.0.0.1:${seed.port}`] : [])]));
+    }
+    type RingBody = { checksum: string; members: string[]; owners: string[][] };
+    const live = () => [...agents.values()].filter((a) => a.child.exitCode === null && a.child.signalCode === null);
+    const agree = async (members: string) => {
+      const rings = await Promise.all(live().map((a) => json<RingBody>(`http://${httpOf(a)}/ring`)));
+      return rings.every((r) => r.members.join() === members) && new Set(rings.map((r) => r.checksum)).size === 1;
+    };
+    await waitFor('three agree', () => agree('j0,j1,j2'), 20_000);
+    const ringLines = (a: Agent, from = 0) => a.lines.slice(from).filter((l) => ['acquire', 'release', 'promote', 'demote'].includes(l['event'] as string));
+    /** The agent printed exactly its share of `ring`, as acquires from the holders in `before`. */
+    const assertShare = (a: Agent, from: number, ring: RingBody, before: RingBody) => {
+      const lines = ringLines(a, from);
+      assert.deepEqual(lines.filter((l) => l['event'] !== 'acquire'), [], `${a.name}: acquires only`);
+      const share = ring.owners.flatMap((owners, p) => (owners.includes(a.name) ? [`${p}:${owners.indexOf(a.name)}:${before.owners[p]![0]}`] : []));
+      assert.deepEqual(lines.map((l) => `${l['partition']}:${l['replica']}:${l['from']}`).sort(), share.sort(), `${a.name}: exactly its share, from the previous primary`);
+    };
+    // Each of the three joined with its share only (j1 and j2 never held the keyspace).
+    for (const name of ['j1', 'j2']) assert.ok(ringLines(agents.get(name)!).every((l) => l['event'] !== 'acquire' || l['from'] !== null), `${name}: no acquire without a source`);
+    const three = await json<RingBody>(`http://${httpOf(agents.get('j0')!)}/ring`);
+    const marks = new Map(names.map((n) => [n, agents.get(n)!.lines.length]));
+
+    const j3 = await startAgent(procs, 'j3', [...args, '--join', `127.0.0.1:${agents.get('j0')!.port}`]);
+    agents.set('j3', j3);
+    await waitFor('four agree', () => agree('j0,j1,j2,j3'), 20_000);
+    const four = await json<RingBody>(`http://${httpOf(j3)}/ring`);
+    const share = four.owners.filter((o) => o.includes('j3')).length;
+    await waitFor('j3 printed its share', () => ringLines(j3).length >= share, 10_000);
+    await waitFor('j3 printed joined', () => j3.lines.some((l) => l['event'] === 'joined'), 10_000);
+    assertShare(j3, 0, four, three);
+    // The others changed exactly where j3 came in; what they release goes to j3 or to the member
+    // the placement moved in with it.
+    for (const name of names) {
+      for (const l of ringLines(agents.get(name)!, marks.get(name))) {
+        const p = l['partition'] as number;
+        assert.ok(four.owners[p]!.includes('j3'), `${name}: ${String(l['event'])} of partition ${p}, which j3 does not own`);
+        if (l['event'] === 'release') assert.ok(four.owners[p]!.includes(l['to'] as string), `${name}: released ${p} to a new owner`);
+      }
+    }
+
+    // Killed and restarted under the same name and address: its share again, from who took over.
+    await kill(j3.child, 'SIGKILL');
+    await waitFor('the three take over', () => agree('j0,j1,j2'), 30_000);
+    const back = await startAgent(procs, 'j3', [...args, '--join', `127.0.0.1:${agents.get('j1')!.port}`], { port: j3.port });
+    agents.set('j3', back);
+    await waitFor('four agree again', () => agree('j0,j1,j2,j3'), 30_000);
+    await waitFor('j3 printed its share again', () => ringLines(back).length >= share && back.lines.some((l) => l['event'] === 'joined'), 10_000);
+    assertShare(back, 0, four, three);
   });
 
   it('ring flags without --partitions, and bad ring flags, are usage errors', async () => {

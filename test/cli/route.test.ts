@@ -93,10 +93,23 @@ describe('swimring route', () => {
     ['unknown --placement', ['route', '--members', 'a', '--partitions', '8', '--placement', 'ring', 'k'], /--placement must be one of jump, rendezvous/],
     ['duplicate member', ['route', '--members', 'a,b,a', '--partitions', '8', 'k'], /--members must be unique names/],
     ['empty member name', ['route', '--members', 'a,,b', '--partitions', '8', 'k'], /--members must be non-empty/],
+    ['--zones without =', ['route', '--members', 'a,b', '--partitions', '8', '--zones', 'a', 'k'], /--zones must be NAME=VALUE pairs/],
+    ['--zones naming a member twice', ['route', '--members', 'a,b', '--partitions', '8', '--zones', 'a=x,a=y', 'k'], /--zones lists "a" twice/],
+    ['--weights not a number', ['route', '--members', 'a,b', '--partitions', '8', '--weights', 'a=heavy', 'k'], /--weights must be positive decimal numbers/],
+    ['--weights 0', ['route', '--members', 'a,b', '--partitions', '8', '--weights', 'a=0', 'k'], /--weights must be finite numbers in \(0, 1000000\]/],
+    ['--placement jump with --zones', ['route', '--members', 'a,b', '--partitions', '8', '--placement', 'jump', '--zones', 'a=x', 'k'], /--placement must be 'rendezvous'/],
     ['unknown flag', ['route', '--members', 'a', '--partitions', '8', '--bogus', 'k'], /Unknown option '--bogus'/],
     ['flag without its value', ['route', '--members', 'a', '--partitions'], /--partitions/],
     ['unknown command', ['rout'], /unknown command "rout"/],
   ];
+  it('--zones and --weights route like createPartitionTable with zones and weights (rendezvous implied)', async () => {
+    const keys = Array.from({ length: 300 }, (_, i) => `key-${i}`);
+    const r = await runCli(['route', '--members', 'a,b,c,d,e', '--partitions', '512', '--replicas', '2', '--zones', 'a=z1,b=z1,c=z2,d=z2', '--weights', 'a=3,c=0.5,e=2'], `${keys.join('\n')}\n`);
+    assert.equal(r.code, 0, r.stderr);
+    const zoned = createPartitionTable({ members: ['a', 'b', 'c', 'd', 'e'], partitions: 512, replicas: 2, zones: { a: 'z1', b: 'z1', c: 'z2', d: 'z2' }, weights: { a: 3, c: 0.5, e: 2 } });
+    assert.deepEqual(parseLines(r.stdout).map((l) => l.members), keys.map((k) => [...zoned.membersForKey(k)]));
+  });
+
   for (const [label, args, message] of bad) {
     it(`${label}: one line on stderr, nothing on stdout, exit code 2`, async () => {
       const r = await runCli(args);
@@ -110,7 +123,7 @@ describe('swimring route', () => {
   it('--help documents every flag and exits 0', async () => {
     const r = await runCli(['route', '--help']);
     assert.equal(r.code, 0);
-    for (const flag of ['--members', '--partitions', '--replicas', '--hash', '--placement', '--help', 'fnv1a32', 'fnv1a64', 'jump', 'rendezvous']) {
+    for (const flag of ['--members', '--partitions', '--replicas', '--hash', '--placement', '--zones', '--weights', '--help', 'fnv1a32', 'fnv1a64', 'jump', 'rendezvous']) {
       assert.ok(r.stdout.includes(flag), `help mentions ${flag}`);
     }
     const top = await runCli(['--help']);

@@ -172,3 +172,10 @@ export async function startAgent(procs: Processes, name: string, args: string[] 
   await waitFor(`swimring agent ${name} started`, () => lines.some((l) => l['event'] === 'started') || (child.exitCode !== null ? Promise.reject(new Error(`agent ${name} exited: ${err}`)) : false), 20_000);
   return agent;
 }
+
+/** The agent's HTTP address, `host:port`, from its `started` line. */
+export function httpOf(agent: Agent): string {
+  const http = agent.lines.find((l) => l['event'] === 'started')?.['http'];
+  if (typeof http !== 'string') throw new Error(`agent ${agent.name} serves no HTTP`);
+  return http;
+}

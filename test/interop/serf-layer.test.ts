@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { GossipNode } from '../../src/io/gossip-node.js';
 import { runCli } from '../helpers/cli.js';
-import { type Agent, INSTALL_SERF, Processes, type SerfAgent, kill, serfAvailable, startAgent, startSerf, waitFor } from '../helpers/processes.js';
+import { type Agent, INSTALL_SERF, Processes, type SerfAgent, httpOf, kill, serfAvailable, startAgent, startSerf, waitFor } from '../helpers/processes.js';
 
 const available = serfAvailable();
 const skip = available ? false : `serf is not installed (${INSTALL_SERF})`;
@@ -52,7 +52,7 @@ describe('the Serf layer with serf agents (3 + 3, encrypted)', { skip }, () => {
     const agentArgs = ['--encrypt', key, '--tag', 'role=ts', '--reconnect-timeout', '6s', '--tombstone-timeout', '6s', '--http', '127.0.0.1:0'];
     const ts2 = await startAgent(procs, 'ts2', [...agentArgs, '--join', `127.0.0.1:${s2.port}`]);
     const ts3 = await startAgent(procs, 'ts3', [...agentArgs, '--join', `127.0.0.1:${node.address.port}`]);
-    const http = (a: Agent) => `127.0.0.1:${(a.lines.find((l) => l['event'] === 'started')!['http'] as { port: number }).port}`;
+    const http = httpOf;
     const all = ['s1', 's2', 's3', 'ts1', 'ts2', 'ts3'];
 
     // All see each other alive, with the right tags.

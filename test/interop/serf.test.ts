@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { GossipNode } from '../../src/io/gossip-node.js';
 import { createPartitionTable } from '../../src/partition/table.js';
-import { INSTALL_SERF, Processes, kill, serfAvailable, startAgent, startSerf, waitFor } from '../helpers/processes.js';
+import { INSTALL_SERF, Processes, httpOf, kill, serfAvailable, startAgent, startSerf, waitFor } from '../helpers/processes.js';
 
 const available = serfAvailable();
 const skip = available ? false : `serf is not installed (${INSTALL_SERF})`;
@@ -69,7 +69,7 @@ describe('interop with serf agents', { skip }, () => {
     const c2 = await startSerf(procs, 'c2', { tags: { ring: 'active' }, join: c1.port });
     await startSerf(procs, 'c3', { tags: { ring: 'standby' }, join: c1.port });
     const router = await startAgent(procs, 'ts-router', ['--partitions', '128', '--replicas', '2', '--hash', 'fnv1a64', '--watch-tag', 'ring=^active$', '--http', '127.0.0.1:0', '--join', `127.0.0.1:${c2.port}`]);
-    const http = `127.0.0.1:${(router.lines.find((l) => l['event'] === 'started')!['http'] as { port: number }).port}`;
+    const http = httpOf(router);
     await waitFor('the router sees the two active agents as the ring', async () => {
       const ring = (await (await fetch(`http://${http}/ring`)).json()) as { members: string[] };
       return ring.members.join() === 'c1,c2';

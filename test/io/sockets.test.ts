@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { GossipNode } from '../../src/io/gossip-node.js';
-import { Processes, kill, startAgent, waitFor } from '../helpers/processes.js';
+import { Processes, httpOf, kill, startAgent, waitFor } from '../helpers/processes.js';
 
 describe('real sockets on 127.0.0.1', () => {
   it('20 nodes in one process join, converge, detect a failure and a leave', async () => {
@@ -37,11 +37,11 @@ describe('real sockets on 127.0.0.1', () => {
     const names = agents.map((a) => a.name);
     const joinedAll = (a: (typeof agents)[number]) => names.filter((n) => n !== a.name).every((n) => a.lines.some((l) => l['event'] === 'member-join' && l['name'] === n));
     await waitFor('every agent sees the 4 others join', () => agents.every(joinedAll), 30_000);
-    const http = first.lines.find((l) => l['event'] === 'started')!['http'] as { port: number };
-    const members = (await (await fetch(`http://127.0.0.1:${http.port}/members`)).json()) as { name: string; status: string }[];
+    const http = httpOf(first);
+    const members = (await (await fetch(`http://${http}/members`)).json()) as { name: string; status: string }[];
     assert.deepEqual(members.map((m) => m.name).sort(), [...names].sort());
     assert.ok(members.every((m) => m.status === 'alive'));
-    const health = (await (await fetch(`http://127.0.0.1:${http.port}/health`)).json()) as { status: string; alive: number };
+    const health = (await (await fetch(`http://${http}/health`)).json()) as { status: string; alive: number };
     assert.deepEqual([health.status, health.alive], ['ok', 5]);
 
     await kill(agents[2]!.child, 'SIGKILL');

@@ -1,7 +1,9 @@
 // createRing on real sockets (127.0.0.1): the facade, its events, tag filtering, bad options.
 import assert from 'node:assert/strict';
+import { type AddressInfo, createServer } from 'node:net';
 import { describe, it } from 'node:test';
 import type { OwnershipChange } from '../../src/partition/diff.js';
+import { PartitionTable } from '../../src/partition/table.js';
 import { type Ring, createRing } from '../../src/ring/ring.js';
 import { waitFor } from '../helpers/processes.js';
 
@@ -177,6 +179,99 @@ describe('a graceful leave with handoff', () => {
     } finally {
       stop.abort();
       await Promise.all([a.close(), b.close()]);
+    }
+  });
+});
+
+describe('createRing with seeds: the first view after a join', () => {
+  /** The owners of every partition in the ring without `name`: whom its acquires copy from. */
+  const before = (members: string[]) => new PartitionTable({ ...base, members });
+  const assertShare = (ring: Ring, events: readonly OwnershipChange[], others: string[]) => {
+    const held = ring.holdings();
+    assert.ok(held.size > 0);
+    assert.equal(events.length, held.size, `${ring.name}: one event per partition it holds`);
+    const without = before(others);
+    for (const e of events) {
+      assert.equal(e.type, 'acquire', `${ring.name}: acquires only`);
+      assert.equal(e.replica, held.get(e.partition));
+      assert.equal(e.type === 'acquire' && e.from, without.membersForPartition(e.partition)[0], `${ring.name}: from of ${e.partition}`);
+    }
+  };
+
+  it('a member given seeds emits its share of the ring it joined, from the previous holders; never the keyspace', async () => {
+    const stop = new AbortController();
+    const a = await createRing({ ...base, name: 'ja' });
+    const seed = [`127.0.0.1:${a.node.address.port}`];
+    const rings: Ring[] = [a];
+    try {
+      const b = await createRing({ ...base, name: 'jb', join: seed });
+      rings.push(b);
+      assert.equal(b.joining, false);
+      const bEvents = collect(b, stop.signal);
+      await waitFor('b sees two members', () => b.table.members.length === 2, 10_000, 10);
+      await waitFor('b has its share', () => bEvents.length === b.holdings().size, 5000, 10);
+      assertShare(b, bEvents, ['ja']);
+      // A consumer that iterates before the join completes gets nothing until then, then the share.
+      await waitFor('a sees b', () => a.table.members.length === 2, 10_000, 10);
+      const c = await createRing({ ...base, name: 'jc', joining: true });
+      rings.push(c);
+      const cEvents = collect(c, stop.signal);
+      // The cluster finds c first (a joins it): c routes by what it knows but owns nothing yet.
+      await a.node.join([`127.0.0.1:${c.node.address.port}`]);
+      await waitFor('c knows the ring', () => c.table.members.join() === 'ja,jb', 10_000, 10);
+      assert.equal(c.joining, true);
+      assert.equal(c.holdings().size, 0);
+      assert.equal(c.membersForKey('user:1').length, 2);
+      await new Promise((r) => setImmediate(r));
+      assert.deepEqual(cEvents, [], 'nothing before its own join');
+      assert.equal(await c.join(seed), 1);
+      assert.equal(c.joining, false);
+      assert.deepEqual(c.table.members, ['ja', 'jb', 'jc']);
+      await waitFor('c has its share', () => cEvents.length === c.holdings().size, 5000, 10);
+      assertShare(c, cEvents, ['ja', 'jb']);
+      await waitFor('all agree', () => new Set(rings.map((r) => r.checksum)).size === 1 && a.table.members.length === 3, 10_000, 10);
+      assertShare(c, cEvents, ['ja', 'jb']);
+      assert.equal(c.name, 'jc');
+      assert.equal(c.node.name, 'jc');
+    } finally {
+      stop.abort();
+      await Promise.all(rings.map((r) => r.close()));
+    }
+  });
+
+  it('a join that never reaches a seed owns nothing, emits nothing, and can be aborted', async () => {
+    const stop = new AbortController();
+    // A seed that hangs up on every connection: each join attempt fails.
+    let attempts = 0;
+    const refuser = createServer((socket) => {
+      attempts++;
+      socket.destroy();
+    });
+    await new Promise<void>((r) => refuser.listen(0, '127.0.0.1', () => r()));
+    const nobody = [`127.0.0.1:${(refuser.address() as AddressInfo).port}`];
+    const first = new AbortController();
+    const created = createRing({ ...base, name: 'jx', join: nobody, signal: first.signal });
+    await waitFor('a failed attempt', () => attempts >= 1, 5000, 10);
+    first.abort();
+    await assert.rejects(created);
+    const ring = await createRing({ ...base, name: 'jy', joining: true });
+    try {
+      const events = collect(ring, stop.signal);
+      const abort = new AbortController();
+      const joined = ring.join(nobody, { signal: abort.signal });
+      await waitFor('a failed attempt', () => attempts >= 2, 5000, 10);
+      abort.abort();
+      await assert.rejects(joined);
+      assert.equal(ring.joining, true);
+      assert.equal(ring.holdings().size, 0);
+      assert.deepEqual(ring.table.members, []);
+      assert.deepEqual(ring.membersForKey('user:1'), []);
+      await new Promise((r) => setImmediate(r));
+      assert.deepEqual(events, []);
+    } finally {
+      stop.abort();
+      await ring.close();
+      refuser.close();
     }
   });
 });
