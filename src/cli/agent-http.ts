@@ -209,10 +209,11 @@ interface OpenConnection {
 /**
  * At the connection limit a newcomer takes the place of the oldest connection doing nothing
  * useful: first one that has not sent a whole request head within `requestHeadGraceMs`
- * (slowloris), then one whose request body is still arriving (a trickled upload), then one idle
- * between requests, and only then one that has just connected. Slow clients can fill the limit
- * but cannot keep others out, even while they reconnect as fast as they are closed; connections
- * serving a complete request (a streaming /query answer, a proxied response) are never evicted.
+ * (slowloris), then one whose request body is still arriving (a trickled upload), then the
+ * oldest of those that have just connected (an attacker reconnecting as fast as it is closed
+ * evicts its own older connections, not a client that sends its request at once), and last one
+ * idle between requests (a keep-alive client that has been served). Connections serving a
+ * complete request (a streaming /query answer, a proxied response) are never evicted.
  */
 function idlest(open: ReadonlyMap<Socket, OpenConnection>, nowMs: number, graceMs: number): Socket | undefined {
   let uploading: Socket | undefined;
@@ -225,7 +226,7 @@ function idlest(open: ReadonlyMap<Socket, OpenConnection>, nowMs: number, graceM
     } else if (req !== undefined && !req.complete) uploading ??= socket;
     else if (req === undefined) idle ??= socket;
   }
-  return uploading ?? idle ?? fresh;
+  return uploading ?? fresh ?? idle;
 }
 
 function fail(ctx: HttpContext, res: ServerResponse, err: unknown): void {

@@ -369,7 +369,7 @@ describe('HTTP bounds: connections, buffered bodies, slow clients', () => {
     }
   });
 
-  it('at maxConnections trickled uploads are evicted before a client that has just connected', { timeout: 60_000 }, async () => {
+  it('at maxConnections trickled uploads are evicted first, then the oldest fresh connections, a served keep-alive client last', { timeout: 60_000 }, async () => {
     const node = await GossipNode.create({ name: 'c-2', bind: '127.0.0.1:0', profile: 'local' });
     const server = agentHttpServer(node, undefined, { limits: { maxConnections: 4, requestHeadGraceMs: 60_000 } });
     const port = await listen(server);
@@ -390,12 +390,21 @@ describe('HTTP bounds: connections, buffered bodies, slow clients', () => {
       const fresh = await open('');
       // Two newcomers: each evicts the oldest upload, not the fresh client.
       const gone = (s: Socket) => new Promise<void>((resolve) => (s.destroyed ? resolve() : s.once('close', () => resolve())));
-      await open('');
+      const newcomer = await open('');
       await gone(uploads[0]!);
       await open('');
       await gone(uploads[1]!);
       assert.ok(!fresh.destroyed, 'the client that has just connected is kept');
       assert.ok(!uploads[2]!.destroyed);
+      // A served keep-alive client outlives connections that have just connected.
+      const served = await open('GET /health HTTP/1.1\r\nHost: agent\r\n\r\n');
+      await gone(uploads[2]!);
+      await new Promise<void>((resolve) => served.once('data', () => resolve()));
+      await open('');
+      await gone(fresh);
+      await open('');
+      await gone(newcomer);
+      assert.ok(!served.destroyed, 'the served keep-alive client is kept');
     } finally {
       for (const s of sockets) s.destroy();
       await close(server);
