@@ -124,9 +124,14 @@ export class GossipNode extends EventEmitter<GossipNodeEvents> {
     };
     this.#inbound = new InboundStreams(limits, keyring, {
       request: (from, message) => {
-        const reply = this.#guard(() => this.machine.handleStreamRequest(from, message, monotonicNowMs()));
+        let reply: Uint8Array | null = null;
+        try {
+          reply = this.machine.handleStreamRequest(from, message, monotonicNowMs());
+        } catch (err) {
+          this.#internalError(err);
+        }
         this.#flush();
-        return reply === undefined || reply === null ? null : this.#frame(reply);
+        return reply === null ? null : this.#frame(reply);
       },
       failed: (err) => this.#frame(encodeErr(err.message.slice(0, 200))),
       drop: (reason) => this.#drop(reason),
@@ -337,7 +342,11 @@ export class GossipNode extends EventEmitter<GossipNodeEvents> {
         if (plain === null) return this.#drop('decrypt');
         bytes = plain;
       }
-      this.#guard(() => this.machine.handlePacket({ host: rinfo.address, port: rinfo.port }, bytes, monotonicNowMs()));
+      try {
+        this.machine.handlePacket({ host: rinfo.address, port: rinfo.port }, bytes, monotonicNowMs());
+      } catch (err) {
+        this.#internalError(err);
+      }
       this.#flush();
     });
     this.#udp.on('error', (err) => this.#log.error({ err }, 'udp socket error'));
@@ -519,18 +528,13 @@ export class GossipNode extends EventEmitter<GossipNodeEvents> {
   }
 
   /**
-   * Runs the machine on one input. Decoding is total, so an exception here is a defect of ours:
+   * An exception out of the machine on one input. Decoding is total, so this is a defect of ours:
    * it is logged and counted (internalError) and the input dropped, and the node keeps running
    * rather than one datagram taking the process down.
    */
-  #guard<T>(handle: () => T): T | undefined {
-    try {
-      return handle();
-    } catch (err) {
-      this.#drop('internalError');
-      this.#log.error({ err }, 'an input raised an exception: dropped');
-      return undefined;
-    }
+  #internalError(err: unknown): void {
+    this.#drop('internalError');
+    this.#log.error({ err }, 'an input raised an exception: dropped');
   }
 
   #drop(reason: string): void {

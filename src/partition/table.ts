@@ -167,12 +167,26 @@ function buildRendezvousIndex(
   const owners = new Int32Array(width);
   const weightHi = new Uint32Array(width);
   const weightLo = new Uint32Array(width);
+  return internOwnerLists(members, partitions, owners, (p) => rendezvousOwners(hashes, p, width, owners, weightHi, weightLo));
+}
+
+/**
+ * Runs `fill(p)` (which writes partition p's owners, as member indexes, into `owners`) for every
+ * partition and keeps one frozen name list per distinct owner list, with a 2- or 4-byte list id
+ * per partition.
+ */
+function internOwnerLists(
+  members: readonly string[],
+  partitions: number,
+  owners: Int32Array,
+  fill: (partition: number) => void,
+): { lists: (readonly string[])[]; listOf: Uint16Array | Uint32Array } {
   const lists: (readonly string[])[] = [];
   const ids = new Map<string, number>();
   const idOf = new Uint32Array(partitions);
   for (let p = 0; p < partitions; p++) {
-    rendezvousOwners(hashes, p, width, owners, weightHi, weightLo);
-    const signature = width === 1 ? String(owners[0]) : owners.join(',');
+    fill(p);
+    const signature = owners.length === 1 ? String(owners[0]) : owners.join(',');
     let id = ids.get(signature);
     if (id === undefined) {
       id = lists.length;
@@ -246,21 +260,7 @@ function buildConstrainedIndex(
   const hashes = memberHashes(members);
   const scratch = rankScratch(n, next);
   const owners = new Int32Array(Math.min(replicas, n));
-  const lists: (readonly string[])[] = [];
-  const ids = new Map<string, number>();
-  const idOf = new Uint32Array(partitions);
-  for (let p = 0; p < partitions; p++) {
-    constrainedOwners(hashes, p, replicas, zoneOf, w, owners, scratch);
-    const signature = owners.join(',');
-    let id = ids.get(signature);
-    if (id === undefined) {
-      id = lists.length;
-      ids.set(signature, id);
-      lists.push(Object.freeze(Array.from(owners, (m) => members[m]!)));
-    }
-    idOf[p] = id;
-  }
-  return { lists, listOf: lists.length <= 0x10000 ? Uint16Array.from(idOf) : idOf };
+  return internOwnerLists(members, partitions, owners, (p) => constrainedOwners(hashes, p, replicas, zoneOf, w, owners, scratch));
 }
 
 const HASH_IDS: Record<KeyHash, number> = { fnv1a32: 1, fnv1a64: 2 };
