@@ -109,27 +109,63 @@ const TWO_POW_53 = 9007199254740992;
  * fdlibm Math.log, identical on every platform.
  */
 export function weightedScore(weight: number, hi: number, lo: number): number {
-  const u = (hi * 2097152 + (lo >>> 11) + 0.5) / TWO_POW_53;
-  return weight / -Math.log(u);
+  return weight / -Math.log(uniform(hi, lo));
 }
 
-/** Scratch for constrainedOwners, sized for n members and z zones. */
+function uniform(hi: number, lo: number): number {
+  return (hi * 2097152 + (lo >>> 11) + 0.5) / TWO_POW_53;
+}
+
+/** Candidates kept per partition by the fast pass of constrainedOwners, beyond the replicas. */
+const EXTRA_CANDIDATES = 6;
+
+/**
+ * Per-table state for constrainedOwners: each member's zone, the weights, and scratch. Build it
+ * once per table with rankScratch.
+ */
 export interface RankScratch {
+  readonly zoneOf: Int32Array;
+  readonly weights: Float64Array | null;
+  /** zonesAtLeast[c]: how many zones have at least c members (c = 0 .. replicas). */
+  readonly zonesAtLeast: Int32Array;
   readonly score: Float64Array;
   readonly hi: Uint32Array;
   readonly lo: Uint32Array;
   readonly taken: Uint8Array;
   readonly perZone: Int32Array;
+  /** The fast pass's best candidates (member indexes), best first. */
+  readonly top: Int32Array;
 }
 
-export function rankScratch(n: number, zones: number): RankScratch {
+/** `zoneOf[m]`: zone id of member m, ids dense from 0. */
+export function rankScratch(zoneOf: Int32Array, weights: Float64Array | null, replicas: number): RankScratch {
+  const n = zoneOf.length;
+  let zones = 0;
+  for (let m = 0; m < n; m++) zones = Math.max(zones, zoneOf[m]! + 1);
+  const size = new Int32Array(zones);
+  for (let m = 0; m < n; m++) size[zoneOf[m]!]!++;
+  const zonesAtLeast = new Int32Array(replicas + 1);
+  for (let c = 0; c <= replicas; c++) for (let z = 0; z < zones; z++) if (size[z]! >= c) zonesAtLeast[c]!++;
   return {
+    zoneOf,
+    weights,
+    zonesAtLeast,
     score: new Float64Array(n),
     hi: new Uint32Array(n),
     lo: new Uint32Array(n),
     taken: new Uint8Array(n),
     perZone: new Int32Array(zones),
+    top: new Int32Array(Math.min(n, replicas + EXTRA_CANDIDATES)),
   };
+}
+
+/** Whether member a ranks before member b: higher score, then higher raw weight, then smaller index. */
+function ranksBefore(s: RankScratch, a: number, b: number): boolean {
+  const { score, hi, lo } = s;
+  if (score[a] !== score[b]) return score[a]! > score[b]!;
+  if (hi[a] !== hi[b]) return hi[a]! > hi[b]!;
+  if (lo[a] !== lo[b]) return lo[a]! > lo[b]!;
+  return a < b;
 }
 
 /**
@@ -140,20 +176,79 @@ export function rankScratch(n: number, zones: number): RankScratch {
  * member qualifies: the first min(R, zones) owners are in distinct zones, and with fewer zones
  * than R the rest spread round-robin (no zone holds more than ceil(R / zones) while another
  * zone with unused members holds fewer).
+ *
+ * The pick runs on the best R + 6 members, found in one pass (with weights, -ln(u) ≥ 1 − u lets
+ * most members be passed over without a logarithm). Whether any member qualifies at the current
+ * cap follows from zone sizes alone, so the result is the full ranking's unless a qualifying
+ * member lies beyond the candidates; then the full ranking decides.
  */
-export function constrainedOwners(
-  hashes: Uint32Array,
-  partition: number,
-  replicas: number,
-  zoneOf: Int32Array,
-  weights: Float64Array | null,
-  out: Int32Array,
-  s: RankScratch,
-): number {
+export function constrainedOwners(hashes: Uint32Array, partition: number, replicas: number, out: Int32Array, s: RankScratch): number {
   const n = hashes.length >>> 1;
   const pHi = mul64(0, partition >>> 0, GOLDEN_HI, GOLDEN_LO);
   const pLo = u64.lo;
-  const { score, hi: hiOf, lo: loOf, taken, perZone } = s;
+  const { score, hi: hiOf, lo: loOf, taken, perZone, top, zoneOf, weights, zonesAtLeast } = s;
+  const k = top.length;
+  let kept = 0;
+  for (let m = 0; m < n; m++) {
+    const hi = fmix64((hashes[2 * m]! ^ pHi) >>> 0, (hashes[2 * m + 1]! ^ pLo) >>> 0);
+    const lo = mixLo;
+    hiOf[m] = hi;
+    loOf[m] = lo;
+    if (weights === null) {
+      score[m] = 0;
+    } else {
+      const w = weights[m]!;
+      // w / (1 − u) bounds the score from above; the margin covers rounding in both divisions.
+      if (kept === k && (w / (1 - uniform(hi, lo))) * (1 + 1e-9) < score[top[k - 1]!]!) continue;
+      score[m] = weightedScore(w, hi, lo);
+    }
+    if (kept === k && !ranksBefore(s, m, top[k - 1]!)) continue;
+    let pos = kept < k ? kept++ : k - 1;
+    while (pos > 0 && ranksBefore(s, m, top[pos - 1]!)) {
+      top[pos] = top[pos - 1]!;
+      pos--;
+    }
+    top[pos] = m;
+  }
+  for (let i = 0; i < kept; i++) {
+    taken[top[i]!] = 0;
+    perZone[zoneOf[top[i]!]!] = 0;
+  }
+  const width = replicas < n ? replicas : n;
+  let count = 0;
+  let cap = 1;
+  // Zones that can still take an owner at the current cap, counted from zone sizes.
+  let open = zonesAtLeast[1]!;
+  while (count < width) {
+    if (open === 0) {
+      // Every zone now holds min(cap, its size) owners: those with more members can take one more.
+      cap++;
+      open = zonesAtLeast[cap]!;
+      continue;
+    }
+    let best = -1;
+    for (let i = 0; i < kept; i++) {
+      const m = top[i]!;
+      if (taken[m] === 0 && perZone[zoneOf[m]!]! < cap) {
+        best = m;
+        break;
+      }
+    }
+    if (best < 0) return constrainedOwnersByFullRanking(hashes, partition, replicas, out, s);
+    taken[best] = 1;
+    const z = zoneOf[best]!;
+    if (++perZone[z]! === cap) open--;
+    out[count++] = best;
+  }
+  return count;
+}
+
+/** constrainedOwners over every member's score: the reference, and the rare slow path. */
+export function constrainedOwnersByFullRanking(hashes: Uint32Array, partition: number, replicas: number, out: Int32Array, s: RankScratch): number {
+  const n = hashes.length >>> 1;
+  const pHi = mul64(0, partition >>> 0, GOLDEN_HI, GOLDEN_LO);
+  const pLo = u64.lo;
+  const { score, hi: hiOf, lo: loOf, taken, perZone, zoneOf, weights } = s;
   for (let m = 0; m < n; m++) {
     const hi = fmix64((hashes[2 * m]! ^ pHi) >>> 0, (hashes[2 * m + 1]! ^ pLo) >>> 0);
     hiOf[m] = hi;
@@ -169,14 +264,7 @@ export function constrainedOwners(
     let best = -1;
     for (let m = 0; m < n; m++) {
       if (taken[m] === 1 || perZone[zoneOf[m]!]! >= cap) continue;
-      // Ascending scan with a strict comparison: on a full tie the smaller name index stays.
-      if (
-        best < 0 ||
-        score[m]! > score[best]! ||
-        (score[m] === score[best] && (hiOf[m]! > hiOf[best]! || (hiOf[m] === hiOf[best] && loOf[m]! > loOf[best]!)))
-      ) {
-        best = m;
-      }
+      if (best < 0 || ranksBefore(s, m, best)) best = m;
     }
     if (best < 0) {
       cap++;

@@ -258,9 +258,9 @@ function buildConstrainedIndex(
   });
   const w = weights === null ? null : Float64Array.from(members, (name) => weights[name]!);
   const hashes = memberHashes(members);
-  const scratch = rankScratch(n, next);
+  const scratch = rankScratch(zoneOf, w, replicas);
   const owners = new Int32Array(Math.min(replicas, n));
-  return internOwnerLists(members, partitions, owners, (p) => constrainedOwners(hashes, p, replicas, zoneOf, w, owners, scratch));
+  return internOwnerLists(members, partitions, owners, (p) => constrainedOwners(hashes, p, replicas, owners, scratch));
 }
 
 const HASH_IDS: Record<KeyHash, number> = { fnv1a32: 1, fnv1a64: 2 };

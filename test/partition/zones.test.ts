@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { createPartitionTable, diffOwnership, ownershipOf, type OwnershipChange, type PartitionTable } from '../../src/index.js';
 import { memberNames, seededNames } from '../helpers/members.js';
 import { check } from '../helpers/property.js';
+import { constrainedOwners, constrainedOwnersByFullRanking, memberHashes, rankScratch } from '../../src/partition/rendezvous.js';
 
 /** Members with a zone each (0..zones-1, or none) and a weight each (1 or something in (0, 16]). */
 const layout = (minMembers = 1, maxMembers = 12) =>
@@ -255,4 +256,42 @@ describe('zone-aware and weighted rendezvous', () => {
       });
     });
   }
+});
+
+describe('constrainedOwners: the candidate pass against the full ranking', () => {
+  it('gives the full ranking\'s owners for every partition (large zones, fewer zones than R, extreme weights)', () => {
+    check(
+      fc.property(
+        fc.integer({ min: 1, max: 80 }).chain((n) =>
+          fc.record({
+            n: fc.constant(n),
+            zoneCount: fc.integer({ min: 1, max: 6 }),
+            zoneOf: fc.array(fc.integer({ min: 0, max: 5 }), { minLength: n, maxLength: n }),
+            weights: fc.option(fc.array(fc.oneof(fc.constant(1), fc.constant(1e6), fc.constant(1e-9), fc.double({ min: 1e-6, max: 1e6, noNaN: true })), { minLength: n, maxLength: n }), { nil: null }),
+            replicas: fc.integer({ min: 1, max: 8 }),
+            seed: fc.integer({ min: 0, max: 1e6 }),
+          }),
+        ),
+        ({ n, zoneCount, zoneOf, weights, replicas, seed }) => {
+          const names = Array.from({ length: n }, (_, i) => `m-${seed}-${i}`).sort();
+          const hashes = memberHashes(names);
+          // Dense zone ids: members of a zone beyond zoneCount get one of their own.
+          let next = zoneCount;
+          const zones = Int32Array.from(zoneOf, (z) => (z < zoneCount ? z : next++));
+          const used = [...new Set(zones)].sort((a, b) => a - b);
+          const dense = Int32Array.from(zones, (z) => used.indexOf(z));
+          const scratch = rankScratch(dense, weights === null ? null : Float64Array.from(weights), replicas);
+          const width = Math.min(replicas, n);
+          const fast = new Int32Array(width);
+          const full = new Int32Array(width);
+          for (let p = 0; p < 64; p++) {
+            assert.equal(constrainedOwners(hashes, p, replicas, fast, scratch), width);
+            assert.equal(constrainedOwnersByFullRanking(hashes, p, replicas, full, scratch), width);
+            assert.deepEqual([...fast], [...full], `partition ${p}`);
+          }
+        },
+      ),
+      300,
+    );
+  });
 });
