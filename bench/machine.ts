@@ -1,4 +1,5 @@
 import { cpus, totalmem } from 'node:os';
+import { PerformanceObserver } from 'node:perf_hooks';
 
 /** One line naming the machine a bench ran on, for the README next to the figures. */
 export function machineLine(): string {
@@ -15,4 +16,19 @@ export function median(values: readonly number[]): number {
 export function table(header: readonly string[], rows: readonly (readonly (string | number)[])[]): string {
   const line = (cells: readonly (string | number)[]) => `| ${cells.join(' | ')} |`;
   return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
+/**
+ * Counts garbage collections from now on; read the count with the returned function after
+ * `settleGcs()` (GC entries are delivered asynchronously). None during a measured loop means no
+ * allocation per call.
+ */
+export function countGcs(): () => number {
+  let count = 0;
+  new PerformanceObserver((list) => (count += list.getEntries().length)).observe({ entryTypes: ['gc'] });
+  return () => count;
+}
+
+export async function settleGcs(): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, 50));
 }

@@ -5,9 +5,10 @@
  * Timings are medians over repeats; movement figures are means over random joins/leaves.
  */
 import { writeFileSync } from 'node:fs';
-import { PerformanceObserver, performance } from 'node:perf_hooks';
+import { performance } from 'node:perf_hooks';
 import { createPartitionTable, fnv1a32Partition, jumpHash, type KeyHash, type PartitionTable, type Placement } from '../src/index.js';
-import { machineLine, median, table } from './machine.js';
+import { countGcs, machineLine, median, settleGcs as settle, table } from './machine.js';
+import { type Layout, buildLayout, holdings, keys16, layout, moved, names } from './placement-helpers.js';
 
 const quick = process.argv.includes('--quick');
 const REPEATS = quick ? 3 : 7;
@@ -17,47 +18,21 @@ const say = (s = '') => {
   console.log(s);
 };
 
-/** xorshift32, for reproducible names and keys. */
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x;
-  };
-}
-
-function names(count: number, seed: number): string[] {
-  const next = rng(seed);
-  const set = new Set<string>();
-  while (set.size < count) set.add(`host-${next().toString(16).padStart(8, '0')}`);
-  return [...set];
-}
-
 // Garbage collections observed while a measured loop runs: none means no allocation per call.
-let gcCount = 0;
-new PerformanceObserver((list) => (gcCount += list.getEntries().length)).observe({ entryTypes: ['gc'] });
+const gcCount = countGcs();
 
 function lookupsPerSecond(fn: (key: string) => number, keys: readonly string[], lookups: number): { rate: number; gcs: number } {
   const rates: number[] = [];
   let sink = 0;
   for (let i = 0; i < 200_000; i++) sink += fn(keys[i & (keys.length - 1)]!); // warm up
-  const gcBefore = gcCount;
+  const gcBefore = gcCount();
   for (let r = 0; r < REPEATS; r++) {
     const start = performance.now();
     for (let i = 0; i < lookups; i++) sink += fn(keys[i & (keys.length - 1)]!);
     rates.push(lookups / ((performance.now() - start) / 1000));
   }
   if (sink === -1) console.log(sink);
-  return { rate: median(rates), gcs: gcCount - gcBefore };
-}
-
-async function settle(): Promise<void> {
-  // GC entries are delivered asynchronously; let them arrive before reading the count.
-  await new Promise((resolve) => setTimeout(resolve, 50));
+  return { rate: median(rates), gcs: gcCount() - gcBefore };
 }
 
 say('# Partitioner benchmarks');
@@ -67,8 +42,7 @@ say();
 
 // 1. membersForKey throughput, 16-byte ASCII keys.
 {
-  const next = rng(42);
-  const keys = Array.from({ length: 4096 }, () => `k${next().toString(36).padStart(15, '0')}`.slice(0, 16));
+  const keys = keys16(4096, 42);
   const lookups = quick ? 2_000_000 : 10_000_000;
   const members = names(10, 7);
   const rows: (string | number)[][] = [];
@@ -152,13 +126,10 @@ say();
           const leaver = base[trial % n]!;
           const left = createPartitionTable({ members: base.filter((m) => m !== leaver), partitions, replicas, placement });
           const held = new Map<string, number>(before.members.map((m) => [m, 0]));
-          for (let p = 0; p < partitions; p++) {
-            const old = before.membersForPartition(p);
-            for (const m of old) held.set(m, held.get(m)! + 1);
-            // Data moved = slots whose new owner did not hold the partition before (copies to make).
-            for (const m of joined.membersForPartition(p)) if (!old.includes(m)) joinCopies++;
-            for (const m of left.membersForPartition(p)) if (!old.includes(m)) leaveCopies++;
-          }
+          for (let p = 0; p < partitions; p++) for (const m of before.membersForPartition(p)) held.set(m, held.get(m)! + 1);
+          // Data moved = slots whose new owner did not hold the partition before (copies to make).
+          joinCopies += moved(before, joined);
+          leaveCopies += moved(before, left);
           joinSlots += partitions * Math.min(replicas, n + 1);
           leaveSlots += partitions * Math.min(replicas, n);
           const counts = [...held.values()];
@@ -190,30 +161,7 @@ say();
 {
   const partitions = 2056;
   const trials = quick ? 10 : 40;
-  type Layout = { members: string[]; zones?: Record<string, string>; weights?: Record<string, number> };
-  const build = (l: Layout, replicas: number, size = partitions): PartitionTable =>
-    createPartitionTable({ members: l.members, partitions: size, replicas, placement: 'rendezvous', ...(l.zones ? { zones: l.zones } : {}), ...(l.weights ? { weights: l.weights } : {}) });
-  const holdings = (t: PartitionTable, m: string): number => {
-    let c = 0;
-    for (let p = 0; p < t.partitions; p++) if (t.membersForPartition(p).includes(m)) c++;
-    return c;
-  };
-  /** Slots whose new owner did not hold the partition before: copies to make. */
-  const moved = (a: PartitionTable, b: PartitionTable): number => {
-    let c = 0;
-    for (let p = 0; p < a.partitions; p++) {
-      const old = a.membersForPartition(p);
-      for (const m of b.membersForPartition(p)) if (!old.includes(m)) c++;
-    }
-    return c;
-  };
-  const layout = (n: number, zoneCount: number, seed: number, weighted: boolean): Layout => {
-    const members = names(n, seed);
-    const next = rng(seed + 1);
-    const zones = zoneCount > 0 ? Object.fromEntries(members.map((m, i) => [m, `zone-${i % zoneCount}`])) : undefined;
-    const weights = weighted ? Object.fromEntries(members.map((m) => [m, [1, 2, 4][next() % 3]!])) : undefined;
-    return { members, ...(zones ? { zones } : {}), ...(weights ? { weights } : {}) };
-  };
+  const build = (l: Layout, replicas: number, size = partitions): PartitionTable => buildLayout(l, size, replicas);
 
   const rows: (string | number)[][] = [];
   const balanceRows: (string | number)[][] = [];
