@@ -7,7 +7,7 @@
  *   node --import tsx bench/attack/attacker.ts --attack NAME --gossip 127.0.0.1:P --http 127.0.0.1:H
  *        --ms 10000 --members name=port,... --victim NAME [--udp-rate 4000] [--sources 8]
  *
- * Hostile inputs are built with the repo's own encoders (src/gossip/codec/*, src/gossip/serf/messages.ts).
+ * Hostile inputs are built with the repo's own encoders (src/gossip/codec/*, src/serf/messages.ts).
  */
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { type Socket, connect } from 'node:net';
@@ -16,7 +16,7 @@ import { encodeTyped } from '../../src/gossip/codec/fields.js';
 import { lzwCompress } from '../../src/gossip/codec/lzw.js';
 import { MessageType, NodeState, encodeAlive, encodeCompress, encodeDead, encodePushPull, encodeSuspect, encodeUser, type PushNodeState } from '../../src/gossip/codec/messages.js';
 import { encodeCompound } from '../../src/gossip/codec/packet.js';
-import { encodeJoinIntent, encodeLeaveIntent, encodeQuery, encodeUserEvent } from '../../src/gossip/serf/messages.js';
+import { encodeJoinIntent, encodeLeaveIntent, encodeQuery, encodeUserEvent } from '../../src/serf/messages.js';
 import { ATTACKS, type AttackName } from './attacks.js';
 
 

@@ -12,7 +12,7 @@ import { type IncomingMessage, type Server, type ServerResponse, createServer } 
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { SwimringError } from '../errors.js';
-import type { QueryFilter } from '../gossip/serf/query-filters.js';
+import type { QueryFilter } from '../serf/query-filters.js';
 import type { GossipNode, Member } from '../io/gossip-node.js';
 import type { Ring } from '../ring/ring.js';
 import { parseDuration } from './duration.js';

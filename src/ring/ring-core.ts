@@ -15,7 +15,7 @@
 import { type OwnershipChange, ownershipOf } from '../partition/diff.js';
 import type { ResolvedPartitionOptions } from '../partition/options.js';
 import { PartitionTable } from '../partition/table.js';
-import type { SerfMember } from '../gossip/serf/serf-members.js';
+import type { SerfMember } from '../serf/serf-members.js';
 import { READY_TAG, type Readiness, checksumPrefix, decodeReadiness, encodeReadiness, isReadyAt } from './readiness.js';
 import { RingView, type RingPartitionOptions } from './ring-view.js';
 import type { MemberFilter } from './tag-filter.js';

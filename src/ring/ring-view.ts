@@ -6,7 +6,7 @@
 import { type OwnershipChange, diffOwnership } from '../partition/diff.js';
 import type { ResolvedPartitionOptions } from '../partition/options.js';
 import { MAX_WEIGHT, MAX_ZONE_LENGTH, PartitionTable } from '../partition/table.js';
-import type { SerfMember } from '../gossip/serf/serf-members.js';
+import type { SerfMember } from '../serf/serf-members.js';
 import type { MemberFilter } from './tag-filter.js';
 
 /** Set by a member that hands its partitions over before it leaves: it owns nothing any more. */

@@ -6,7 +6,7 @@
  */
 import { EventEmitter } from 'eventemitter3';
 import { invalidArgument, invalidOption } from '../errors.js';
-import { type Tags, encodeTags } from '../gossip/serf/tags.js';
+import { type Tags, encodeTags } from '../serf/tags.js';
 import { GossipNode, type GossipNodeEvents, type GossipNodeOptions, type Member } from '../io/gossip-node.js';
 import { type OwnershipChange, ownershipOf } from '../partition/diff.js';
 import type { Key } from '../partition/fnv.js';

@@ -13,9 +13,9 @@ import { lzwCompress } from '../../src/gossip/codec/lzw.js';
 import { MessageType, encodeCompress, encodePing } from '../../src/gossip/codec/messages.js';
 import { encodeCompound } from '../../src/gossip/codec/packet.js';
 import { DecodeError, Writer } from '../../src/gossip/codec/msgpack.js';
-import { decodeConflictResponse, decodeKeyRequest, decodeKeyResponse, decodeRelay } from '../../src/gossip/serf/internal-messages.js';
-import { SerfType } from '../../src/gossip/serf/messages.js';
-import { decodeSerfState } from '../../src/gossip/serf/push-pull.js';
+import { decodeConflictResponse, decodeKeyRequest, decodeKeyResponse, decodeRelay } from '../../src/serf/internal-messages.js';
+import { SerfType } from '../../src/serf/messages.js';
+import { decodeSerfState } from '../../src/serf/push-pull.js';
 import { seeds, withSeed } from '../helpers/sim.js';
 import {
   type Cluster,

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { DecodeError, Writer } from '../../src/gossip/codec/msgpack.js';
 import { parseStream } from '../../src/gossip/codec/stream.js';
 import { resolveGossipConfig, type GossipConfig } from '../../src/gossip/config.js';
-import type { SerfEffect } from '../../src/gossip/serf/serf-machine.js';
+import type { SerfEffect } from '../../src/serf/serf-machine.js';
 import { SimWorld } from '../../src/sim/world.js';
 
 // ---- raw msgpack values ----------------------------------------------------------------------

@@ -6,10 +6,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { encodeDead, encodeSuspect, encodeUser, MessageType } from '../../src/gossip/codec/messages.js';
 import { packPacket } from '../../src/gossip/codec/packet.js';
-import { encodeJoinIntent, encodeLeaveIntent, encodeQuery, encodeUserEvent } from '../../src/gossip/serf/messages.js';
-import { encodeSerfState } from '../../src/gossip/serf/push-pull.js';
-import { MAX_PER_SLOT, SEEN_RING_SLOTS, SeenRing } from '../../src/gossip/serf/seen-ring.js';
-import { MAX_RECENT_INTENTS } from '../../src/gossip/serf/serf-members.js';
+import { encodeJoinIntent, encodeLeaveIntent, encodeQuery, encodeUserEvent } from '../../src/serf/messages.js';
+import { encodeSerfState } from '../../src/serf/push-pull.js';
+import { MAX_PER_SLOT, SEEN_RING_SLOTS, SeenRing } from '../../src/serf/seen-ring.js';
+import { MAX_RECENT_INTENTS } from '../../src/serf/serf-members.js';
 import { seeds, withSeed } from '../helpers/sim.js';
 import { type Cluster, V, allAlive, assertDeliveredOnce, assertHealthy, cat, injectPacket, injectStream, serfCluster, statuses, text, trackAcks } from './hostile.js';
 

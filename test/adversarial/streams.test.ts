@@ -11,7 +11,7 @@ import { lzwCompress } from '../../src/gossip/codec/lzw.js';
 import { MessageType, encodeAck, encodeCompress, encodeErr, encodePing, encodePushPull, encodeUserStream } from '../../src/gossip/codec/messages.js';
 import { Writer } from '../../src/gossip/codec/msgpack.js';
 import { parseStream } from '../../src/gossip/codec/stream.js';
-import { encodeSerfState } from '../../src/gossip/serf/push-pull.js';
+import { encodeSerfState } from '../../src/serf/push-pull.js';
 import { GossipNode } from '../../src/io/gossip-node.js';
 import { waitFor } from '../helpers/processes.js';
 import { V, cat } from './hostile.js';

@@ -10,7 +10,7 @@ import { BudgetExceededError, DecodeError, Writer, decodeValue } from '../../src
 import { MAX_PACKET_BYTES, encodeCompound, unpackPacket } from '../../src/gossip/codec/packet.js';
 import { MAX_PUSH_PULL_NODES, StreamFramer } from '../../src/gossip/codec/stream-framer.js';
 import { MAX_COMPRESSION_RATIO, parseStream } from '../../src/gossip/codec/stream.js';
-import { decodeSerfState } from '../../src/gossip/serf/push-pull.js';
+import { decodeSerfState } from '../../src/serf/push-pull.js';
 import { check } from '../helpers/property.js';
 
 const MAX = 16 * 1024 * 1024;

@@ -1,7 +1,7 @@
 // The ring's pure parts: the tag filter, the view (who owns, exact changes), the bounded queue.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { SerfMember, SerfStatus } from '../../src/gossip/serf/serf-members.js';
+import type { SerfMember, SerfStatus } from '../../src/serf/serf-members.js';
 import { type OwnershipChange, ownershipOf } from '../../src/partition/diff.js';
 import { resolvePartitionOptions } from '../../src/partition/options.js';
 import { PartitionEventQueue } from '../../src/ring/event-queue.js';

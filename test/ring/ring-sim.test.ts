@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { resolveGossipConfig } from '../../src/gossip/config.js';
-import type { SerfMember } from '../../src/gossip/serf/serf-members.js';
+import type { SerfMember } from '../../src/serf/serf-members.js';
 import { type OwnershipChange, ownershipOf } from '../../src/partition/diff.js';
 import { resolvePartitionOptions } from '../../src/partition/options.js';
 import { RingView } from '../../src/ring/ring-view.js';

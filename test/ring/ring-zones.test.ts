@@ -1,7 +1,7 @@
 // The ring's zone and weight tags (zoneTag / weightTag) feeding the partitioner.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { SerfMember } from '../../src/gossip/serf/serf-members.js';
+import type { SerfMember } from '../../src/serf/serf-members.js';
 import { createPartitionTable } from '../../src/index.js';
 import { ownershipOf } from '../../src/partition/diff.js';
 import { resolvePartitionOptions } from '../../src/partition/options.js';

@@ -7,8 +7,8 @@ import { addressKey } from '../../src/gossip/address.js';
 import { encodeUser } from '../../src/gossip/codec/messages.js';
 import { packPacket } from '../../src/gossip/codec/packet.js';
 import { resolveGossipConfig } from '../../src/gossip/config.js';
-import { encodeLeaveIntent, encodeQuery, encodeUserEvent } from '../../src/gossip/serf/messages.js';
-import type { SerfEffect } from '../../src/gossip/serf/serf-machine.js';
+import { encodeLeaveIntent, encodeQuery, encodeUserEvent } from '../../src/serf/messages.js';
+import type { SerfEffect } from '../../src/serf/serf-machine.js';
 import { SimWorld } from '../../src/sim/world.js';
 import { seeds, withSeed } from '../helpers/sim.js';
 

@@ -4,8 +4,8 @@
  * Together they give alive / leaving / left / failed. Failed members are reaped after the
  * reconnect timeout, left ones after the tombstone timeout.
  */
-import { MAX_NAME_CHARS } from '../machine.js';
-import type { MemberView } from '../members.js';
+import { MAX_NAME_CHARS } from '../gossip/machine.js';
+import type { MemberView } from '../gossip/members.js';
 import { MAX_LTIME } from './lamport.js';
 import { RecentIntents } from './recent-intents.js';
 

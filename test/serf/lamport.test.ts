@@ -6,11 +6,11 @@ import { encodeAlive, encodeUser } from '../../src/gossip/codec/messages.js';
 import { packPacket } from '../../src/gossip/codec/packet.js';
 import { resolveGossipConfig } from '../../src/gossip/config.js';
 import type { MemberView } from '../../src/gossip/members.js';
-import { LamportClock } from '../../src/gossip/serf/lamport.js';
-import { encodeJoinIntent, encodeLeaveIntent, encodeUserEvent } from '../../src/gossip/serf/messages.js';
-import { type SerfEffect, SerfMachine } from '../../src/gossip/serf/serf-machine.js';
-import { SerfMembers } from '../../src/gossip/serf/serf-members.js';
-import { encodeTags } from '../../src/gossip/serf/tags.js';
+import { LamportClock } from '../../src/serf/lamport.js';
+import { encodeJoinIntent, encodeLeaveIntent, encodeUserEvent } from '../../src/serf/messages.js';
+import { type SerfEffect, SerfMachine } from '../../src/serf/serf-machine.js';
+import { SerfMembers } from '../../src/serf/serf-members.js';
+import { encodeTags } from '../../src/serf/tags.js';
 
 const MAX = 2n ** 64n - 1n;
 const text = (s: string) => new TextEncoder().encode(s);

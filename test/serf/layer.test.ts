@@ -6,7 +6,7 @@ import { encodeAlive, encodeUser } from '../../src/gossip/codec/messages.js';
 import { DecodeError, Writer } from '../../src/gossip/codec/msgpack.js';
 import { resolveGossipConfig } from '../../src/gossip/config.js';
 import { packPacket } from '../../src/gossip/codec/packet.js';
-import { UserEventCoalescer } from '../../src/gossip/serf/coalesce.js';
+import { UserEventCoalescer } from '../../src/serf/coalesce.js';
 import {
   decodeConflictResponse,
   decodeKeyRequest,
@@ -16,15 +16,15 @@ import {
   encodeKeyRequest,
   encodeKeyResponse,
   encodeRelay,
-} from '../../src/gossip/serf/internal-messages.js';
-import { decodeQueryResponse, encodeQueryResponse } from '../../src/gossip/serf/messages.js';
-import { decodeSerfState, encodeSerfState } from '../../src/gossip/serf/push-pull.js';
-import { compileTagExpr, decodeFilter, encodeFilter, filtersMatch } from '../../src/gossip/serf/query-filters.js';
-import { RecentIntents } from '../../src/gossip/serf/recent-intents.js';
-import { SEEN_RING_SLOTS, SeenRing } from '../../src/gossip/serf/seen-ring.js';
-import { type KeyringControl, type SerfEffect, SerfMachine } from '../../src/gossip/serf/serf-machine.js';
-import { SerfMembers } from '../../src/gossip/serf/serf-members.js';
-import { encodeTags } from '../../src/gossip/serf/tags.js';
+} from '../../src/serf/internal-messages.js';
+import { decodeQueryResponse, encodeQueryResponse } from '../../src/serf/messages.js';
+import { decodeSerfState, encodeSerfState } from '../../src/serf/push-pull.js';
+import { compileTagExpr, decodeFilter, encodeFilter, filtersMatch } from '../../src/serf/query-filters.js';
+import { RecentIntents } from '../../src/serf/recent-intents.js';
+import { SEEN_RING_SLOTS, SeenRing } from '../../src/serf/seen-ring.js';
+import { type KeyringControl, type SerfEffect, SerfMachine } from '../../src/serf/serf-machine.js';
+import { SerfMembers } from '../../src/serf/serf-members.js';
+import { encodeTags } from '../../src/serf/tags.js';
 import type { MemberView } from '../../src/gossip/members.js';
 
 const text = (s: string) => new TextEncoder().encode(s);

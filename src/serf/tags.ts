@@ -3,8 +3,8 @@
  * string → string, at most 512 bytes in all. Meta that does not start with 0xFF is what Serf
  * protocol < 3 sent, a bare role: Serf reads it as { role: <meta as text> }, and so do we.
  */
-import { SwimringError, describeValue } from '../../errors.js';
-import { DecodeError, Writer, decodeValue, text } from '../codec/msgpack.js';
+import { SwimringError, describeValue } from '../errors.js';
+import { DecodeError, Writer, decodeValue, text } from '../gossip/codec/msgpack.js';
 
 export const TAGS_MAGIC = 0xff;
 export const MAX_META_BYTES = 512;

@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { crc32 } from '../../src/gossip/codec/crc32.js';
 import { encodeUser } from '../../src/gossip/codec/messages.js';
 import { DecodeError, Writer } from '../../src/gossip/codec/msgpack.js';
-import { LamportClock } from '../../src/gossip/serf/lamport.js';
+import { LamportClock } from '../../src/serf/lamport.js';
 import {
   QueryFlag,
   decodeJoinIntent,
@@ -17,7 +17,7 @@ import {
   encodeQuery,
   encodeQueryResponse,
   encodeUserEvent,
-} from '../../src/gossip/serf/messages.js';
+} from '../../src/serf/messages.js';
 import { check } from '../helpers/property.js';
 
 const ascii = (s: string) => Buffer.from(s).toString('hex');

@@ -3,8 +3,8 @@
  * {Expr, Tag} where Expr is a Go RE2 regexp matched (unanchored) against the tag's value. A
  * node processes a query only when every filter matches; an unknown filter matches nothing.
  */
-import { decodeStruct, str } from '../codec/fields.js';
-import { DecodeError, Writer, decodeValue, text } from '../codec/msgpack.js';
+import { decodeStruct, str } from '../gossip/codec/fields.js';
+import { DecodeError, Writer, decodeValue, text } from '../gossip/codec/msgpack.js';
 
 export const FilterType = { node: 0, tag: 1 } as const;
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { DecodeError } from '../../src/gossip/codec/msgpack.js';
-import { decodeTags, encodeTags } from '../../src/gossip/serf/tags.js';
+import { decodeTags, encodeTags } from '../../src/serf/tags.js';
 import { check } from '../helpers/property.js';
 
 const ascii = (s: string) => Buffer.from(s).toString('hex');

@@ -3,9 +3,9 @@
  * keys. It carries the three Lamport clocks, every member's status time, the names of members
  * that left, and the recent user events so a peer that missed one by gossip still gets it.
  */
-import { decodeStruct, encodeTyped, str, u64 } from '../codec/fields.js';
-import { DecodeError, text, type MsgMap, type MsgValue } from '../codec/msgpack.js';
-import { MAX_PUSH_PULL_NODES } from '../codec/stream-framer.js';
+import { decodeStruct, encodeTyped, str, u64 } from '../gossip/codec/fields.js';
+import { DecodeError, text, type MsgMap, type MsgValue } from '../gossip/codec/msgpack.js';
+import { MAX_PUSH_PULL_NODES } from '../gossip/codec/stream-framer.js';
 import { SerfType } from './messages.js';
 
 export interface RecentEvent {

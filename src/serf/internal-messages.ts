@@ -3,8 +3,8 @@
  * answer ([6] + Member), key-management requests ([7] + {Key}) and answers ([8] + {Keys,
  * Message, PrimaryKey, Result}), and the relay wrapper ([9] + header + [5] + response).
  */
-import { bool, bytes, decodeStruct, encodeTyped, str } from '../codec/fields.js';
-import { DecodeError, Writer, decodeValue, text } from '../codec/msgpack.js';
+import { bool, bytes, decodeStruct, encodeTyped, str } from '../gossip/codec/fields.js';
+import { DecodeError, Writer, decodeValue, text } from '../gossip/codec/msgpack.js';
 import { SerfType } from './messages.js';
 
 /** Serf's MemberStatus numbers, as `_serf_conflict` answers carry them. */

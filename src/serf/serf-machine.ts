@@ -5,13 +5,13 @@
  * that concern members, user messages and push/pull state are consumed here and turned into
  * Serf's; the rest (sends, streams, timers) pass through.
  */
-import { invalidArgument } from '../../errors.js';
-import { type Address, bytesEqual, ipToString } from '../address.js';
-import { DecodeError } from '../codec/msgpack.js';
-import type { StreamMessage } from '../codec/stream.js';
-import type { GossipConfig } from '../config.js';
-import { type Effect as GossipEffect, GossipMachine, type LocalNode, type Timer as GossipTimer } from '../machine.js';
-import type { MemberView } from '../members.js';
+import { invalidArgument } from '../errors.js';
+import { type Address, bytesEqual, ipToString } from '../gossip/address.js';
+import { DecodeError } from '../gossip/codec/msgpack.js';
+import type { StreamMessage } from '../gossip/codec/stream.js';
+import type { GossipConfig } from '../gossip/config.js';
+import { type Effect as GossipEffect, GossipMachine, type LocalNode, type Timer as GossipTimer } from '../gossip/machine.js';
+import type { MemberView } from '../gossip/members.js';
 import {
   type ConflictMember,
   SerfStatusCode,

@@ -3,8 +3,8 @@
  * map with Go's sorted keys]. Decoders take the bytes after the Serf type byte and apply Go's
  * rules (missing keys are zero values, wrong types are DecodeErrors).
  */
-import { bool, bytes, decodeStruct, encodeTyped, str, u16, u32, u64, u8 } from '../codec/fields.js';
-import { DecodeError } from '../codec/msgpack.js';
+import { bool, bytes, decodeStruct, encodeTyped, str, u16, u32, u64, u8 } from '../gossip/codec/fields.js';
+import { DecodeError } from '../gossip/codec/msgpack.js';
 
 export const SerfType = {
   leave: 0,
