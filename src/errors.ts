@@ -7,11 +7,20 @@ export type SwimringErrorCode = 'ERR_INVALID_OPTION' | 'ERR_INVALID_ARGUMENT';
 
 export class SwimringError extends Error {
   readonly code: SwimringErrorCode;
+  /** The option or argument at fault (a dotted path for nested ones: `tags.role`), when there is one. */
+  readonly subject: string | undefined;
 
-  constructor(code: SwimringErrorCode, message: string) {
-    super(message);
+  /** With a subject, the message is the subject followed by `detail`. */
+  constructor(code: SwimringErrorCode, detail: string, subject?: string) {
+    super(subject === undefined ? detail : `${subject}${detail}`);
     this.name = 'SwimringError';
     this.code = code;
+    this.subject = subject;
+  }
+
+  /** The message without its subject. */
+  get detail(): string {
+    return this.subject === undefined ? this.message : this.message.slice(this.subject.length);
   }
 }
 
@@ -24,9 +33,9 @@ export function describeValue(value: unknown): string {
 }
 
 export function invalidOption(option: string, expected: string, value: unknown): SwimringError {
-  return new SwimringError('ERR_INVALID_OPTION', `${option} must be ${expected}, got ${describeValue(value)}`);
+  return new SwimringError('ERR_INVALID_OPTION', ` must be ${expected}, got ${describeValue(value)}`, option);
 }
 
 export function invalidArgument(argument: string, expected: string, value: unknown): SwimringError {
-  return new SwimringError('ERR_INVALID_ARGUMENT', `${argument} must be ${expected}, got ${describeValue(value)}`);
+  return new SwimringError('ERR_INVALID_ARGUMENT', ` must be ${expected}, got ${describeValue(value)}`, argument);
 }

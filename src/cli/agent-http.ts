@@ -128,7 +128,7 @@ export interface HttpContext {
 
 export function agentHttpServer(node: GossipNode, ring?: Ring, options: AgentHttpOptions = {}): Server {
   const limits: HttpLimits = { ...DEFAULT_HTTP_LIMITS, ...options.limits };
-  if (options.token !== undefined && options.token === '') throw new SwimringError('ERR_INVALID_OPTION', 'token must not be empty');
+  if (options.token !== undefined && options.token === '') throw new SwimringError('ERR_INVALID_OPTION', ' must not be empty', 'token');
   const requested = new WeakSet<Socket>();
   const ctx: HttpContext = { node, ring, limits, stats: new HttpStats(), tokenDigest: options.token === undefined ? undefined : sha256(options.token) };
   const server = createServer(

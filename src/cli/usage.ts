@@ -19,14 +19,15 @@ export function integerFlag(flag: string, value: string | undefined, fallback?: 
 
 /** Library options whose command-line flag has another name. */
 const FLAG_OF_OPTION: Record<string, string> = { tags: 'tag', zoneTag: 'zone-tag', weightTag: 'weight-tag' };
+const OPTION_NAMES = new RegExp(`\\b(${Object.keys(FLAG_OF_OPTION).join('|')})\\b`, 'g');
 
 /** Library option errors name the option; on the command line they name its flag. */
 export function asUsageError(err: unknown): UsageError | undefined {
   if (err instanceof UsageError) return err;
   if (err instanceof SwimringError && err.code === 'ERR_INVALID_OPTION') {
-    const option = /^[\w.]+/.exec(err.message)?.[0] ?? '';
-    const flag = FLAG_OF_OPTION[option.split('.')[0]!] ?? option;
-    return new UsageError(`--${flag}${err.message.slice(option.length)}`);
+    if (err.subject === undefined) return new UsageError(err.message);
+    const flag = FLAG_OF_OPTION[err.subject.split('.')[0]!] ?? err.subject;
+    return new UsageError(`--${flag}${err.detail.replace(OPTION_NAMES, (option) => `--${FLAG_OF_OPTION[option]}`)}`);
   }
   const code = (err as { code?: unknown } | null)?.code;
   if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) return new UsageError((err as Error).message);

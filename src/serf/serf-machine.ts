@@ -6,27 +6,17 @@
  * Serf's; the rest (sends, streams, timers) pass through.
  */
 import { invalidArgument } from '../errors.js';
-import { type Address, bytesEqual, ipToString } from '../gossip/address.js';
+import { type Address, ipToString } from '../gossip/address.js';
 import { DecodeError } from '../gossip/codec/msgpack.js';
 import type { StreamMessage } from '../gossip/codec/stream.js';
 import type { GossipConfig } from '../gossip/config.js';
-import { type Effect as GossipEffect, GossipMachine, type LocalNode, type Timer as GossipTimer } from '../gossip/machine.js';
+import { GossipMachine, type LocalNode } from '../gossip/machine.js';
 import type { MemberView } from '../gossip/members.js';
-import {
-  type ConflictMember,
-  SerfStatusCode,
-  decodeConflictResponse,
-  decodeKeyRequest,
-  decodeRelay,
-  encodeConflictResponse,
-  encodeKeyResponse,
-  encodeRelay,
-  type KeyResponse,
-} from './internal-messages.js';
-import { UserEventCoalescer } from './coalesce.js';
+import type { SerfContext, SerfEffect, SerfTimer } from './effects.js';
+import { decodeRelay } from './internal-messages.js';
+import { InternalQueries, type KeyringControl } from './internal-queries.js';
 import { LamportClock, MAX_LTIME, nextLTime } from './lamport.js';
 import {
-  QueryFlag,
   SerfType,
   decodeJoinIntent,
   decodeLeaveIntent,
@@ -35,80 +25,18 @@ import {
   decodeUserEvent,
   encodeJoinIntent,
   encodeLeaveIntent,
-  encodeQuery,
-  encodeQueryResponse,
   encodeUserEvent,
-  type Query,
 } from './messages.js';
-import { type EventsAt, type RecentEvent, type SerfState, decodeSerfState, encodeSerfState } from './push-pull.js';
-import { type QueryFilter, decodeFilter, encodeFilter, filtersMatch } from './query-filters.js';
-import { SeenRing } from './seen-ring.js';
-import { type SerfMemberEvent, SerfMembers } from './serf-members.js';
+import { type SerfState, decodeSerfState, encodeSerfState } from './push-pull.js';
+import { MAX_RUNNING_QUERIES, Queries, type IncomingQuery, type QueryOptions } from './queries.js';
+import { SerfMembers } from './serf-members.js';
 import { type Tags, decodeTags, encodeTags } from './tags.js';
+import { UserEvents } from './user-events.js';
 
-/** Serf's internal queries are named with this prefix and never reach the application. */
-export const INTERNAL_QUERY_PREFIX = '_serf_';
-/** Outgoing queries running at once. */
-export const MAX_RUNNING_QUERIES = 256;
-/** Most relays of one query response (Serf's clients refuse more than 5). */
-export const MAX_RELAY_FACTOR = 5;
-/** Bytes of recent user events carried in one push/pull. */
-export const MAX_STATE_EVENT_BYTES = 256 * 1024;
-
-export type SerfTimer =
-  | GossipTimer
-  | { readonly kind: 'serfReap'; readonly token: number }
-  | { readonly kind: 'queryTimeout'; readonly ltime: bigint }
-  | { readonly kind: 'leaveBroadcastTimeout'; readonly token: number }
-  | { readonly kind: 'coalesceFlush'; readonly token: number };
-
-export interface UserEvent {
-  readonly ltime: bigint;
-  readonly name: string;
-  readonly payload: Uint8Array;
-  readonly coalesce: boolean;
-}
-
-/** A query delivered to us; answer it once with `respond` before `deadlineMs`. */
-export interface IncomingQuery {
-  readonly ltime: bigint;
-  readonly id: number;
-  readonly name: string;
-  readonly payload: Uint8Array;
-  readonly from: string;
-  readonly deadlineMs: number;
-}
-
-export interface QueryOptions {
-  filters?: readonly QueryFilter[];
-  /** Ask every matching node for an ack as soon as it receives the query (Serf's default for the CLI). */
-  requestAck?: boolean;
-  /** Default: gossip interval × queryTimeoutMult × ceil(log10(n + 1)), as Serf. */
-  timeoutMs?: number;
-  /** Responders also send their answer through this many random members (0–5). */
-  relayFactor?: number;
-}
-
-export type SerfEffect =
-  | Exclude<GossipEffect, { type: 'member' | 'user' | 'remoteState' | 'timer' }>
-  | { readonly type: 'timer'; readonly timer: SerfTimer; readonly atMs: number }
-  | ({ readonly type: 'member' } & SerfMemberEvent)
-  | { readonly type: 'event'; readonly event: UserEvent }
-  | { readonly type: 'query'; readonly query: IncomingQuery }
-  | { readonly type: 'queryAck'; readonly ltime: bigint; readonly from: string }
-  | { readonly type: 'queryResponse'; readonly ltime: bigint; readonly from: string; readonly payload: Uint8Array }
-  | { readonly type: 'queryDone'; readonly ltime: bigint }
-  /** We lost a name-conflict vote (§10.10): the node must shut down. */
-  | { readonly type: 'nameConflictLost'; readonly responses: number; readonly matching: number };
-
-/** Key management as Serf's internal queries drive it; the I/O layer owns the real keyring. */
-export interface KeyringControl {
-  install(key: Uint8Array): void;
-  use(key: Uint8Array): void;
-  remove(key: Uint8Array): void;
-  /** Keys as base64, and the primary key as base64. */
-  list(): { keys: string[]; primary: string };
-}
+export type { SerfContext, SerfEffect, SerfTimer } from './effects.js';
+export { type KeyringControl } from './internal-queries.js';
+export { INTERNAL_QUERY_PREFIX, MAX_RELAY_FACTOR, MAX_RUNNING_QUERIES, type IncomingQuery, type QueryOptions } from './queries.js';
+export { MAX_STATE_EVENT_BYTES, type UserEvent } from './user-events.js';
 
 export interface SerfMachineOptions {
   config: GossipConfig;
@@ -119,14 +47,6 @@ export interface SerfMachineOptions {
   keyring?: KeyringControl;
   /** Do not deliver events older than a joined cluster's event clock (Serf's default; -replay turns it off). */
   ignoreOldEvents?: boolean;
-}
-
-interface RunningQuery {
-  readonly id: number;
-  readonly acks: Set<string>;
-  readonly responses: Set<string>;
-  /** For our own name-conflict vote. */
-  readonly conflict: { responses: number; matching: number } | null;
 }
 
 export class SerfMachine {
@@ -140,20 +60,13 @@ export class SerfMachine {
   readonly drops: Record<string, number> = {};
 
   readonly #name: string;
-  readonly #random: () => number;
-  readonly #keyring: KeyringControl | undefined;
   readonly #ignoreOldEvents: boolean;
-  readonly #events = new SeenRing<RecentEvent>((a, b) => a.name === b.name && bytesEqual(a.payload, b.payload));
-  readonly #queries = new SeenRing<number>((a, b) => a === b);
-  readonly #running = new Map<bigint, RunningQuery>();
-  readonly #answered = new WeakSet<IncomingQuery>();
-  readonly #incoming = new WeakMap<IncomingQuery, Query>();
+  readonly #userEvents: UserEvents;
+  readonly #queries: Queries;
+  readonly #internal: InternalQueries;
   readonly #joins = new Set<number>();
-  readonly #coalescer = new UserEventCoalescer();
-  #coalesceToken = 0;
   #tags: Tags;
   #outbox: SerfEffect[] = [];
-  #eventMinTime = 0n;
   #reapToken = 0;
   #leaveToken = 0;
   #state: 'alive' | 'leaving' | 'left' = 'alive';
@@ -162,8 +75,6 @@ export class SerfMachine {
   constructor(options: SerfMachineOptions) {
     this.config = options.config;
     this.#name = options.local.name;
-    this.#random = options.random;
-    this.#keyring = options.keyring;
     this.#ignoreOldEvents = options.ignoreOldEvents ?? true;
     this.#tags = options.tags ?? {};
     this.members = new SerfMembers(this.#name);
@@ -174,6 +85,19 @@ export class SerfMachine {
       ...(options.packetOverheadBytes !== undefined ? { packetOverheadBytes: options.packetOverheadBytes } : {}),
       localState: () => this.#localState(),
     });
+    const ctx: SerfContext = {
+      config: this.config,
+      gossip: this.gossip,
+      name: this.#name,
+      random: options.random,
+      tags: () => this.#tags,
+      emit: (effect) => this.#emit(effect),
+      timer: (timer, atMs) => this.#timer(timer, atMs),
+      drop: (reason) => this.#drop(reason),
+    };
+    this.#userEvents = new UserEvents(ctx, this.eventClock);
+    this.#queries = new Queries(ctx, this.queryClock, (incoming, q, nowMs) => this.#internal.handle(incoming, q, nowMs));
+    this.#internal = new InternalQueries(ctx, this.members, options.keyring, this.#queries);
   }
 
   get name(): string {
@@ -252,11 +176,8 @@ export class SerfMachine {
     if (size > this.config.userEventSizeLimitBytes) {
       throw invalidArgument('user event', `at most ${this.config.userEventSizeLimitBytes} bytes of name and payload`, `${size} bytes`);
     }
-    const event = { ltime: this.eventClock.time, name, payload, coalesce };
-    const bytes = encodeUserEvent(event);
-    this.#advanceEventClock(() => this.eventClock.increment());
-    this.#userEvent(event, nowMs);
-    this.gossip.broadcastUser(bytes);
+    const event = this.#userEvents.create(name, payload, coalesce, nowMs);
+    this.gossip.broadcastUser(encodeUserEvent(event));
     this.#pump(nowMs);
   }
 
@@ -265,8 +186,12 @@ export class SerfMachine {
    * the query's Lamport time, which names it in those effects.
    */
   query(name: string, payload: Uint8Array, options: QueryOptions, nowMs: number): bigint {
-    if (this.#running.size >= MAX_RUNNING_QUERIES) throw invalidArgument('query', `one of at most ${MAX_RUNNING_QUERIES} running queries`, `query ${this.#running.size + 1}`);
-    return this.#query(name, payload, options, null, nowMs);
+    const running = this.#queries.running;
+    if (running >= MAX_RUNNING_QUERIES) throw invalidArgument('query', `one of at most ${MAX_RUNNING_QUERIES} running queries`, `query ${running + 1}`);
+    const started = this.#queries.start(name, payload, options, null, nowMs);
+    if (started.broadcast) this.gossip.broadcastUser(started.bytes);
+    this.#pump(nowMs);
+    return started.ltime;
   }
 
   /**
@@ -275,21 +200,12 @@ export class SerfMachine {
    * it was running.
    */
   cancelQuery(ltime: bigint): boolean {
-    const q = this.#running.get(ltime);
-    if (q === undefined || q.conflict !== null) return false;
-    this.#running.delete(ltime);
-    return true;
+    return this.#queries.cancel(ltime);
   }
 
   /** Answers a query delivered to us, once, before its deadline. Returns whether it was sent. */
   respond(query: IncomingQuery, payload: Uint8Array, nowMs: number): boolean {
-    const q = this.#incoming.get(query);
-    if (q === undefined || this.#answered.has(query) || nowMs > query.deadlineMs) return false;
-    if (payload.length > this.config.queryResponseSizeLimitBytes) {
-      throw invalidArgument('payload', `at most ${this.config.queryResponseSizeLimitBytes} bytes`, `${payload.length} bytes`);
-    }
-    this.#answered.add(query);
-    this.#reply(q, 0, payload, nowMs);
+    if (!this.#queries.respond(query, payload, nowMs)) return false;
     this.#pump(nowMs);
     return true;
   }
@@ -336,11 +252,10 @@ export class SerfMachine {
         }
         return;
       case 'queryTimeout':
-        this.#finishQuery(timer.ltime);
+        this.#queries.finish(timer.ltime);
         return;
       case 'coalesceFlush':
-        if (timer.token !== this.#coalesceToken) return;
-        this.#deliverCoalesced(nowMs);
+        this.#userEvents.handleFlush(timer.token, nowMs);
         return;
       case 'leaveBroadcastTimeout':
         if (timer.token === this.#leaveToken && this.#state === 'leaving') this.#memberlistLeave(nowMs);
@@ -423,13 +338,13 @@ export class SerfMachine {
           break;
         }
         case SerfType.userEvent:
-          rebroadcast = this.#userEvent(decodeUserEvent(body), nowMs);
+          rebroadcast = this.#userEvents.receive(decodeUserEvent(body), nowMs);
           break;
         case SerfType.query:
-          rebroadcast = this.#handleQuery(decodeQuery(body), nowMs);
+          rebroadcast = this.#queries.receive(decodeQuery(body), nowMs);
           break;
         case SerfType.queryResponse:
-          this.#handleResponse(decodeQueryResponse(body));
+          this.#queries.receiveResponse(decodeQueryResponse(body));
           break;
         case SerfType.relay: {
           const relay = decodeRelay(body);
@@ -486,16 +401,12 @@ export class SerfMachine {
     return this.clock.time;
   }
 
-  /**
-   * Moves the event clock (Serf's eventClock.Witness or Increment). When it wraps past 2^64−1,
-   * the floor set at our join (Serf's eventMinTime, ignoreOldEvents) is cleared, a deliberate
-   * deviation: every later event is newer than the join, yet its time is below the floor, and
-   * Serf would drop the cluster's events until the clock climbs back up to it.
-   */
-  #advanceEventClock(move: () => void): void {
-    const before = this.eventClock.time;
-    move();
-    if (this.eventClock.time < before) this.#eventMinTime = 0n;
+  /** Another node claims our name: start the vote, if one may start now. */
+  #resolveConflict(nowMs: number): void {
+    const vote = this.#internal.resolveConflict(nowMs);
+    if (vote === null) return;
+    if (vote.broadcast) this.gossip.broadcastUser(vote.bytes);
+    this.#pump(nowMs);
   }
 
   #memberlistLeave(nowMs: number): void {
@@ -503,263 +414,6 @@ export class SerfMachine {
     this.#leaveToken++;
     this.gossip.leave(nowMs);
     this.#pump(nowMs);
-  }
-
-  /** Serf's handleUserEvent; returns whether the event was new (then it is rebroadcast). */
-  #userEvent(e: UserEvent, nowMs: number): boolean {
-    this.#advanceEventClock(() => this.eventClock.witness(e.ltime));
-    if (e.ltime < this.#eventMinTime) return false;
-    const verdict = this.#events.admit(e.ltime, { name: e.name, payload: e.payload }, this.eventClock.time);
-    if (verdict !== 'new') {
-      if (verdict !== 'duplicate') this.#drop(verdict === 'tooOld' ? 'oldEvent' : 'eventSlotFull');
-      return false;
-    }
-    this.#deliver(e, nowMs);
-    return true;
-  }
-
-  /** Delivers a new event now, or holds it for coalescing when it allows it and coalescing is on. */
-  #deliver(e: UserEvent, nowMs: number): void {
-    const { userCoalescePeriodMs: coalesceMs, userQuiescentPeriodMs: quiescentMs } = this.config;
-    if (!e.coalesce || coalesceMs === 0 || quiescentMs === 0) {
-      this.#emit({ type: 'event', event: e });
-      return;
-    }
-    for (const overflow of this.#coalescer.add(e, nowMs)) this.#emit({ type: 'event', event: overflow });
-    this.#timer({ kind: 'coalesceFlush', token: ++this.#coalesceToken }, this.#coalescer.dueAtMs(coalesceMs, quiescentMs)!);
-  }
-
-  #deliverCoalesced(nowMs: number): void {
-    const due = this.#coalescer.dueAtMs(this.config.userCoalescePeriodMs, this.config.userQuiescentPeriodMs);
-    if (due === null) return;
-    if (due > nowMs) {
-      this.#timer({ kind: 'coalesceFlush', token: ++this.#coalesceToken }, due);
-      return;
-    }
-    for (const e of this.#coalescer.flush()) this.#emit({ type: 'event', event: e });
-  }
-
-  // ---- queries -------------------------------------------------------------------------------
-
-  #query(name: string, payload: Uint8Array, options: QueryOptions, conflict: RunningQuery['conflict'], nowMs: number): bigint {
-    const self = this.gossip.members.endpoint(this.#selfSlot());
-    const nodes = this.gossip.members.size;
-    const timeoutMs = options.timeoutMs ?? this.config.gossipIntervalMs * this.config.queryTimeoutMult * Math.ceil(Math.log10(nodes + 1));
-    const relayFactor = options.relayFactor ?? 0;
-    if (!Number.isInteger(relayFactor) || relayFactor < 0 || relayFactor > MAX_RELAY_FACTOR) throw invalidArgument('relayFactor', `an integer in [0, ${MAX_RELAY_FACTOR}]`, relayFactor);
-    if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) throw invalidArgument('timeoutMs', 'a positive integer', timeoutMs);
-    const query: Query = {
-      ltime: this.queryClock.time,
-      id: Math.floor(this.#random() * 2 ** 31),
-      addr: self.addr,
-      port: self.port,
-      sourceNode: this.#name,
-      filters: (options.filters ?? []).map(encodeFilter),
-      flags: options.requestAck ? QueryFlag.ack : 0,
-      relayFactor,
-      timeoutNs: BigInt(Math.round(timeoutMs)) * 1_000_000n,
-      name,
-      payload,
-    };
-    const bytes = encodeQuery(query);
-    if (bytes.length > this.config.querySizeLimitBytes) throw invalidArgument('query', `at most ${this.config.querySizeLimitBytes} bytes encoded`, `${bytes.length} bytes`);
-    this.#running.set(query.ltime, { id: query.id, acks: new Set(), responses: new Set(), conflict });
-    this.#timer({ kind: 'queryTimeout', ltime: query.ltime }, nowMs + timeoutMs);
-    this.queryClock.increment();
-    // We are a recipient too, as in Serf.
-    if (this.#handleQuery(query, nowMs)) this.gossip.broadcastUser(bytes);
-    this.#pump(nowMs);
-    return query.ltime;
-  }
-
-  /** Serf's handleQuery; returns whether to rebroadcast. */
-  #handleQuery(q: Query, nowMs: number): boolean {
-    this.queryClock.witness(q.ltime);
-    const verdict = this.#queries.admit(q.ltime, q.id, this.queryClock.time);
-    if (verdict !== 'new') {
-      if (verdict !== 'duplicate') this.#drop(verdict === 'tooOld' ? 'oldQuery' : 'querySlotFull');
-      return false;
-    }
-    const rebroadcast = (q.flags & QueryFlag.noBroadcast) === 0;
-    if (!this.#admits(q.filters)) return rebroadcast;
-    if (q.flags & QueryFlag.ack) this.#reply(q, QueryFlag.ack, null, nowMs);
-    const timeoutMs = Number(q.timeoutNs / 1_000_000n);
-    const incoming: IncomingQuery = { ltime: q.ltime, id: q.id, name: q.name, payload: q.payload, from: q.sourceNode, deadlineMs: nowMs + timeoutMs };
-    this.#incoming.set(incoming, q);
-    if (q.name.startsWith(INTERNAL_QUERY_PREFIX)) this.#internalQuery(incoming, q, nowMs);
-    else this.#emit({ type: 'query', query: incoming });
-    return rebroadcast;
-  }
-
-  #admits(raw: readonly Uint8Array[]): boolean {
-    const filters: QueryFilter[] = [];
-    for (const r of raw) {
-      const f = decodeFilter(r);
-      if (f === null) return false; // an unknown filter: Serf does not process the query
-      filters.push(f);
-    }
-    return filtersMatch(filters, this.#name, this.#tags);
-  }
-
-  /** An ack (flags 1, no payload) or a response, to the asker and through relays (§10.3). */
-  #reply(q: Query, flags: number, payload: Uint8Array | null, nowMs: number): void {
-    const response = encodeQueryResponse({ ltime: q.ltime, id: q.id, from: this.#name, flags, payload });
-    const host = ipToString(q.addr);
-    if (host === '') {
-      this.#drop('badQueryAddress');
-      return;
-    }
-    if (q.sourceNode === this.#name) {
-      // Our own query: no need for the network.
-      this.#handleResponse({ ltime: q.ltime, id: q.id, from: this.#name, flags, payload });
-      return;
-    }
-    this.gossip.sendUser({ host, port: q.port }, response, false, nowMs);
-    if (q.relayFactor === 0) return;
-    const t = this.gossip.members;
-    const self = this.#selfSlot();
-    // The asker chose up to 255 relays; Serf's clients ask for at most 5, and each relay is a
-    // datagram we send for one we received: more would make us an amplifier.
-    const relays = t.pick(Math.min(q.relayFactor, MAX_RELAY_FACTOR), (slot) => slot !== self && t.status(slot) === 0 && t.name(slot) !== q.sourceNode, this.#random);
-    for (const slot of relays) {
-      const e = t.endpoint(slot);
-      this.gossip.sendUser({ host: e.host, port: e.port }, encodeRelay(q.addr, q.port, q.sourceNode, response), false, nowMs);
-    }
-  }
-
-  #handleResponse(r: { ltime: bigint; id: number; from: string; flags: number; payload: Uint8Array | null }): void {
-    const q = this.#running.get(r.ltime);
-    if (q === undefined || q.id !== r.id) {
-      this.#drop('staleQueryResponse');
-      return;
-    }
-    if (r.flags & QueryFlag.ack) {
-      if (q.acks.has(r.from)) return;
-      q.acks.add(r.from);
-      if (q.conflict === null) this.#emit({ type: 'queryAck', ltime: r.ltime, from: r.from });
-      return;
-    }
-    if (q.responses.has(r.from)) return;
-    q.responses.add(r.from);
-    const payload = r.payload ?? new Uint8Array(0);
-    if (q.conflict !== null) {
-      this.#tallyConflict(q.conflict, payload);
-      return;
-    }
-    this.#emit({ type: 'queryResponse', ltime: r.ltime, from: r.from, payload });
-  }
-
-  #finishQuery(ltime: bigint): void {
-    const q = this.#running.get(ltime);
-    if (q === undefined) return;
-    this.#running.delete(ltime);
-    if (q.conflict === null) {
-      this.#emit({ type: 'queryDone', ltime });
-      return;
-    }
-    // Serf: we live if a majority of the answers name our address.
-    const { responses, matching } = q.conflict;
-    if (matching < Math.floor(responses / 2) + 1) this.#emit({ type: 'nameConflictLost', responses, matching });
-  }
-
-  // ---- internal queries ----------------------------------------------------------------------
-
-  #internalQuery(incoming: IncomingQuery, q: Query, nowMs: number): void {
-    const answer = (payload: Uint8Array) => {
-      this.#answered.add(incoming);
-      this.#reply(q, 0, payload, nowMs);
-    };
-    switch (q.name.slice(INTERNAL_QUERY_PREFIX.length)) {
-      case 'ping':
-        return; // the ack is the answer
-      case 'conflict': {
-        const name = new TextDecoder().decode(q.payload);
-        if (name === this.#name) return; // the vote is about us: others decide
-        answer(encodeConflictResponse(this.#conflictMember(name)));
-        return;
-      }
-      case 'install-key':
-        answer(encodeKeyResponse(this.#keyOp((k, key) => k.install(key), q.payload)));
-        return;
-      case 'use-key':
-        answer(encodeKeyResponse(this.#keyOp((k, key) => k.use(key), q.payload)));
-        return;
-      case 'remove-key':
-        answer(encodeKeyResponse(this.#keyOp((k, key) => k.remove(key), q.payload)));
-        return;
-      case 'list-keys': {
-        const fitted = this.#fittedKeyList(q, this.#keyOp(() => undefined, q.payload));
-        if (fitted === null) this.#drop('keyListTooLarge');
-        else answer(fitted);
-        return;
-      }
-      default:
-        this.#drop('unknownInternalQuery');
-    }
-  }
-
-  #keyOp(apply: (k: KeyringControl, key: Uint8Array) => void, payload: Uint8Array): KeyResponse {
-    const response: KeyResponse = { result: false, message: '', keys: [], primaryKey: '' };
-    if (this.#keyring === undefined) {
-      response.message = 'No keyring to modify (encryption not enabled)';
-      return response;
-    }
-    try {
-      apply(this.#keyring, decodeKeyRequest(payload));
-      const { keys, primary } = this.#keyring.list();
-      response.keys = keys;
-      response.primaryKey = primary;
-      response.result = true;
-    } catch (err) {
-      if (err instanceof DecodeError) this.#drop('malformedKeyRequest');
-      response.message = err instanceof Error ? err.message : String(err);
-    }
-    return response;
-  }
-
-  /**
-   * A key list whose response exceeds the response size limit is cut, saying so, as Serf does
-   * (keyListResponseWithCorrectSize): most keys that fit, first ones first.
-   */
-  #fittedKeyList(q: Query, response: KeyResponse): Uint8Array | null {
-    const all = response.keys;
-    for (let n = all.length; n >= 0; n--) {
-      const cut = n === all.length ? response : { ...response, keys: all.slice(0, n), message: `truncated key list response, showing first ${n} of ${all.length} keys` };
-      const payload = encodeKeyResponse(cut);
-      const size = encodeQueryResponse({ ltime: q.ltime, id: q.id, from: this.#name, flags: 0, payload }).length;
-      if (size <= this.config.queryResponseSizeLimitBytes) return payload;
-    }
-    return null;
-  }
-
-  #conflictMember(name: string): ConflictMember | null {
-    const m = this.members.get(name);
-    const t = this.gossip.members;
-    const slot = t.slotOf(name);
-    if (m === undefined || slot < 0) return null;
-    const e = t.endpoint(slot);
-    return { name, addr: e.addr, port: e.port, tags: m.tags, status: SerfStatusCode[m.status], vsn: e.vsn };
-  }
-
-  /** Another node claims our name: ask everyone which address they know for it (§10.10). */
-  #resolveConflict(nowMs: number): void {
-    for (const q of this.#running.values()) if (q.conflict !== null) return; // one vote at a time
-    if (this.#running.size >= MAX_RUNNING_QUERIES) return;
-    this.#query(`${INTERNAL_QUERY_PREFIX}conflict`, new TextEncoder().encode(this.#name), {}, { responses: 0, matching: 0 }, nowMs);
-  }
-
-  #tallyConflict(tally: { responses: number; matching: number }, payload: Uint8Array): void {
-    let vouched;
-    try {
-      vouched = decodeConflictResponseSafe(payload);
-    } catch {
-      this.#drop('malformedConflictResponse');
-      return;
-    }
-    if (vouched === undefined) return;
-    tally.responses++;
-    const self = this.gossip.members.endpoint(this.#selfSlot());
-    if (vouched !== null && vouched.port === self.port && bytesEqual(vouched.addr, self.addr)) tally.matching++;
   }
 
   // ---- push/pull -----------------------------------------------------------------------------
@@ -771,38 +425,9 @@ export class SerfMachine {
       queryLTime: this.queryClock.time,
       statusLTimes: this.members.statusLTimes(),
       leftMembers: this.members.leftNames(),
-      events: this.#recentEvents(),
+      events: this.#userEvents.recent(),
     };
     return encodeSerfState(state);
-  }
-
-  /**
-   * The recent events for push/pull, the newest up to MAX_STATE_EVENT_BYTES (Serf sends its
-   * whole ring, which a burst of large events could make megabytes long), newest by distance
-   * from our clock in uint64 arithmetic, so across a wrap too. They go in the ring's order, as
-   * Serf's eventBuffer: the receiver witnesses their times in that order, and across a wrap
-   * (2^64−2 then 2^64−1 then 0) the order decides where its clock ends.
-   */
-  #recentEvents(): EventsAt[] {
-    const now = this.eventClock.time;
-    const age = (ltime: bigint) => BigInt.asUintN(64, now - ltime);
-    const ring = this.#events.entries();
-    const chosen = new Map<bigint, RecentEvent[]>();
-    let budget = MAX_STATE_EVENT_BYTES;
-    for (const { ltime, items } of [...ring].sort((a, b) => (age(a.ltime) < age(b.ltime) ? -1 : age(a.ltime) > age(b.ltime) ? 1 : 0))) {
-      const events: RecentEvent[] = [];
-      for (const e of items) {
-        budget -= e.name.length + e.payload.length + 16;
-        if (budget < 0) break;
-        events.push(e);
-      }
-      if (events.length > 0) chosen.set(ltime, events);
-      if (budget < 0) break;
-    }
-    return ring.flatMap(({ ltime }) => {
-      const events = chosen.get(ltime);
-      return events === undefined ? [] : [{ ltime, events }];
-    });
   }
 
   /** Serf's MergeRemoteState (§10.4). */
@@ -836,9 +461,9 @@ export class SerfMachine {
       this.#joinIntent(name, ltime, nowMs);
       if (stale) this.#broadcastJoin(nowMs);
     }
-    if (join && this.#ignoreOldEvents && state.eventLTime > this.#eventMinTime) this.#eventMinTime = state.eventLTime;
+    if (join && this.#ignoreOldEvents) this.#userEvents.raiseFloor(state.eventLTime);
     for (const at of state.events) {
-      for (const e of at.events) this.#userEvent({ ltime: at.ltime, name: e.name, payload: e.payload, coalesce: false }, nowMs);
+      for (const e of at.events) this.#userEvents.receive({ ltime: at.ltime, name: e.name, payload: e.payload, coalesce: false }, nowMs);
     }
   }
 
@@ -856,9 +481,3 @@ export class SerfMachine {
     this.drops[reason] = (this.drops[reason] ?? 0) + 1;
   }
 }
-
-function decodeConflictResponseSafe(payload: Uint8Array): { addr: Uint8Array; port: number } | null | undefined {
-  if (payload.length === 0 || payload[0] !== SerfType.conflictResponse) return undefined;
-  return decodeConflictResponse(payload);
-}
-

@@ -14,17 +14,17 @@ export type Tags = Readonly<Record<string, string>>;
 /** Encodes tags (keys sorted, so equal tags give equal bytes); more than 512 bytes is refused. */
 export function encodeTags(tags: Tags): Uint8Array {
   if (tags === null || typeof tags !== 'object' || Array.isArray(tags)) {
-    throw new SwimringError('ERR_INVALID_OPTION', `tags must be an object of strings, got ${describeValue(tags)}`);
+    throw new SwimringError('ERR_INVALID_OPTION', ` must be an object of strings, got ${describeValue(tags)}`, 'tags');
   }
   const entries = Object.entries(tags).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   const w = new Writer().u8(TAGS_MAGIC).mapHeader(entries.length);
   for (const [key, value] of entries) {
-    if (typeof value !== 'string') throw new SwimringError('ERR_INVALID_OPTION', `tags.${key} must be a string, got ${describeValue(value)}`);
+    if (typeof value !== 'string') throw new SwimringError('ERR_INVALID_OPTION', ` must be a string, got ${describeValue(value)}`, `tags.${key}`);
     w.str(key).str(value);
   }
   const meta = w.finish();
   if (meta.length > MAX_META_BYTES) {
-    throw new SwimringError('ERR_INVALID_OPTION', `tags must encode to at most ${MAX_META_BYTES} bytes, got ${meta.length}`);
+    throw new SwimringError('ERR_INVALID_OPTION', ` must encode to at most ${MAX_META_BYTES} bytes, got ${meta.length}`, 'tags');
   }
   return meta;
 }
