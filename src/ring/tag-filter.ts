@@ -4,8 +4,8 @@
  * filter every member qualifies. Members that do not qualify still gossip and can route.
  */
 import { invalidOption } from '../errors.js';
+import type { Tags } from '../serf/tags.js';
 
-export type Tags = Readonly<Record<string, string>>;
 export type WatchTags = Readonly<Record<string, RegExp | string>> | ((tags: Tags, name: string) => boolean);
 export type MemberFilter = (tags: Tags, name: string) => boolean;
 
