@@ -19,14 +19,16 @@ export function table(header: readonly string[], rows: readonly (readonly (strin
 }
 
 /**
- * Counts garbage collections from now on; read the count with the returned function after
- * `settleGcs()` (GC entries are delivered asynchronously). None during a measured loop means no
- * allocation per call.
+ * Counts garbage collections from now on: all of them, or those that started within
+ * [from, to] (performance.now() times). Read it after `settleGcs()` (GC entries are delivered
+ * asynchronously). None during a measured loop means no allocation per call.
  */
-export function countGcs(): () => number {
-  let count = 0;
-  new PerformanceObserver((list) => (count += list.getEntries().length)).observe({ entryTypes: ['gc'] });
-  return () => count;
+export function countGcs(): (from?: number, to?: number) => number {
+  const starts: number[] = [];
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) starts.push(entry.startTime);
+  }).observe({ entryTypes: ['gc'] });
+  return (from = -Infinity, to = Infinity) => starts.filter((t) => t >= from && t <= to).length;
 }
 
 export async function settleGcs(): Promise<void> {
