@@ -64,6 +64,8 @@ export class RingCore {
   readonly #parsed = new Map<string, { value: string; readiness: Readiness | null }>();
   /** Held partitions (ascending) per table and member, for reading readiness runs. */
   readonly #heldLists = new WeakMap<PartitionTable, Map<string, number[]>>();
+  /** Partitions a member held in one table and not in another (ascending), per (to, from, member). */
+  readonly #droppedLists = new WeakMap<PartitionTable, Map<string, number[]>>();
   /** Ready holders per partition for the current state; cleared on any change. */
   #readyCache = new Map<number, readonly string[]>();
   /** The table just before the local member was admitted: whom its first acquires copy from. */
@@ -130,7 +132,8 @@ export class RingCore {
   #absorb(changes: OwnershipChange[], nowMs: number): CoreOutput[] {
     this.#readyCache.clear();
     const out: CoreOutput[] = [];
-    if (changes.length > 0 || this.#misses.size > 0) {
+    // The current table is what peers' readiness tags name, whether or not anyone read the changes.
+    if (this.#tables.get(checksumPrefix(this.view.table.checksum)) !== this.view.table || this.#misses.size > 0) {
       this.#remember(this.view.table);
       this.#misses.clear();
     }
@@ -193,8 +196,11 @@ export class RingCore {
 
   /** Members that can serve `partition` now, best first: ready owners by replica, then retainers. */
   readyHolders(partition: number): readonly string[] {
-    let holders = this.#readyCache.get(partition);
-    if (holders !== undefined) return holders;
+    return this.#readyCache.get(partition) ?? this.#findReadyHolders(partition);
+  }
+
+  /** readyHolders' slow path, apart so the cached path allocates nothing (no closure context). */
+  #findReadyHolders(partition: number): readonly string[] {
     const owners = this.view.table.membersForPartition(partition);
     const list = owners.filter((m) => this.isReady(m, partition));
     if (this.#o.handoff || list.length < owners.length) {
@@ -203,7 +209,7 @@ export class RingCore {
         if (this.isReady(m.name, partition)) list.push(m.name);
       }
     }
-    holders = Object.freeze(list);
+    const holders = Object.freeze(list);
     this.#readyCache.set(partition, holders);
     return holders;
   }
@@ -217,10 +223,10 @@ export class RingCore {
     const r = this.#readiness(member, value);
     if (r === null) return false;
     const to = this.#tableFor(r.to);
-    if (to && owns(to)) return isReadyAt(r.held, this.#heldList(to, member).indexOf(partition));
+    if (to && owns(to)) return isReadyAt(r.held, sortedIndexOf(this.#heldList(to, member), partition));
     const from = this.#tableFor(r.from);
     if (to === undefined || from === undefined || !owns(from)) return false;
-    return isReadyAt(r.retained, this.#droppedListOf(from, to, member).indexOf(partition));
+    return isReadyAt(r.retained, sortedIndexOf(this.#droppedListOf(from, to, member), partition));
   }
 
   /** The tag value the local member should publish (undefined without handoff). */
@@ -290,8 +296,15 @@ export class RingCore {
   }
 
   #droppedListOf(from: PartitionTable, to: PartitionTable, member: string): number[] {
-    const now = new Set(this.#heldList(to, member));
-    return this.#heldList(from, member).filter((p) => !now.has(p));
+    let byKey = this.#droppedLists.get(to);
+    if (!byKey) this.#droppedLists.set(to, (byKey = new Map()));
+    const key = `${from.checksum}\n${member}`;
+    let list = byKey.get(key);
+    if (!list) {
+      const now = new Set(this.#heldList(to, member));
+      byKey.set(key, (list = this.#heldList(from, member).filter((p) => !now.has(p))));
+    }
+    return list;
   }
 
   #heldList(table: PartitionTable, member: string): number[] {
@@ -329,4 +342,18 @@ export class RingCore {
     this.#tables.set(prefix, table);
     if (this.#tables.size > TABLE_MEMORY) this.#tables.delete(this.#tables.keys().next().value!);
   }
+}
+
+/** Index of `value` in an ascending list, or -1. */
+function sortedIndexOf(list: readonly number[], value: number): number {
+  let lo = 0;
+  let hi = list.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const at = list[mid]!;
+    if (at === value) return mid;
+    if (at < value) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return -1;
 }

@@ -5,6 +5,8 @@ import type { SerfMember, SerfStatus } from '../../src/serf/serf-members.js';
 import { type OwnershipChange, ownershipOf } from '../../src/partition/diff.js';
 import { resolvePartitionOptions } from '../../src/partition/options.js';
 import { PartitionEventQueue } from '../../src/ring/event-queue.js';
+import { READY_TAG } from '../../src/ring/readiness.js';
+import { RingCore } from '../../src/ring/ring-core.js';
 import { RingView } from '../../src/ring/ring-view.js';
 import { compileWatchTags } from '../../src/ring/tag-filter.js';
 
@@ -114,5 +116,30 @@ describe('PartitionEventQueue', () => {
       else held.set(c.partition, c.replica);
     }
     assert.deepEqual(held, ownershipOf(view.table, 'm0'));
+  });
+});
+
+describe('RingCore readiness without a consumer', () => {
+  it("a member that rebuilt its table with no one reading its events still reads the others' readiness against it", () => {
+    const core = (local: string, joining = false) =>
+      new RingCore({ local, partitions: options, filter: () => true, handoff: true, handoffTimeoutMs: 60_000, retryDelayMs: 5000, joining });
+    const names = ['a', 'b', 'c'];
+    // a and b hold the table over a, b, c and have loaded everything they hold.
+    const tags = new Map<string, string>();
+    for (const local of ['a', 'b']) {
+      const ring = core(local);
+      for (const n of names) ring.apply(member(n), false, 0);
+      for (let p = 0; p < 64; p++) ring.markReady(p, 0);
+      tags.set(local, ring.tag!);
+    }
+    // c joins with no event consumer yet (diff false everywhere), then sees their tags.
+    const c = core('c', true);
+    c.apply(member('c'), false, 0, false);
+    for (const n of ['a', 'b']) c.apply(member(n), false, 0, false);
+    c.admit(0, false);
+    for (const n of ['a', 'b']) c.apply(member(n, { [READY_TAG]: tags.get(n)! }), false, 0, false);
+    for (let p = 0; p < 64; p++) {
+      for (const owner of c.table.membersForPartition(p).filter((m) => m !== 'c')) assert.ok(c.isReady(owner, p), `${owner} serves partition ${p}`);
+    }
   });
 });
