@@ -68,4 +68,11 @@ describe('architecture', () => {
       }
     });
   }
+
+  it("the Serf layer and the node read members through the gossip layer's API, not its slot table", () => {
+    for (const file of [...sources(join(src, 'serf')), ...sources(join(src, 'io'))]) {
+      const code = readFileSync(file, 'utf8').replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, '');
+      assert.doesNotMatch(code, /\bgossip\.members\b/, `${file} reaches into the gossip member table`);
+    }
+  });
 });

@@ -299,7 +299,7 @@ async function handle(ctx: HttpContext, req: IncomingMessage, res: ServerRespons
       return send(res, 200, node.members().map(memberJson));
     case 'GET /health': {
       const alive = node.members().filter((m) => m.status === 'alive').length;
-      return send(res, 200, { status: node.machine.leaving ? 'leaving' : 'ok', name: node.machine.name, alive, healthScore: node.machine.gossip.healthScore });
+      return send(res, 200, { status: node.leaving ? 'leaving' : 'ok', name: node.name, alive, healthScore: node.healthScore });
     }
     case 'POST /event': {
       const name = required(url, 'name');

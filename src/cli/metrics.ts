@@ -16,7 +16,7 @@ export function metricsText(node: GossipNode, ring: Ring | undefined, http?: Htt
   for (const m of node.members()) byStatus.set(m.status, (byStatus.get(m.status) ?? 0) + 1);
   metric('swimring_members', 'gauge', 'Members known, by Serf status.', [...byStatus].map(([status, n]) => [{ status }, n]));
   const c = node.counters;
-  metric('swimring_health_score', 'gauge', 'Lifeguard local health score (0 is healthy).', [[{}, node.machine.gossip.healthScore]]);
+  metric('swimring_health_score', 'gauge', 'Lifeguard local health score (0 is healthy).', [[{}, node.healthScore]]);
   metric('swimring_packets_sent_total', 'counter', 'UDP datagrams sent.', [[{}, c.packetsOut]]);
   metric('swimring_packets_received_total', 'counter', 'UDP datagrams received.', [[{}, c.packetsIn]]);
   metric('swimring_bytes_sent_total', 'counter', 'UDP payload bytes sent.', [[{}, c.bytesOut]]);

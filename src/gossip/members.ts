@@ -7,7 +7,7 @@
  * simulator run 10 000 nodes in one process. Records are addressed by slot; a slot is reused
  * after its member is reaped, so a slot kept across calls must be checked against its name.
  */
-import { ipToString } from './address.js';
+import { type Address, ipToString } from './address.js';
 import type { NodeStateValue } from './codec/messages.js';
 
 export type MemberStatus = 'alive' | 'suspect' | 'dead' | 'left';
@@ -49,6 +49,11 @@ const EMPTY = new Uint8Array(0);
 
 export function endpointOf(addr: Uint8Array, port: number, meta: Uint8Array = EMPTY, vsn: Uint8Array = EMPTY): Endpoint {
   return { addr, host: ipToString(addr), port, meta, vsn };
+}
+
+/** Where a member is reached. */
+export function addressOf(e: Endpoint): Address {
+  return { host: e.host, port: e.port };
 }
 
 /** Protocol max of a peer (Vsn[1]); 0 when unknown. */

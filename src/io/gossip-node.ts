@@ -1,19 +1,16 @@
 /**
- * A gossip node on real sockets: UDP and TCP on one port (wire reference §1), the system clock
- * and random source, and the keyring. A thin adapter: bytes in → machine → effects out. The
- * protocol path is synchronous; async lives only in bind, join, leave and close.
+ * A gossip node: the public API (create, join, leave, close, events, queries, user events, tags)
+ * over the protocol machines, and the interpreter of their effects. Bytes the transport hands up
+ * go into the machine; the machine's effects become transport calls (datagrams, streams), timers
+ * and events. The sockets, encryption and stream framing live in the transport (transport.ts).
+ * The protocol path is synchronous; async lives only in bind, join, leave and close.
  */
-import { type Socket as UdpSocket, createSocket } from 'node:dgram';
 import { lookup } from 'node:dns/promises';
-import { type Server, type Socket, createConnection, createServer } from 'node:net';
 import { isIPv4, isIPv6 } from 'node:net';
-import { networkInterfaces } from 'node:os';
 import { EventEmitter } from 'eventemitter3';
 import { type Logger, pino } from 'pino';
-import { SwimringError, invalidArgument, invalidOption } from '../errors.js';
+import { invalidArgument, invalidOption } from '../errors.js';
 import type { Address } from '../gossip/address.js';
-import { MessageType, encodeErr } from '../gossip/codec/messages.js';
-import { MAX_PACKET_BYTES } from '../gossip/codec/packet.js';
 import type { StreamMessage } from '../gossip/codec/stream.js';
 import { type GossipConfig, type ProfileName, resolveGossipConfig } from '../gossip/config.js';
 import { type Counters, MAX_NAME_CHARS } from '../gossip/machine.js';
@@ -21,15 +18,12 @@ import type { QueryFilter } from '../serf/query-filters.js';
 import { type IncomingQuery, type KeyringControl, type SerfEffect, SerfMachine, type SerfTimer, type UserEvent } from '../serf/serf-machine.js';
 import type { SerfMember } from '../serf/serf-members.js';
 import { type Tags, encodeTags } from '../serf/tags.js';
-import { HEADER_DEADLINE_MS, InboundStreams, MAX_INBOUND_STREAMS, MAX_INBOUND_STREAMS_PER_SOURCE } from './inbound-streams.js';
 import { ENCRYPTION_OVERHEAD_BYTES, Keyring } from './keyring.js';
 import { monotonicNowMs, systemRandom } from './random.js';
-import { StreamReadError, StreamReader } from './stream-reader.js';
+import { NetTransport, type Transport, localIPv4 } from './transport.js';
 
 /** The longest delay setTimeout honours (a longer one fires at once); also the longest query timeout. */
 const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
-/** All inbound streams together buffer at most this many largest messages (docs/budgets.md). */
-const INBOUND_BUFFER_BUDGET_STREAMS = 2;
 
 export interface GossipNodeOptions {
   /** Unique node name. */
@@ -92,50 +86,24 @@ export class GossipNode extends EventEmitter<GossipNodeEvents> {
   /** The address peers reach this member at (the advertised one; the bound port when bound to port 0). */
   readonly address: Address;
   readonly #config: GossipConfig;
-  readonly #udp: UdpSocket;
-  readonly #tcp: Server;
+  readonly #transport: Transport;
   readonly #log: Logger;
   readonly #timers = new Set<NodeJS.Timeout>();
-  readonly #sockets = new Set<Socket>();
   readonly #ioDrops: Record<string, number> = {};
   readonly #joinWaiters = new Map<number, (ok: boolean) => void>();
   readonly #queries = new Map<bigint, QueryStream>();
-  readonly #inbound: InboundStreams;
   #closed = false;
   #leftWaiters: (() => void)[] = [];
   #hasLeft = false;
 
-  private constructor(machine: SerfMachine, config: GossipConfig, keyring: Keyring | null, udp: UdpSocket, tcp: Server, address: Address, log: Logger) {
+  private constructor(machine: SerfMachine, config: GossipConfig, keyring: Keyring | null, transport: Transport, address: Address, log: Logger) {
     super();
     this.machine = machine;
     this.#config = config;
     this.keyring = keyring;
-    this.#udp = udp;
-    this.#tcp = tcp;
+    this.#transport = transport;
     this.address = address;
     this.#log = log;
-    const limits = {
-      maxStreams: MAX_INBOUND_STREAMS,
-      maxPerSource: MAX_INBOUND_STREAMS_PER_SOURCE,
-      headerDeadlineMs: HEADER_DEADLINE_MS,
-      deadlineMs: config.tcpTimeoutMs,
-      maxStreamBytes: config.maxStreamBytes,
-      bufferBudgetBytes: INBOUND_BUFFER_BUDGET_STREAMS * config.maxStreamBytes,
-    };
-    this.#inbound = new InboundStreams(limits, keyring, {
-      request: (from, message) => {
-        let reply: Uint8Array | null = null;
-        try {
-          reply = this.machine.handleStreamRequest(from, message, monotonicNowMs());
-        } catch (err) {
-          this.#internalError(err);
-        }
-        this.#flush();
-        return reply === null ? null : this.#frame(reply);
-      },
-      failed: (err) => this.#frame(encodeErr(err.message.slice(0, 200))),
-      drop: (reason) => this.#drop(reason),
-    });
   }
 
   /** Binds the port, starts gossiping (alone until `join`). Bad options throw SwimringError. */
@@ -151,7 +119,8 @@ export class GossipNode extends EventEmitter<GossipNodeEvents> {
     const tags = options.tags ?? {};
     encodeTags(tags); // validates (size, types) before we bind anything
     const log = options.logger ?? pino({ level: 'silent' });
-    const { udp, tcp, port } = await bindBoth(bind.host, bind.port);
+    const transport = await NetTransport.bind({ host: bind.host, port: bind.port, keyring, maxStreamBytes: config.maxStreamBytes, tcpTimeoutMs: config.tcpTimeoutMs, logger: log });
+    const port = transport.port;
     const advertise = options.advertise ? parseHostPort('advertise', options.advertise) : { host: bind.host, port };
     if (advertise.host === '0.0.0.0' || advertise.host === '::') advertise.host = localIPv4();
     if (advertise.port === 0) advertise.port = port;
@@ -164,7 +133,7 @@ export class GossipNode extends EventEmitter<GossipNodeEvents> {
       ignoreOldEvents: !(options.replayEvents ?? false),
       ...(keyring ? { keyring: keyringControl(keyring) } : {}),
     });
-    const node = new GossipNode(machine, config, keyring, udp, tcp, advertise, log);
+    const node = new GossipNode(machine, config, keyring, transport, advertise, log);
     node.#listen();
     machine.start(monotonicNowMs());
     node.#flush();
@@ -183,9 +152,7 @@ export class GossipNode extends EventEmitter<GossipNodeEvents> {
   }
 
   #member(m: SerfMember): Member {
-    const t = this.machine.gossip.members;
-    const slot = t.slotOf(m.name);
-    return { ...m, incarnation: slot < 0 ? 0 : t.incarnation(slot) };
+    return { ...m, incarnation: this.machine.gossip.member(m.name)?.incarnation ?? 0 };
   }
 
   get tags(): Tags {
@@ -200,15 +167,38 @@ export class GossipNode extends EventEmitter<GossipNodeEvents> {
     this.#flush();
   }
 
-  /** Protocol counters, with drops of the Serf layer and of the I/O edge included. */
+  /**
+   * Protocol counters, with drops (by reason) of the Serf layer and of the I/O edge included. A
+   * snapshot: a fresh copy on every read, which changing does not touch the node's counts.
+   */
   get counters(): Counters {
     const c = this.machine.gossip.counters;
     return { ...c, drops: { ...c.drops, ...this.machine.drops, ...this.#ioDrops } };
   }
 
+  /** Lifeguard's local health score (awareness): 0 is healthy; higher means our probes time out more, as if we were slow. */
+  get healthScore(): number {
+    return this.machine.gossip.healthScore;
+  }
+
+  /** Whether a graceful `leave` has begun (and has not yet closed the node). */
+  get leaving(): boolean {
+    return this.machine.leaving;
+  }
+
+  /** The gossip and Serf parameters this node runs with (its profile with the overrides applied). */
+  get config(): Readonly<GossipConfig> {
+    return this.#config;
+  }
+
+  /** Serf's three Lamport clocks now (`serf info`'s member_time, event_time, query_time). */
+  get lamportTimes(): { readonly member: bigint; readonly event: bigint; readonly query: bigint } {
+    return { member: this.machine.clock.time, event: this.machine.eventClock.time, query: this.machine.queryClock.time };
+  }
+
   /** Inbound TCP streams open now and the bytes they buffer (bounded: docs/budgets.md). */
   get inboundStreams(): { open: number; bufferedBytes: number } {
-    return { open: this.#inbound.size, bufferedBytes: this.#inbound.bufferedBytes };
+    return this.#transport.inboundStreams;
   }
 
   /**
@@ -288,6 +278,20 @@ export class GossipNode extends EventEmitter<GossipNodeEvents> {
   }
 
   /**
+   * Serf's force-leave (RemoveFailedNodePrune): tells the cluster that member `name` left, so a
+   * failed member goes to `left` everywhere and is no longer reconnected; with `prune` it is
+   * erased at once. A member that is alive refutes it. Resolves with whether `name` was known
+   * here; the intent is gossiped either way, as Serf does.
+   */
+  async forceLeave(name: string, options: { prune?: boolean } = {}): Promise<boolean> {
+    if (typeof name !== 'string' || name === '') throw invalidArgument('name', 'a non-empty member name', name);
+    if (this.#closed) return false;
+    const known = this.machine.forceLeave(name, options.prune === true, monotonicNowMs());
+    this.#flush();
+    return known;
+  }
+
+  /**
    * Graceful leave in Serf's order: our leave intent, then memberlist's dead{From = self}, then
    * a short linger; bounded by 2 × broadcastTimeoutMs or the signal. Then close.
    */
@@ -314,12 +318,7 @@ export class GossipNode extends EventEmitter<GossipNodeEvents> {
     this.#closed = true;
     for (const t of this.#timers) clearTimeout(t);
     this.#timers.clear();
-    for (const s of this.#sockets) s.destroy();
-    this.#inbound.closeAll();
-    await Promise.all([
-      new Promise<void>((resolve) => this.#udp.close(() => resolve())),
-      new Promise<void>((resolve) => this.#tcp.close(() => resolve())),
-    ]);
+    await this.#transport.close();
     for (const w of this.#leftWaiters) w();
     for (const q of this.#queries.values()) {
       q.done = true;
@@ -333,58 +332,30 @@ export class GossipNode extends EventEmitter<GossipNodeEvents> {
 
   // ---- plumbing ------------------------------------------------------------------------------
 
+  /** Inputs from the transport go into the machine; whatever it decides is then executed. */
   #listen(): void {
-    this.#udp.on('message', (msg, rinfo) => {
-      if (this.#closed) return;
-      let bytes: Uint8Array = msg;
-      if (this.keyring) {
-        const plain = this.keyring.decrypt(msg);
-        if (plain === null) return this.#drop('decrypt');
-        bytes = plain;
-      }
-      try {
-        this.machine.handlePacket({ host: rinfo.address, port: rinfo.port }, bytes, monotonicNowMs());
-      } catch (err) {
-        this.#internalError(err);
-      }
-      this.#flush();
+    this.#transport.listen({
+      packet: (from, bytes) => {
+        if (this.#closed) return;
+        try {
+          this.machine.handlePacket(from, bytes, monotonicNowMs());
+        } catch (err) {
+          this.#internalError(err);
+        }
+        this.#flush();
+      },
+      streamRequest: (from, message) => {
+        let reply: Uint8Array | null = null;
+        try {
+          reply = this.machine.handleStreamRequest(from, message, monotonicNowMs());
+        } catch (err) {
+          this.#internalError(err);
+        }
+        this.#flush();
+        return reply;
+      },
+      drop: (reason) => this.#drop(reason),
     });
-    this.#udp.on('error', (err) => this.#log.error({ err }, 'udp socket error'));
-    this.#tcp.on('connection', (socket) => this.#inbound.accept(socket));
-    this.#tcp.on('error', (err) => this.#log.error({ err }, 'tcp server error'));
-  }
-
-  /** One message from a stream we opened (the peer's reply), through the same reader as inbound ones. */
-  #readReply(socket: Socket, done: (message: StreamMessage | Error) => void): void {
-    const reader = new StreamReader(this.keyring, this.#config.maxStreamBytes);
-    let finished = false;
-    const finish = (m: StreamMessage | Error) => {
-      if (finished) return;
-      finished = true;
-      socket.removeAllListeners('data');
-      done(m);
-    };
-    socket.on('data', (chunk: Buffer) => {
-      try {
-        const message = reader.push(chunk);
-        if (message !== null) finish(message);
-      } catch (err) {
-        if (!(err instanceof StreamReadError)) throw err;
-        this.#drop(err.reason);
-        finish(err);
-      }
-    });
-    socket.on('end', () => finish(new Error('stream ended early')));
-    socket.on('close', () => finish(new Error('stream closed')));
-  }
-
-  /** Streams: [10][len u32][blob] with the 5-byte header as GCM additional data (§6.4). */
-  #frame(bytes: Uint8Array): Uint8Array {
-    if (!this.keyring) return bytes;
-    const header = Buffer.alloc(5);
-    header[0] = MessageType.encrypt;
-    header.writeUInt32BE(bytes.length + ENCRYPTION_OVERHEAD_BYTES, 1);
-    return Buffer.concat([header, this.keyring.encrypt(bytes, header)]);
   }
 
   async #joinOnce(seed: { host: string; port: number }): Promise<boolean> {
@@ -412,26 +383,17 @@ export class GossipNode extends EventEmitter<GossipNodeEvents> {
 
   #execute(effect: SerfEffect): void {
     switch (effect.type) {
-      case 'send': {
-        const bytes = this.keyring ? this.keyring.encrypt(effect.bytes) : effect.bytes;
-        if (bytes.length > MAX_PACKET_BYTES) return this.#drop('oversizedSend');
-        this.#udp.send(bytes, effect.to.port, effect.to.host, (err) => {
-          if (err) this.#drop('sendError');
-        });
+      case 'send':
+        this.#transport.sendPacket(effect.to, effect.bytes);
+        return;
+      case 'stream': {
+        const id = effect.id;
+        this.#transport.request(effect.to, effect.bytes, effect.deadlineMs, (reply) => this.#streamReply(id, reply));
         return;
       }
-      case 'stream':
-        this.#openStream(effect.id, effect.to, effect.bytes, effect.deadlineMs);
+      case 'streamSend':
+        this.#transport.sendStream(effect.to, effect.bytes, effect.deadlineMs);
         return;
-      case 'streamSend': {
-        const socket = createConnection({ host: effect.to.host, port: effect.to.port });
-        this.#sockets.add(socket);
-        socket.setTimeout(Math.max(1, effect.deadlineMs - monotonicNowMs()), () => socket.destroy());
-        socket.on('connect', () => socket.end(this.#frame(effect.bytes)));
-        socket.on('error', () => this.#drop('userStreamError'));
-        socket.on('close', () => this.#sockets.delete(socket));
-        return;
-      }
       case 'timer':
         this.#schedule(effect.timer, effect.atMs);
         return;
@@ -500,31 +462,16 @@ export class GossipNode extends EventEmitter<GossipNodeEvents> {
     this.#timers.add(handle);
   }
 
-  #openStream(id: number, to: Address, bytes: Uint8Array, deadlineMs: number): void {
-    const socket = createConnection({ host: to.host, port: to.port });
-    this.#sockets.add(socket);
-    let settled = false;
-    const settle = (reply: StreamMessage | Error) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      this.#timers.delete(timer);
-      socket.destroy();
-      this.#sockets.delete(socket);
-      if (this.#closed) return;
-      const ok = this.machine.handleStreamReply(id, reply, monotonicNowMs());
-      const waiter = this.#joinWaiters.get(id);
-      if (waiter) {
-        this.#joinWaiters.delete(id);
-        waiter(ok);
-      }
-      this.#flush();
-    };
-    const timer = setTimeout(() => settle(new Error('timeout')), Math.max(1, deadlineMs - monotonicNowMs()));
-    this.#timers.add(timer);
-    socket.on('error', (err) => settle(err));
-    socket.on('connect', () => socket.write(this.#frame(bytes)));
-    this.#readReply(socket, settle);
+  /** The reply (or failure) of a stream the machine opened; a join waiting on it learns whether it worked. */
+  #streamReply(id: number, reply: StreamMessage | Error): void {
+    if (this.#closed) return;
+    const ok = this.machine.handleStreamReply(id, reply, monotonicNowMs());
+    const waiter = this.#joinWaiters.get(id);
+    if (waiter) {
+      this.#joinWaiters.delete(id);
+      waiter(ok);
+    }
+    this.#flush();
   }
 
   /**
@@ -549,44 +496,6 @@ export function parseHostPort(option: string, value: string, defaultPort?: numbe
   const port = m?.[2] === undefined ? defaultPort : Number(m[2]);
   if (!m || port === undefined || !Number.isInteger(port) || port < 0 || port > 65535) throw invalidOption(option, 'host:port with a port in [0, 65535]', value);
   return { host: m[1]!, port };
-}
-
-function localIPv4(): string {
-  for (const list of Object.values(networkInterfaces())) {
-    for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
-  }
-  return '127.0.0.1';
-}
-
-async function bindBoth(host: string, port: number): Promise<{ udp: UdpSocket; tcp: Server; port: number }> {
-  // With port 0 the OS picks the UDP port, which may be taken for TCP: try a few times.
-  for (let attempt = 0; ; attempt++) {
-    const udp = createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4', recvBufferSize: 2 * 1024 * 1024 });
-    const bound = await new Promise<number>((resolve, reject) => {
-      udp.once('error', reject);
-      udp.bind(port, host, () => {
-        udp.off('error', reject);
-        resolve(udp.address().port);
-      });
-    }).catch((err: NodeJS.ErrnoException) => {
-      udp.close();
-      throw new SwimringError('ERR_INVALID_OPTION', `bind ${host}:${port} failed: ${err.code ?? err.message}`);
-    });
-    const tcp = createServer();
-    try {
-      await new Promise<void>((resolve, reject) => {
-        tcp.once('error', reject);
-        tcp.listen(bound, host, 511, () => {
-          tcp.off('error', reject);
-          resolve();
-        });
-      });
-      return { udp, tcp, port: bound };
-    } catch (err) {
-      udp.close();
-      if (port !== 0 || attempt >= 5) throw new SwimringError('ERR_INVALID_OPTION', `bind ${host}:${bound} (tcp) failed: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
-    }
-  }
 }
 
 function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {

@@ -5,7 +5,7 @@
  * however the peer splits it (docs/budgets.md "TCP streams").
  */
 import { MessageType } from '../gossip/codec/messages.js';
-import { BudgetExceededError, DecodeError } from '../gossip/codec/msgpack.js';
+import { DecodeError } from '../gossip/codec/decode-error.js';
 import { StreamFramer } from '../gossip/codec/stream-framer.js';
 import { type StreamMessage, decodeStreamMessage } from '../gossip/codec/stream.js';
 import type { Keyring } from './keyring.js';
@@ -68,7 +68,7 @@ export class StreamReader {
     try {
       return this.#keyring ? this.#pushEncrypted(this.#keyring, chunk) : this.#pushPlain(chunk);
     } catch (err) {
-      if (err instanceof DecodeError) throw new StreamReadError(err instanceof BudgetExceededError ? 'streamTooLarge' : 'malformedStream', err.message);
+      if (err instanceof DecodeError) throw new StreamReadError(err.reason === 'budget' ? 'streamTooLarge' : 'malformedStream', err.message);
       throw err;
     }
   }

@@ -12,7 +12,7 @@
  * ascending. A member without the tag serves whatever it holds (no handoff). Bounded: past
  * MAX_RUN_BYTES a run list collapses to "serves none", which only delays routing to it.
  */
-import { DecodeError } from '../gossip/codec/msgpack.js';
+import { BudgetExceededError, DecodeError, TruncatedError } from '../gossip/codec/decode-error.js';
 
 export const READY_TAG = 'swr';
 export const MAX_RUN_BYTES = 60;
@@ -75,27 +75,27 @@ function encodeRuns(ready: readonly boolean[]): string {
 
 export function decodeReadiness(value: string): Readiness {
   const parts = value.split('.');
-  if (parts.length !== 4 || parts[0]!.length !== PREFIX_CHARS || parts[1]!.length !== PREFIX_CHARS) throw new DecodeError('malformed readiness tag');
+  if (parts.length !== 4 || parts[0]!.length !== PREFIX_CHARS || parts[1]!.length !== PREFIX_CHARS) throw new DecodeError('malformed readiness tag', 'malformed');
   return { from: parts[0]!, to: parts[1]!, held: decodeRuns(parts[2]!), retained: decodeRuns(parts[3]!) };
 }
 
 function decodeRuns(text: string): Runs {
   const bytes = fromBase64Url(text);
-  if (bytes.length > MAX_RUN_BYTES) throw new DecodeError('readiness runs too long');
+  if (bytes.length > MAX_RUN_BYTES) throw new BudgetExceededError('readiness runs too long');
   const runs: number[] = [];
   let v = 0;
   let shift = 0;
   for (const b of bytes) {
     v += (b & 0x7f) * 2 ** shift;
     shift += 7;
-    if (shift > 28) throw new DecodeError('readiness varint too long');
+    if (shift > 28) throw new DecodeError('readiness varint too long', 'malformed');
     if (b < 0x80) {
       runs.push(v);
       v = 0;
       shift = 0;
     }
   }
-  if (shift !== 0) throw new DecodeError('truncated readiness varint');
+  if (shift !== 0) throw new TruncatedError('truncated readiness varint');
   const ends: number[] = [];
   let at = 0;
   for (const length of runs) ends.push((at += length));
@@ -133,7 +133,7 @@ function fromBase64Url(text: string): number[] {
   let value = 0;
   for (const c of text) {
     const v = ALPHABET.indexOf(c);
-    if (v < 0) throw new DecodeError('readiness runs are not base64url');
+    if (v < 0) throw new DecodeError('readiness runs are not base64url', 'malformed');
     value = (value << 6) | v;
     bits += 6;
     if (bits >= 8) {

@@ -83,7 +83,7 @@ export class InternalQueries {
    */
   resolveConflict(nowMs: number): ReturnType<Queries['start']> | null {
     if (this.#voting || this.#queries.running >= MAX_RUNNING_QUERIES) return null;
-    const members = this.#ctx.gossip.members;
+    const gossip = this.#ctx.gossip;
     let responses = 0;
     let matching = 0;
     const vote = this.#queries.start(
@@ -101,7 +101,7 @@ export class InternalQueries {
           }
           if (vouched === undefined) return;
           responses++;
-          const self = members.endpoint(members.slotOf(this.#ctx.name));
+          const self = gossip.endpointOf(this.#ctx.name)!;
           if (vouched !== null && vouched.port === self.port && bytesEqual(vouched.addr, self.addr)) matching++;
         },
         done: () => {
@@ -151,10 +151,8 @@ export class InternalQueries {
 
   #conflictMember(name: string): ConflictMember | null {
     const m = this.#members.get(name);
-    const t = this.#ctx.gossip.members;
-    const slot = t.slotOf(name);
-    if (m === undefined || slot < 0) return null;
-    const e = t.endpoint(slot);
+    const e = this.#ctx.gossip.endpointOf(name);
+    if (m === undefined || e === undefined) return null;
     return { name, addr: e.addr, port: e.port, tags: m.tags, status: SerfStatusCode[m.status], vsn: e.vsn };
   }
 }

@@ -80,8 +80,8 @@ export class Queries {
    */
   start(name: string, payload: Uint8Array, options: QueryOptions, collector: QueryCollector | null, nowMs: number): { ltime: bigint; bytes: Uint8Array; broadcast: boolean } {
     const { config, gossip } = this.#ctx;
-    const self = gossip.members.endpoint(gossip.members.slotOf(this.#ctx.name));
-    const nodes = gossip.members.size;
+    const self = gossip.endpointOf(this.#ctx.name)!;
+    const nodes = gossip.memberCount;
     const timeoutMs = options.timeoutMs ?? config.gossipIntervalMs * config.queryTimeoutMult * Math.ceil(Math.log10(nodes + 1));
     const relayFactor = options.relayFactor ?? 0;
     if (!Number.isInteger(relayFactor) || relayFactor < 0 || relayFactor > MAX_RELAY_FACTOR) throw invalidArgument('relayFactor', `an integer in [0, ${MAX_RELAY_FACTOR}]`, relayFactor);
@@ -209,13 +209,9 @@ export class Queries {
     }
     gossip.sendUser({ host, port: q.port }, response, false, nowMs);
     if (q.relayFactor === 0) return;
-    const t = gossip.members;
-    const self = t.slotOf(name);
     // The asker chose up to 255 relays; Serf's clients ask for at most 5, and each relay is a
     // datagram we send for one we received: more would make us an amplifier.
-    const relays = t.pick(Math.min(q.relayFactor, MAX_RELAY_FACTOR), (slot) => slot !== self && t.status(slot) === 0 && t.name(slot) !== q.sourceNode, this.#ctx.random);
-    for (const slot of relays) {
-      const e = t.endpoint(slot);
+    for (const e of gossip.randomAliveMembers(Math.min(q.relayFactor, MAX_RELAY_FACTOR), (member) => member !== q.sourceNode)) {
       gossip.sendUser({ host: e.host, port: e.port }, encodeRelay(q.addr, q.port, q.sourceNode, response), false, nowMs);
     }
   }

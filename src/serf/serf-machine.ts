@@ -28,6 +28,8 @@ import {
   encodeUserEvent,
 } from './messages.js';
 import { type SerfState, decodeSerfState, encodeSerfState } from './push-pull.js';
+import { Outbox } from '../gossip/outbox.js';
+import { TimerTokens } from '../gossip/timer-tokens.js';
 import { MAX_RUNNING_QUERIES, Queries, type IncomingQuery, type QueryOptions } from './queries.js';
 import { SerfMembers } from './serf-members.js';
 import { type Tags, decodeTags, encodeTags } from './tags.js';
@@ -56,8 +58,6 @@ export class SerfMachine {
   readonly clock = new LamportClock();
   readonly eventClock = new LamportClock();
   readonly queryClock = new LamportClock();
-  /** Serf-level drops by reason (gossip drops live in gossip.counters). */
-  readonly drops: Record<string, number> = {};
 
   readonly #name: string;
   readonly #ignoreOldEvents: boolean;
@@ -66,9 +66,8 @@ export class SerfMachine {
   readonly #internal: InternalQueries;
   readonly #joins = new Set<number>();
   #tags: Tags;
-  #outbox: SerfEffect[] = [];
-  #reapToken = 0;
-  #leaveToken = 0;
+  readonly #outbox = new Outbox<SerfEffect>();
+  readonly #tokens = new TimerTokens<'serfReap' | 'leaveBroadcastTimeout'>();
   #state: 'alive' | 'leaving' | 'left' = 'alive';
   #leaveIntentSent = false;
 
@@ -84,6 +83,8 @@ export class SerfMachine {
       random: options.random,
       ...(options.packetOverheadBytes !== undefined ? { packetOverheadBytes: options.packetOverheadBytes } : {}),
       localState: () => this.#localState(),
+      // Serf's reconnect tries failed members only: not those forced to leave, nor pruned ones.
+      mayReconnect: (name) => this.members.get(name)?.status === 'failed',
     });
     const ctx: SerfContext = {
       config: this.config,
@@ -91,9 +92,9 @@ export class SerfMachine {
       name: this.#name,
       random: options.random,
       tags: () => this.#tags,
-      emit: (effect) => this.#emit(effect),
-      timer: (timer, atMs) => this.#timer(timer, atMs),
-      drop: (reason) => this.#drop(reason),
+      emit: (effect) => this.#outbox.emit(effect),
+      timer: (timer, atMs) => this.#outbox.timer(timer, atMs),
+      drop: (reason) => this.#outbox.drop(reason),
     };
     this.#userEvents = new UserEvents(ctx, this.eventClock);
     this.#queries = new Queries(ctx, this.queryClock, (incoming, q, nowMs) => this.#internal.handle(incoming, q, nowMs));
@@ -112,10 +113,13 @@ export class SerfMachine {
     return this.#state !== 'alive';
   }
 
+  /** Serf-level drops by reason (gossip drops live in gossip.counters). */
+  get drops(): Readonly<Record<string, number>> {
+    return this.#outbox.drops;
+  }
+
   drain(): SerfEffect[] {
-    const out = this.#outbox;
-    this.#outbox = [];
-    return out;
+    return this.#outbox.drain();
   }
 
   start(nowMs: number): void {
@@ -123,7 +127,7 @@ export class SerfMachine {
     // memberlist announces the local node to Serf like any other (no event for it here).
     this.members.nodeJoin(this.#selfView(), this.#tags);
     this.#pump(nowMs);
-    this.#timer({ kind: 'serfReap', token: ++this.#reapToken }, nowMs + this.config.reapIntervalMs);
+    this.#outbox.timer({ kind: 'serfReap', token: this.#tokens.next('serfReap') }, nowMs + this.config.reapIntervalMs);
   }
 
   /** A push/pull join with one seed; on success we announce our join intent (§10.2). */
@@ -149,6 +153,21 @@ export class SerfMachine {
   }
 
   /**
+   * Serf's RemoveFailedNodePrune: a leave intent about another member, so a failed member goes
+   * to `left` everywhere (and is no longer reconnected); with `prune`, it is erased at once.
+   * An alive member refutes it. Returns whether the member was known here.
+   */
+  forceLeave(node: string, prune: boolean, nowMs: number): boolean {
+    const known = this.members.get(node) !== undefined;
+    const ltime = this.clock.time;
+    this.clock.increment();
+    this.#leaveIntent(ltime, node, prune, nowMs);
+    if (this.gossip.hasGossipTargets(nowMs)) this.gossip.broadcastUser(encodeLeaveIntent({ ltime, node, prune }));
+    this.#pump(nowMs);
+    return known;
+  }
+
+  /**
    * Graceful leave in Serf's order (§10.6): our leave intent first, and once it has gone out
    * (or after broadcastTimeoutMs) memberlist's dead{From = self}. Effect 'left' at the end.
    */
@@ -162,11 +181,11 @@ export class SerfMachine {
       this.#memberlistLeave(nowMs);
       return;
     }
-    const token = ++this.#leaveToken;
+    const token = this.#tokens.next('leaveBroadcastTimeout');
     this.gossip.broadcastUser(encodeLeaveIntent({ ltime, node: this.#name, prune: false }), () => {
       this.#leaveIntentSent = true;
     });
-    this.#timer({ kind: 'leaveBroadcastTimeout', token }, nowMs + this.config.broadcastTimeoutMs);
+    this.#outbox.timer({ kind: 'leaveBroadcastTimeout', token }, nowMs + this.config.broadcastTimeoutMs);
     this.#pump(nowMs);
   }
 
@@ -210,13 +229,9 @@ export class SerfMachine {
     return true;
   }
 
+  /** The local member as the gossip layer holds it (present from construction). */
   #selfView(): MemberView {
-    return this.gossip.members.view(this.#selfSlot());
-  }
-
-  /** Our slot in the gossip member table (present from construction). */
-  #selfSlot(): number {
-    return this.gossip.members.slotOf(this.#name);
+    return this.gossip.member(this.#name)!;
   }
 
   // ---- input, passed to the gossip machine ---------------------------------------------------
@@ -245,10 +260,10 @@ export class SerfMachine {
   handleTimer(timer: SerfTimer, nowMs: number): void {
     switch (timer.kind) {
       case 'serfReap':
-        if (timer.token !== this.#reapToken) return;
-        this.#timer({ kind: 'serfReap', token: ++this.#reapToken }, nowMs + this.config.reapIntervalMs);
+        if (!this.#tokens.isCurrent('serfReap', timer.token)) return;
+        this.#outbox.timer({ kind: 'serfReap', token: this.#tokens.next('serfReap') }, nowMs + this.config.reapIntervalMs);
         for (const e of this.members.reap(nowMs, this.config.reconnectWindowMs, this.config.tombstoneTimeoutMs, this.config.recentIntentTimeoutMs)) {
-          this.#emit({ type: 'member', ...e });
+          this.#outbox.emit({ type: 'member', ...e });
         }
         return;
       case 'queryTimeout':
@@ -258,7 +273,7 @@ export class SerfMachine {
         this.#userEvents.handleFlush(timer.token, nowMs);
         return;
       case 'leaveBroadcastTimeout':
-        if (timer.token === this.#leaveToken && this.#state === 'leaving') this.#memberlistLeave(nowMs);
+        if (this.#tokens.isCurrent('leaveBroadcastTimeout', timer.token) && this.#state === 'leaving') this.#memberlistLeave(nowMs);
         return;
       default:
         this.gossip.handleTimer(timer, nowMs);
@@ -283,11 +298,11 @@ export class SerfMachine {
             this.#mergeRemoteState(effect.state, effect.join, nowMs);
             break;
           case 'conflict':
-            this.#emit(effect);
+            this.#outbox.emit(effect);
             if (effect.known.name === this.#name) this.#resolveConflict(nowMs);
             break;
           default:
-            this.#emit(effect);
+            this.#outbox.emit(effect);
         }
       }
     }
@@ -301,12 +316,12 @@ export class SerfMachine {
   #memberChange(change: 'join' | 'update' | 'leave', view: MemberView, nowMs: number): void {
     if (change === 'leave') {
       const event = this.members.nodeLeave(view.name, nowMs, view.status === 'left');
-      if (event) this.#emit({ type: 'member', ...event });
+      if (event) this.#outbox.emit({ type: 'member', ...event });
       return;
     }
     const tags = this.#decodeTags(view.meta);
     const event = change === 'join' ? this.members.nodeJoin(view, tags) : this.members.nodeUpdate(view, tags);
-    if (event) this.#emit({ type: 'member', ...event });
+    if (event) this.#outbox.emit({ type: 'member', ...event });
   }
 
   #decodeTags(meta: Uint8Array): Record<string, string> {
@@ -314,7 +329,7 @@ export class SerfMachine {
       return decodeTags(meta);
     } catch (err) {
       if (!(err instanceof DecodeError)) throw err;
-      this.#drop('malformedTags');
+      this.#outbox.drop('malformedTags');
       return {};
     }
   }
@@ -354,13 +369,13 @@ export class SerfMachine {
           break;
         }
         default:
-          this.#drop('unknownSerfType');
+          this.#outbox.drop('unknownSerfType');
       }
       // Copy: the payload may be a view into a packet buffer.
       if (rebroadcast) this.gossip.broadcastUser(payload.slice());
     } catch (err) {
       if (!(err instanceof DecodeError)) throw err;
-      this.#drop('malformedSerfMessage');
+      this.#outbox.drop('malformedSerfMessage');
     }
   }
 
@@ -368,7 +383,7 @@ export class SerfMachine {
   #leaveIntent(ltime: bigint, node: string, prune: boolean, nowMs: number): boolean {
     this.clock.witness(ltime);
     const { verdict, event } = this.members.leaveIntent(node, ltime, prune, this.#state === 'alive', nowMs);
-    if (event) this.#emit({ type: 'member', ...event });
+    if (event) this.#outbox.emit({ type: 'member', ...event });
     if (verdict === 'refute') this.#broadcastJoin(nowMs);
     return verdict === 'rebroadcast';
   }
@@ -376,7 +391,7 @@ export class SerfMachine {
   /** Serf's handleNodeJoinIntent; returns whether to rebroadcast. */
   #joinIntent(node: string, ltime: bigint, nowMs: number): boolean {
     const { rebroadcast, event } = this.members.joinIntent(node, ltime, nowMs);
-    if (event) this.#emit({ type: 'member', ...event });
+    if (event) this.#outbox.emit({ type: 'member', ...event });
     return rebroadcast;
   }
 
@@ -411,7 +426,7 @@ export class SerfMachine {
 
   #memberlistLeave(nowMs: number): void {
     this.#state = 'left';
-    this.#leaveToken++;
+    this.#tokens.next('leaveBroadcastTimeout'); // a pending broadcast timeout is stale now
     this.gossip.leave(nowMs);
     this.#pump(nowMs);
   }
@@ -433,7 +448,7 @@ export class SerfMachine {
   /** Serf's MergeRemoteState (§10.4). */
   #mergeRemoteState(bytes: Uint8Array, join: boolean, nowMs: number): void {
     if (bytes[0] !== SerfType.pushPull) {
-      this.#drop('badRemoteState');
+      this.#outbox.drop('badRemoteState');
       return;
     }
     let state: SerfState;
@@ -441,7 +456,7 @@ export class SerfMachine {
       state = decodeSerfState(bytes.subarray(1));
     } catch (err) {
       if (!(err instanceof DecodeError)) throw err;
-      this.#drop('malformedRemoteState');
+      this.#outbox.drop('malformedRemoteState');
       return;
     }
     if (state.ltime > 0n) this.clock.witness(state.ltime - 1n);
@@ -465,19 +480,5 @@ export class SerfMachine {
     for (const at of state.events) {
       for (const e of at.events) this.#userEvents.receive({ ltime: at.ltime, name: e.name, payload: e.payload, coalesce: false }, nowMs);
     }
-  }
-
-  // ---- output --------------------------------------------------------------------------------
-
-  #timer(timer: SerfTimer, atMs: number): void {
-    this.#emit({ type: 'timer', timer, atMs });
-  }
-
-  #emit(effect: SerfEffect): void {
-    this.#outbox.push(effect);
-  }
-
-  #drop(reason: string): void {
-    this.drops[reason] = (this.drops[reason] ?? 0) + 1;
   }
 }

@@ -3,7 +3,7 @@
  * and a simulated network. One seed reproduces one run.
  */
 import { type Address, addressKey } from '../gossip/address.js';
-import { DecodeError } from '../gossip/codec/msgpack.js';
+import { DecodeError, TruncatedError } from '../gossip/codec/decode-error.js';
 import { parseStream } from '../gossip/codec/stream.js';
 import { type GossipConfig } from '../gossip/config.js';
 import { type Effect, GossipMachine } from '../gossip/machine.js';
@@ -160,6 +160,23 @@ export class SimWorld {
     this.#flush(node);
   }
 
+  /** Serf layer: `name` forces `subject` to leave (Serf's force-leave). */
+  forceLeave(name: string, subject: string, prune = false): void {
+    const node = this.#get(name);
+    this.#serfOf(node).forceLeave(subject, prune, this.nowMs);
+    this.#flush(node);
+  }
+
+  /** Restarts a crashed node with no seed: alone until someone contacts it. */
+  restartAlone(name: string): void {
+    const node = this.#get(name);
+    node.life++;
+    node.up = true;
+    node.left = false;
+    this.#install(node);
+    this.#boot(node, undefined);
+  }
+
   /** Serf layer: the status `observer` holds for `subject`. */
   serfStatusOf(observer: string, subject: string): string | undefined {
     return this.#serfOf(this.#get(observer)).members.get(subject)?.status;
@@ -310,7 +327,7 @@ export class SimWorld {
           let reply: Uint8Array | null;
           try {
             const parsed = parseStream(effect.bytes, this.config.maxStreamBytes);
-            if (parsed.status !== 'complete') throw new DecodeError('incomplete stream');
+            if (parsed.status !== 'complete') throw new TruncatedError('incomplete stream');
             reply = this.#driver(target).handleStreamRequest(node.address, parsed.message, this.nowMs);
           } catch (err) {
             if (!(err instanceof DecodeError)) throw err;

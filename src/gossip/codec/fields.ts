@@ -3,10 +3,11 @@
  * a missing key or nil is the zero value, unknown keys are ignored, a value of the wrong type or
  * out of the Go type's range is an error.
  */
-import { DecodeError, Writer, decodeValue, text, type MsgMap, type MsgValue } from './msgpack.js';
+import { DecodeError } from './decode-error.js';
+import { Writer, decodeValue, text, type MsgMap, type MsgValue } from './msgpack.js';
 
 export function asMap(value: MsgValue, what: string): MsgMap {
-  if (!(value instanceof Map)) throw new DecodeError(`${what} is not a msgpack map`);
+  if (!(value instanceof Map)) throw new DecodeError(`${what} is not a msgpack map`, 'field');
   return value;
 }
 
@@ -25,7 +26,7 @@ export function decodeStruct(body: Uint8Array, what: string, elementBudget?: num
 function uint(m: MsgMap, key: string, max: number): number {
   const v = m.get(key);
   if (v === undefined || v === null) return 0;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max) throw new DecodeError(`field ${key} is not an integer in [0, ${max}]`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max) throw new DecodeError(`field ${key} is not an integer in [0, ${max}]`, 'field');
   return v;
 }
 
@@ -36,7 +37,7 @@ export const u32 = (m: MsgMap, key: string) => uint(m, key, 0xffffffff);
 export const int = (m: MsgMap, key: string) => {
   const v = m.get(key);
   if (v === undefined || v === null) return 0;
-  if (typeof v !== 'number' || !Number.isInteger(v)) throw new DecodeError(`field ${key} is not an integer`);
+  if (typeof v !== 'number' || !Number.isInteger(v)) throw new DecodeError(`field ${key} is not an integer`, 'field');
   return v;
 };
 
@@ -46,7 +47,7 @@ export function u64(m: MsgMap, key: string): bigint {
   if (v === undefined || v === null) return 0n;
   if (typeof v === 'number' && Number.isInteger(v) && v >= 0) return BigInt(v);
   if (typeof v === 'bigint' && v >= 0n && v <= 0xffffffffffffffffn) return v;
-  throw new DecodeError(`field ${key} is not an unsigned 64-bit integer`);
+  throw new DecodeError(`field ${key} is not an unsigned 64-bit integer`, 'field');
 }
 
 export function bool(m: MsgMap, key: string): boolean {
@@ -54,13 +55,13 @@ export function bool(m: MsgMap, key: string): boolean {
   if (v === undefined || v === null) return false;
   if (typeof v === 'boolean') return v;
   if (v === 0 || v === 1) return v === 1;
-  throw new DecodeError(`field ${key} is not a bool`);
+  throw new DecodeError(`field ${key} is not a bool`, 'field');
 }
 
 export function str(m: MsgMap, key: string): string {
   const v = m.get(key);
   if (v === undefined || v === null) return '';
-  if (!(v instanceof Uint8Array)) throw new DecodeError(`field ${key} is not a string`);
+  if (!(v instanceof Uint8Array)) throw new DecodeError(`field ${key} is not a string`, 'field');
   return text(v);
 }
 
@@ -68,6 +69,6 @@ export function str(m: MsgMap, key: string): string {
 export function bytes(m: MsgMap, key: string): Uint8Array | null {
   const v = m.get(key);
   if (v === undefined || v === null) return null;
-  if (!(v instanceof Uint8Array)) throw new DecodeError(`field ${key} is not bytes`);
+  if (!(v instanceof Uint8Array)) throw new DecodeError(`field ${key} is not bytes`, 'field');
   return v;
 }

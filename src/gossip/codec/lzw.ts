@@ -6,7 +6,7 @@
  * `hi` is the code implied by the next emission (encoder) or the next entry to define (decoder);
  * the width grows when `hi` reaches 2^width, as in Go.
  */
-import { BudgetExceededError, DecodeError } from './msgpack.js';
+import { BudgetExceededError, DecodeError, TruncatedError } from './decode-error.js';
 
 const CLEAR = 256;
 const EOF = 257;
@@ -121,7 +121,7 @@ export function lzwDecompress(input: Uint8Array, maxOutputBytes: number): Uint8A
   let pos = 0;
   for (;;) {
     while (count < width) {
-      if (pos >= input.length) throw new DecodeError('LZW input ends without EOF');
+      if (pos >= input.length) throw new TruncatedError('LZW input ends without EOF');
       bits |= input[pos++]! << count;
       count += 8;
     }
@@ -138,7 +138,7 @@ export function lzwDecompress(input: Uint8Array, maxOutputBytes: number): Uint8A
     if (code === EOF) return out.slice(0, n);
     // code === hi is the KwKwK case: the last expansion followed by its own first byte.
     const kwk = code === hi;
-    if (!(code < CLEAR || (code > EOF && code < hi) || (kwk && last >= 0))) throw new DecodeError('LZW code out of range');
+    if (!(code < CLEAR || (code > EOF && code < hi) || (kwk && last >= 0))) throw new DecodeError('LZW code out of range', 'malformed');
     const source = kwk ? last : code;
     const len = (source < CLEAR ? 1 : length[source]!) + (kwk ? 1 : 0);
     if (n + len > out.length) {

@@ -3,7 +3,8 @@
  * byte-wise sorted order Go emits, so our bytes equal a Go member's for the same message.
  */
 import { asMap, bool, bytes, decodeStruct, encodeTyped, int, str, u16, u32, u8 } from './fields.js';
-import { DecodeError, Writer, decodeValue, type MsgMap } from './msgpack.js';
+import { DecodeError } from './decode-error.js';
+import { Writer, decodeValue, type MsgMap } from './msgpack.js';
 
 export const MessageType = {
   ping: 0,
@@ -235,7 +236,7 @@ export function decodeCompress(b: Uint8Array): Compress & { end: number } {
 
 export function decodePushNodeState(m: MsgMap): PushNodeState {
   const state = int(m, 'State');
-  if (state < 0 || state > 3) throw new DecodeError(`push/pull node state ${state} is unknown`);
+  if (state < 0 || state > 3) throw new DecodeError(`push/pull node state ${state} is unknown`, 'unknown-type');
   return {
     name: str(m, 'Name'),
     addr: bytes(m, 'Addr') ?? EMPTY,

@@ -8,19 +8,10 @@
  * a caller turns them into text only for fields that are Go strings.
  */
 
-export class DecodeError extends Error {
-  override readonly name: string = 'DecodeError';
-}
+import { BudgetExceededError, DecodeError, TruncatedError } from './decode-error.js';
 
-/** The input is over a budget (a size, a count, an expansion): counted apart from malformed input. */
-export class BudgetExceededError extends DecodeError {
-  override readonly name = 'BudgetExceededError';
-}
-
-/** The input ended inside a value: on a stream, wait for more bytes; on a packet, drop it. */
-export class TruncatedError extends DecodeError {
-  override readonly name = 'TruncatedError';
-}
+// The decode errors' home is decode-error.ts; re-exported here for the codec's callers.
+export { BudgetExceededError, DecodeError, type DecodeErrorReason, TruncatedError } from './decode-error.js';
 
 export type MsgValue = null | boolean | number | bigint | Uint8Array | MsgValue[] | MsgMap;
 /** A decoded map: keys are raw strings turned into text (Go field names, tag names). */
@@ -88,7 +79,7 @@ export class Reader {
 
   /** Decodes one value. */
   value(depth = 0): MsgValue {
-    if (depth > MAX_DEPTH) throw new DecodeError('msgpack nesting too deep');
+    if (depth > MAX_DEPTH) throw new DecodeError('msgpack nesting too deep', 'too-deep');
     const b = this.u8();
     if (b <= 0x7f) return b;
     if (b >= 0xe0) return b - 0x100;
@@ -168,7 +159,7 @@ export class Reader {
         return this.#map(this.u32(), depth);
       default:
         // 0xc1 (never used) and the ext family (go-msgpack with WriteExt=false never sends them).
-        throw new DecodeError(`unsupported msgpack type 0x${b.toString(16)}`);
+        throw new DecodeError(`unsupported msgpack type 0x${b.toString(16)}`, 'unknown-type');
     }
   }
 
@@ -199,7 +190,7 @@ export class Reader {
     const out: MsgMap = new Map();
     for (let i = 0; i < n; i++) {
       const key = this.value(depth + 1);
-      if (!(key instanceof Uint8Array)) throw new DecodeError('msgpack map key is not a string');
+      if (!(key instanceof Uint8Array)) throw new DecodeError('msgpack map key is not a string', 'malformed');
       out.set(keyText(key), this.value(depth + 1));
     }
     return out;

@@ -5,7 +5,7 @@
 import { crc32 } from './crc32.js';
 import { lzwCompress, lzwDecompress } from './lzw.js';
 import { MessageType, decodeCompress, encodeCompress } from './messages.js';
-import { DecodeError } from './msgpack.js';
+import { DecodeError, TruncatedError } from './decode-error.js';
 
 /** One message from a packet: its type byte and the bytes after it. */
 export interface PacketMessage {
@@ -23,15 +23,16 @@ const MAX_NESTING = 4;
 
 /**
  * Unpacks a datagram into its messages, in order. Verifies a top-level CRC. Throws
- * DecodeError for a bad CRC, a malformed compound or compress, or nesting deeper than 4; a
- * compound whose lengths overrun the packet keeps its complete parts and reports `truncated`.
+ * DecodeError for a bad CRC (reason `crc`), a malformed compound or compress, or nesting deeper
+ * than 4 (`too-deep`); a compound whose lengths overrun the packet keeps its complete parts and
+ * reports `truncated`.
  */
 export function unpackPacket(bytes: Uint8Array): { messages: PacketMessage[]; truncated: boolean } {
   let payload = bytes;
   if (payload.length >= 5 && payload[0] === MessageType.hasCrc) {
     const expected = ((payload[1]! << 24) | (payload[2]! << 16) | (payload[3]! << 8) | payload[4]!) >>> 0;
     payload = payload.subarray(5);
-    if (crc32(payload) !== expected) throw new DecodeError('CRC mismatch');
+    if (crc32(payload) !== expected) throw new DecodeError('CRC mismatch', 'crc');
   }
   const messages: PacketMessage[] = [];
   const state = { truncated: false, expandedBytes: 0 };
@@ -40,14 +41,14 @@ export function unpackPacket(bytes: Uint8Array): { messages: PacketMessage[]; tr
 }
 
 function unpack(bytes: Uint8Array, depth: number, out: PacketMessage[], state: { truncated: boolean; expandedBytes: number }): void {
-  if (bytes.length === 0) throw new DecodeError('empty message');
-  if (depth > MAX_NESTING) throw new DecodeError('messages nested too deep');
+  if (bytes.length === 0) throw new DecodeError('empty message', 'malformed');
+  if (depth > MAX_NESTING) throw new DecodeError('messages nested too deep', 'too-deep');
   const type = bytes[0]!;
   if (type === MessageType.compound) {
-    if (bytes.length < 2) throw new DecodeError('truncated compound header');
+    if (bytes.length < 2) throw new TruncatedError('truncated compound header');
     const count = bytes[1]!;
     let offset = 2 + count * 2;
-    if (offset > bytes.length) throw new DecodeError('truncated compound lengths');
+    if (offset > bytes.length) throw new TruncatedError('truncated compound lengths');
     for (let i = 0; i < count; i++) {
       const len = (bytes[2 + i * 2]! << 8) | bytes[3 + i * 2]!;
       if (offset + len > bytes.length) {
@@ -61,13 +62,13 @@ function unpack(bytes: Uint8Array, depth: number, out: PacketMessage[], state: {
   }
   if (type === MessageType.compress) {
     const c = decodeCompress(bytes.subarray(1));
-    if (c.algo !== 0) throw new DecodeError(`unknown compression algorithm ${c.algo}`);
+    if (c.algo !== 0) throw new DecodeError(`unknown compression algorithm ${c.algo}`, 'unknown-type');
     const plain = lzwDecompress(c.buf, MAX_PACKET_BYTES - state.expandedBytes);
     state.expandedBytes += plain.length;
     unpack(plain, depth + 1, out, state);
     return;
   }
-  if (type === MessageType.hasCrc) throw new DecodeError('CRC header below the top level');
+  if (type === MessageType.hasCrc) throw new DecodeError('CRC header below the top level', 'malformed');
   out.push({ type, body: bytes.subarray(1) });
 }
 

@@ -6,7 +6,8 @@
  */
 import { asMap } from './fields.js';
 import { MessageType, decodePushPullHeader } from './messages.js';
-import { BudgetExceededError, DecodeError, Reader, TruncatedError } from './msgpack.js';
+import { BudgetExceededError, DecodeError } from './decode-error.js';
+import { Reader } from './msgpack.js';
 
 /** Most node states one push/pull may carry (memberlist has no limit; 65 536 members is far past any real cluster). */
 export const MAX_PUSH_PULL_NODES = 65_536;
@@ -101,7 +102,7 @@ export class StreamFramer {
           this.#phase = 'values';
           break;
         default:
-          throw new DecodeError(`unexpected stream message type ${this.#type}`);
+          throw new DecodeError(`unexpected stream message type ${this.#type}`, 'unknown-type');
       }
     }
     if (this.#phase === 'header' && !this.#header()) return -1;
@@ -117,7 +118,7 @@ export class StreamFramer {
     try {
       header = asMap(r.value(), 'stream message header');
     } catch (err) {
-      if (!(err instanceof TruncatedError)) throw err;
+      if (!(err instanceof DecodeError && err.reason === 'truncated')) throw err;
       if (this.#length - 1 > MAX_HEADER_BYTES) throw new BudgetExceededError('stream message header is too long');
       return false;
     }
@@ -130,7 +131,7 @@ export class StreamFramer {
       this.#tail = userStateLen;
     } else {
       const len = header.get('UserMsgLen');
-      if (typeof len !== 'number' || !Number.isInteger(len) || len < 0 || len > this.maxBytes) throw new DecodeError('bad user message length');
+      if (typeof len !== 'number' || !Number.isInteger(len) || len < 0 || len > this.maxBytes) throw new DecodeError('bad user message length', 'field');
       this.#tail = len;
     }
     this.#at = r.offset;
@@ -157,13 +158,13 @@ export class StreamFramer {
       }
       const size = valueHeader(b, at, end);
       if (size < 0) break;
-      if (top === 0 && this.#mapsOnly && !headerIsMap) throw new DecodeError('a push/pull node state is not a map');
+      if (top === 0 && this.#mapsOnly && !headerIsMap) throw new DecodeError('a push/pull node state is not a map', 'field');
       stack[top]!--;
       at += size;
       if (headerItems > 0) {
         // Each item takes at least a byte: more than the limit leaves room for can never arrive.
         if (headerItems > this.maxBytes - at) throw new BudgetExceededError('msgpack length exceeds the stream limit');
-        if (stack.length >= MAX_DEPTH) throw new DecodeError('msgpack nesting too deep');
+        if (stack.length >= MAX_DEPTH) throw new DecodeError('msgpack nesting too deep', 'too-deep');
         stack.push(headerItems);
       }
       if (headerRaw > 0) {
@@ -250,7 +251,7 @@ function valueHeader(b: Uint8Array, at: number, end: number): number {
       return 1 + n;
     }
     default:
-      throw new DecodeError(`unsupported msgpack type 0x${t.toString(16)}`);
+      throw new DecodeError(`unsupported msgpack type 0x${t.toString(16)}`, 'unknown-type');
   }
 }
 

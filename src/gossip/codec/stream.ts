@@ -21,7 +21,8 @@ import {
   type PushNodeState,
   type PushPullHeader,
 } from './messages.js';
-import { DecodeError, Reader } from './msgpack.js';
+import { DecodeError, TruncatedError } from './decode-error.js';
+import { Reader } from './msgpack.js';
 import { MAX_PUSH_PULL_NODES, StreamFramer } from './stream-framer.js';
 
 export type StreamMessage =
@@ -62,13 +63,13 @@ export function parseStream(bytes: Uint8Array, maxBytes: number): StreamParse {
 export function decodeStreamMessage(bytes: Uint8Array, maxBytes: number): Extract<StreamParse, { status: 'complete' }> {
   if (bytes[0] === MessageType.compress) {
     const c = decodeCompress(bytes.subarray(1));
-    if (c.algo !== 0) throw new DecodeError(`unknown compression algorithm ${c.algo}`);
+    if (c.algo !== 0) throw new DecodeError(`unknown compression algorithm ${c.algo}`, 'unknown-type');
     const limit = Math.min(maxBytes, Math.max(MIN_EXPANSION_BYTES, c.buf.length * MAX_COMPRESSION_RATIO));
     const plain = lzwDecompress(c.buf, limit);
-    if (plain[0] === MessageType.compress) throw new DecodeError('nested compression on a stream');
+    if (plain[0] === MessageType.compress) throw new DecodeError('nested compression on a stream', 'too-deep');
     // Inside a complete compress envelope the message must be whole: a short one can never grow.
     const inner = new StreamFramer(maxBytes).push(plain);
-    if (inner === null) throw new DecodeError('compressed stream message is truncated');
+    if (inner === null) throw new TruncatedError('compressed stream message is truncated');
     return { message: decodePlain(inner), status: 'complete', compressed: true, length: 1 + c.end };
   }
   return { message: decodePlain(bytes), status: 'complete', compressed: false, length: bytes.length };
@@ -81,14 +82,14 @@ function decodePlain(bytes: Uint8Array): StreamMessage {
       const header = decodePushPullHeader(asMap(r.value(), 'push/pull header'));
       const remaining = r.remaining - header.userStateLen;
       if (header.nodes < 0 || header.nodes > MAX_PUSH_PULL_NODES || header.nodes * MIN_NODE_STATE_BYTES > remaining) {
-        throw new DecodeError('push/pull declares more node states than its bytes hold');
+        throw new DecodeError('push/pull declares more node states than its bytes hold', 'malformed');
       }
       const states: PushNodeState[] = [];
       for (let i = 0; i < header.nodes; i++) {
         // The element budget is per state, and a bad state stops the rest before they cost anything.
         r.setElementBudget(NODE_STATE_ELEMENT_BUDGET);
         const state = decodePushNodeState(asMap(r.value(), 'push/pull node state'));
-        if (state.name === '') throw new DecodeError('push/pull node state without a name');
+        if (state.name === '') throw new DecodeError('push/pull node state without a name', 'field');
         states.push(state);
       }
       return { type: 'pushPull', header, states, userState: r.raw(header.userStateLen) };
@@ -100,12 +101,12 @@ function decodePlain(bytes: Uint8Array): StreamMessage {
     case MessageType.user: {
       const m = asMap(r.value(), 'user message header');
       const len = m.get('UserMsgLen');
-      if (typeof len !== 'number' || !Number.isInteger(len) || len < 0) throw new DecodeError('bad user message length');
+      if (typeof len !== 'number' || !Number.isInteger(len) || len < 0) throw new DecodeError('bad user message length', 'field');
       return { type: 'user', payload: r.raw(len) };
     }
     case MessageType.err:
       return { type: 'err', error: decodeErr(bytes.subarray(1)) };
     default:
-      throw new DecodeError(`unexpected stream message type ${bytes[0]}`);
+      throw new DecodeError(`unexpected stream message type ${bytes[0]}`, 'unknown-type');
   }
 }
