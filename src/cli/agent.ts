@@ -7,14 +7,18 @@ import { once } from 'node:events';
 import type { Server } from 'node:http';
 import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
-import { pino } from 'pino';
+import type { LevelWithSilent } from 'pino';
 import type { ProfileName } from '../gossip/config.js';
 import { GossipNode, type GossipNodeOptions, parseHostPort } from '../io/gossip-node.js';
 import { KEY_HASHES, type KeyHash, PLACEMENTS, type Placement } from '../partition/options.js';
 import { Ring } from '../ring/ring.js';
 import { agentHttpServer, memberJson, payloadJson } from './agent-http.js';
 import { parseDuration } from './duration.js';
+import { eventHandlersFromFlags } from './event-handlers.js';
 import { httpToken, isLoopback, parseHttpAddress } from './http-flags.js';
+import { rpcFlags, startAgentRpc } from './rpc/agent-rpc.js';
+import { createAgentLogger } from './rpc/log-hub.js';
+import type { RpcServer } from './rpc/server.js';
 import { UsageError, integerFlag } from './usage.js';
 
 export const agentHelp = `Usage: swimring agent --name NAME [options]
@@ -44,6 +48,14 @@ Options:
   --dead-node-reclaim-time D  a member failed this long may rejoin from another
                        address (default 0: not until it is reaped)
   --replay             deliver user events sent before we joined
+  --event-handler [FILTER=]SCRIPT  run SCRIPT with /bin/sh for events, as serf agent's
+                       -event-handler: FILTER is member-join, member-leave, member-failed,
+                       member-update, member-reap, user, user:NAME, query, query:NAME, * or a
+                       comma-separated list (none: every event); repeatable. Serf's SERF_*
+                       environment and stdin; a query's answer is the script's output. One
+                       at a time, in order; e.g. --event-handler 'query:ping=echo pong'
+  --event-handler-timeout D  kill a member or user event's handler after D (default 5m; a
+                       query's handler is killed at the query's deadline)
 
 Ring (on with --partitions; prints acquire/release/promote/demote lines for this member):
   --partitions P       fixed number of partitions (turns the ring on)
@@ -58,6 +70,11 @@ Ring (on with --partitions; prints acquire/release/promote/demote lines for this
   --handoff            keep serving a lost partition until its new holder is ready; a gained
                        partition is ready after POST /ready?partition=P (or --ready-after)
   --ready-after D      with --handoff: consider a gained partition loaded after this long
+  --rpc-addr H:P       Serf's RPC protocol (what the 'serf' CLI and Serf's RPC clients
+                       speak: serf members -rpc-addr=H:P, ...); default 127.0.0.1:7373, as
+                       serf agent; if that default is taken the agent warns and runs without
+                       RPC. '' or off turns it off
+  --rpc-auth KEY       RPC clients must authenticate with KEY (serf -rpc-auth=KEY)
   --log-level LEVEL    fatal, error, warn, info (default), debug, trace or silent
   -h, --help           show this help`;
 
@@ -81,6 +98,8 @@ export async function agentCommand(argv: string[]): Promise<void> {
       'tombstone-timeout': { type: 'string' },
       'dead-node-reclaim-time': { type: 'string' },
       replay: { type: 'boolean', default: false },
+      'event-handler': { type: 'string', multiple: true, default: [] },
+      'event-handler-timeout': { type: 'string' },
       partitions: { type: 'string' },
       replicas: { type: 'string' },
       hash: { type: 'string' },
@@ -90,6 +109,8 @@ export async function agentCommand(argv: string[]): Promise<void> {
       'watch-tag': { type: 'string', multiple: true, default: [] },
       handoff: { type: 'boolean', default: false },
       'ready-after': { type: 'string' },
+      'rpc-addr': { type: 'string' },
+      'rpc-auth': { type: 'string' },
       'log-level': { type: 'string', default: 'info' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -101,7 +122,9 @@ export async function agentCommand(argv: string[]): Promise<void> {
   if (values.name === undefined) throw new UsageError('--name is required');
   const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
   if (!levels.includes(values['log-level'])) throw new UsageError(`--log-level must be one of ${levels.join(', ')}`);
-  const logger = pino({ level: values['log-level'] }, pino.destination(2));
+  // stderr at --log-level; every line also to the RPC monitors (src/cli/rpc/log-hub.ts).
+  const { logger, logs } = createAgentLogger(values['log-level'] as LevelWithSilent);
+  const rpcAddr = rpcFlags(values['rpc-addr'], values['rpc-auth']);
   const http = values.http === undefined ? undefined : parseHttpAddress(values.http);
   const token = httpToken(values['http-token'], values['http-token-file']);
   if (token !== undefined && http === undefined) throw new UsageError('--http-token needs --http');
@@ -111,6 +134,8 @@ export async function agentCommand(argv: string[]): Promise<void> {
     if (isIP(advertise.host) === 0) throw new UsageError(`--advertise must be an IP address and port, got ${JSON.stringify(values.advertise)}`);
   }
   for (const seed of values.join) parseHostPort('join', seed, 7946);
+  // Checked before anything binds, too; attached to the node once it exists.
+  const eventHandlers = eventHandlersFromFlags(values['event-handler'], values['event-handler-timeout'], logger);
   const tags: Record<string, string> = {};
   for (const tag of values.tag) {
     const eq = tag.indexOf('=');
@@ -167,6 +192,8 @@ export async function agentCommand(argv: string[]): Promise<void> {
           joining: values.join.length > 0,
         });
   const node = ring ? ring.node : await GossipNode.create(nodeOptions);
+  // --event-handler: the node's events to the handler scripts (src/cli/event-handlers.ts).
+  eventHandlers?.attach(node);
   const print = (event: string, fields: Record<string, unknown>) => process.stdout.write(`${JSON.stringify({ event, ...fields })}\n`);
   for (const event of ['member-join', 'member-update', 'member-leave', 'member-failed', 'member-reap'] as const) node.on(event, (m) => print(event, memberJson(m)));
   node.on('event', (e) => print('user-event', { name: e.name, ltime: String(e.ltime), coalesce: e.coalesce, ...payloadJson(e.payload) }));
@@ -221,32 +248,44 @@ export async function agentCommand(argv: string[]): Promise<void> {
       logger.warn({ http: `${http.host}:${http.port}` }, '--http listens beyond loopback with no --http-token: anyone who can reach it can send events, run queries and use the proxy');
     }
   }
+  // --rpc-addr: Serf's RPC protocol (src/cli/rpc/); its `leave` is the graceful leave below.
+  let rpc: RpcServer | null = null;
+  if (rpcAddr) {
+    try {
+      rpc = await startAgentRpc(rpcAddr, { node, logger, logs, join: (seeds, o) => (ring ?? node).join(seeds, o), leave: () => stopping ?? stop('RPC leave') });
+    } catch (err) {
+      server?.close();
+      await (ring ?? node).close();
+      throw err;
+    }
+  }
   const httpAddress = server?.address();
   const httpField = httpAddress && typeof httpAddress === 'object' ? { http: `${httpAddress.address}:${httpAddress.port}` } : {};
-  print('started', { name: values.name, address: `${node.address.host}:${node.address.port}`, ...httpField });
+  print('started', { name: values.name, address: `${node.address.host}:${node.address.port}`, ...httpField, ...(rpc ? { rpc: rpc.address } : {}) });
 
-  let stopping = false;
-  const stop = (signal: string) => {
+  let stopping: Promise<void> | undefined;
+  const stop = (signal: string): Promise<void> => {
     if (stopping) {
       logger.warn({ signal }, 'second signal: exiting now');
       process.exit(130);
     }
-    stopping = true;
     logger.info({ signal }, 'leaving the cluster');
-    void (ring ?? node)
+    stopping = (ring ?? node)
       .leave()
       .then(() => {
         print('left', { name: values.name });
         server?.close();
         server?.closeAllConnections();
+        void rpc?.close();
       })
       .catch((err: unknown) => {
         logger.error({ err }, 'leave failed');
         process.exitCode = 1;
       });
+    return stopping;
   };
-  process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
 
   const seeds = values.join;
   if (seeds.length > 0) {
