@@ -136,14 +136,23 @@ interface Result {
 function spawnAttacker(c: Cluster, attack: AttackName, ms: number): ChildProcess {
   const v = c.victim;
   const args = [
-    '--import', 'tsx', 'bench/attack/attacker.ts',
-    '--attack', attack,
-    '--gossip', `127.0.0.1:${v.port}`,
-    '--http', `127.0.0.1:${v.httpPort}`,
-    '--ms', String(ms),
-    '--members', c.agents.map((a) => `${a.name}=${a.port}`).join(','),
-    '--victim', v.name,
-    '--udp-rate', values['udp-rate'],
+    '--import',
+    'tsx',
+    'bench/attack/attacker.ts',
+    '--attack',
+    attack,
+    '--gossip',
+    `127.0.0.1:${v.port}`,
+    '--http',
+    `127.0.0.1:${v.httpPort}`,
+    '--ms',
+    String(ms),
+    '--members',
+    c.agents.map((a) => `${a.name}=${a.port}`).join(','),
+    '--victim',
+    v.name,
+    '--udp-rate',
+    values['udp-rate'],
     ...(values['udp-kinds'] ? ['--udp-kinds', values['udp-kinds']] : []),
   ];
   const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -297,8 +306,16 @@ function combine(rs: Result[]): Result {
     wrongDuring: Math.max(...rs.map((r) => r.wrongDuring)),
     rightAfter: rs.every((r) => r.rightAfter),
     recoverMs: rs.some((r) => r.recoverMs < 0) ? -1 : Math.max(...rs.map((r) => r.recoverMs)),
-    crashed: rs.map((r) => r.crashed).filter(Boolean).join(' | '),
-    eventsOk: rs.every((r) => r.eventsOk === 'yes') ? 'yes' : rs.map((r) => r.eventsOk).filter((e) => e !== 'yes').join(' | '),
+    crashed: rs
+      .map((r) => r.crashed)
+      .filter(Boolean)
+      .join(' | '),
+    eventsOk: rs.every((r) => r.eventsOk === 'yes')
+      ? 'yes'
+      : rs
+          .map((r) => r.eventsOk)
+          .filter((e) => e !== 'yes')
+          .join(' | '),
   };
 }
 
@@ -353,7 +370,22 @@ async function main(): Promise<void> {
   }
   const load1 = loadavg();
 
-  const header = ['victim', 'attack', '/health p50 ms', 'p99 ms', 'max ms', 'longest gap ms', 'fails / probes', 'fresh-conn p99 ms / fails / probes', 'idle RSS MiB', 'peak − idle MiB', 'end − idle MiB', 'members wrong during (samples)', 'members right after', 'verdict'];
+  const header = [
+    'victim',
+    'attack',
+    '/health p50 ms',
+    'p99 ms',
+    'max ms',
+    'longest gap ms',
+    'fails / probes',
+    'fresh-conn p99 ms / fails / probes',
+    'idle RSS MiB',
+    'peak − idle MiB',
+    'end − idle MiB',
+    'members wrong during (samples)',
+    'members right after',
+    'verdict',
+  ];
   const rows = results.map((r) => [
     r.mode,
     r.attack,
@@ -370,7 +402,10 @@ async function main(): Promise<void> {
     after(r),
     verdict(r),
   ]);
-  const detail = results.map((r) => `- **${r.mode} / ${r.attack}**: victim drops ${r.drops}; user events after the attack delivered: ${r.eventsOk}; membership events ${r.events}; attacker ${r.attacker}${r.freshErrors ? `; fresh-connection probe errors ${r.freshErrors}` : ''}${r.crashed ? `; **${r.crashed.replace(/\n/g, ' ')}**` : ''}`);
+  const detail = results.map(
+    (r) =>
+      `- **${r.mode} / ${r.attack}**: victim drops ${r.drops}; user events after the attack delivered: ${r.eventsOk}; membership events ${r.events}; attacker ${r.attacker}${r.freshErrors ? `; fresh-connection probe errors ${r.freshErrors}` : ''}${r.crashed ? `; **${r.crashed.replace(/\n/g, ' ')}**` : ''}`,
+  );
   const md = [
     '# Attack benchmark',
     '',
@@ -384,7 +419,10 @@ async function main(): Promise<void> {
     '',
     '## Attacks',
     '',
-    ...attacks.map((a) => `- **${a}**: ${ATTACK_DESCRIPTIONS[a]}${a === 'udp-flood' ? ` (${values['udp-rate']} datagrams/s${values['udp-kinds'] ? `; only kinds ${values['udp-kinds']}` : ''})` : ''}.`),
+    ...attacks.map(
+      (a) =>
+        `- **${a}**: ${ATTACK_DESCRIPTIONS[a]}${a === 'udp-flood' ? ` (${values['udp-rate']} datagrams/s${values['udp-kinds'] ? `; only kinds ${values['udp-kinds']}` : ''})` : ''}.`,
+    ),
     '',
     'The encrypted victim gets the same plaintext (it has no key to forge with): it must refuse it cheaply.',
     '',

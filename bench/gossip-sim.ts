@@ -55,7 +55,9 @@ const fmt = (ms: number | null) => (ms === null ? 'n/a' : (ms / 1000).toFixed(2)
 
 say('# Simulated gossip benchmarks (LAN profile)');
 say();
-say(`Machine: ${machineLine()}. The real GossipMachine and codec on a virtual clock; links 1–2 ms, no loss unless stated. Medians over seeds (20 for the join and failure rows up to 100 nodes, 5 for traffic, 3 at 1 000, one above).`);
+say(
+  `Machine: ${machineLine()}. The real GossipMachine and codec on a virtual clock; links 1–2 ms, no loss unless stated. Medians over seeds (20 for the join and failure rows up to 100 nodes, 5 for traffic, 3 at 1 000, one above).`,
+);
 say();
 
 const sizes = quick ? [10, 100] : [10, 100, 1000];
@@ -90,8 +92,24 @@ for (const n of sizes) {
     }
   }
   const floor = Math.ceil(Math.log(n) / Math.log(1 + lan.gossipNodes)) * lan.gossipIntervalMs;
-  convergence.push([n, fmt(median(join99)), fmt(median(join100)), fmt(floor), SERF_MODEL_S[n]!.toFixed(1), (median(join99) / 1000 / SERF_MODEL_S[n]!).toFixed(3), fmt(median(fail99)), fmt(median(fail100))]);
-  trafficRows.push([n, median(idle.map((x) => x.packets)).toFixed(2), median(idle.map((x) => x.bytes)).toFixed(0), median(churn.map((x) => x.packets)).toFixed(2), median(churn.map((x) => x.bytes)).toFixed(0), median(wallPerSimSecond).toFixed(1)]);
+  convergence.push([
+    n,
+    fmt(median(join99)),
+    fmt(median(join100)),
+    fmt(floor),
+    SERF_MODEL_S[n]!.toFixed(1),
+    (median(join99) / 1000 / SERF_MODEL_S[n]!).toFixed(3),
+    fmt(median(fail99)),
+    fmt(median(fail100)),
+  ]);
+  trafficRows.push([
+    n,
+    median(idle.map((x) => x.packets)).toFixed(2),
+    median(idle.map((x) => x.bytes)).toFixed(0),
+    median(churn.map((x) => x.packets)).toFixed(2),
+    median(churn.map((x) => x.bytes)).toFixed(0),
+    median(wallPerSimSecond).toFixed(1),
+  ]);
 }
 // The largest sizes: one seed, join and failure only. At 10 000 every node holds every member
 // (10⁸ records in one process, about 13 GB of heap); push/pull is off there: a full-state
@@ -100,22 +118,42 @@ for (const n of quick ? [] : [3000, 10000]) {
   const { w, names } = fresh(1, n, n >= 10000 ? { pushPullIntervalMs: 0 } : {});
   const { join, failure } = joinAndFailure(w, names);
   const model = SERF_MODEL_S[n];
-  convergence.push([n, fmt(join[0]), fmt(join[1]), fmt(Math.ceil(Math.log(n) / Math.log(1 + lan.gossipNodes)) * lan.gossipIntervalMs), model ? model.toFixed(1) : '-', model && join[0] !== null ? (join[0] / 1000 / model).toFixed(3) : '-', fmt(failure[0]), fmt(failure[1])]);
+  convergence.push([
+    n,
+    fmt(join[0]),
+    fmt(join[1]),
+    fmt(Math.ceil(Math.log(n) / Math.log(1 + lan.gossipNodes)) * lan.gossipIntervalMs),
+    model ? model.toFixed(1) : '-',
+    model && join[0] !== null ? (join[0] / 1000 / model).toFixed(3) : '-',
+    fmt(failure[0]),
+    fmt(failure[1]),
+  ]);
 }
 
 say('## Join and failure, seconds until 99.99 % / 100 % of nodes know');
 say();
-say('A join: one node joins a converged cluster through a random member. A failure: one node is killed. Rounds estimate: ⌈log₄ N⌉ synchronous gossip rounds of 200 ms with fanout 3 (not a lower bound: timers are staggered and news also rides on probes and acks). Serf model: Serf\'s published convergence simulation, 99.99 %.');
+say(
+  "A join: one node joins a converged cluster through a random member. A failure: one node is killed. Rounds estimate: ⌈log₄ N⌉ synchronous gossip rounds of 200 ms with fanout 3 (not a lower bound: timers are staggered and news also rides on probes and acks). Serf model: Serf's published convergence simulation, 99.99 %.",
+);
 say();
-say(table(['N', 'join 99.99 %', 'join 100 %', 'rounds estimate', 'Serf model 99.99 %', 'ours / Serf', 'failure 99.99 %', 'failure 100 %'], convergence));
+say(
+  table(
+    ['N', 'join 99.99 %', 'join 100 %', 'rounds estimate', 'Serf model 99.99 %', 'ours / Serf', 'failure 99.99 %', 'failure 100 %'],
+    convergence,
+  ),
+);
 say();
-say('N = 3 000 and 10 000: one seed each. At 10 000 the process holds 10⁸ member records (about 13 GB of heap with the columnar member table) and push/pull is off, so only gossip, probes and acks spread the news. The failure times are dominated by the suspicion timeout, which grows with log₁₀ N (16 s minimum at 10 000), not by dissemination.');
+say(
+  'N = 3 000 and 10 000: one seed each. At 10 000 the process holds 10⁸ member records (about 13 GB of heap with the columnar member table) and push/pull is off, so only gossip, probes and acks spread the news. The failure times are dominated by the suspicion timeout, which grows with log₁₀ N (16 s minimum at 10 000), not by dissemination.',
+);
 say();
 say('## Traffic per node per second (UDP, IP and UDP headers included)');
 say();
 say(table(['N', 'idle packets', 'idle bytes', 'churn packets', 'churn bytes', 'wall ms per simulated s (idle)'], trafficRows));
 say();
-say('Churn: a node crashes and the previous one restarts every 5 s. Datagrams only: push/pull anti-entropy adds one TCP exchange of the full member list per node per push/pull interval. Serf, measured on real agents: about 2.0 datagrams and 336 B per node per second idle.');
+say(
+  'Churn: a node crashes and the previous one restarts every 5 s. Datagrams only: push/pull anti-entropy adds one TCP exchange of the full member list per node per push/pull interval. Serf, measured on real agents: about 2.0 datagrams and 336 B per node per second idle.',
+);
 say();
 
 // False failures under loss.
@@ -168,7 +206,12 @@ for (const profile of ['local', 'lan'] as const) {
       }
       const victim = names[1 + Math.floor(w.random() * (n - 1))]!;
       w.crash(victim);
-      const [, all] = spread(w, () => names.filter((x) => x !== victim), (o) => w.statusOf(o, victim) === 'dead', 120_000);
+      const [, all] = spread(
+        w,
+        () => names.filter((x) => x !== victim),
+        (o) => w.statusOf(o, victim) === 'dead',
+        120_000,
+      );
       if (all !== null) failAll.push(all);
     }
     reachRows.push([profile, n, `${((100 * missed) / told).toFixed(2)} %`, fmt(median(failAll)), fmt(Math.max(...failAll))]);
@@ -176,7 +219,9 @@ for (const profile of ['local', 'lan'] as const) {
 }
 say('## Small clusters: news that missed a member, push/pull off');
 say();
-say('Each update is a tag change (an alive with a new incarnation); a member missed it if it did not have it 3 s later. Ideal: 0 %. Then one node is killed: seconds until every other member holds it dead (median and worst over the seeds).');
+say(
+  'Each update is a tag change (an alive with a new incarnation); a member missed it if it did not have it 3 s later. Ideal: 0 %. Then one node is killed: seconds until every other member holds it dead (median and worst over the seeds).',
+);
 say();
 say(table(['profile', 'N', 'updates missed', 'failure 100 % median', 'failure 100 % worst'], reachRows));
 say();
@@ -197,7 +242,12 @@ for (const [label, overrides] of [
     w.network.partition(addresses(names.slice(0, 3)), addresses(names.slice(3)));
     w.runFor(60_000);
     w.network.heal();
-    const [, all] = spread(w, () => names, (o) => names.every((x) => w.statusOf(o, x) === 'alive'), 300_000);
+    const [, all] = spread(
+      w,
+      () => names,
+      (o) => names.every((x) => w.statusOf(o, x) === 'alive'),
+      300_000,
+    );
     healS.push(all === null ? Infinity : all);
   }
   healRows.push([label, fmt(median(healS)), fmt(Math.max(...healS))]);

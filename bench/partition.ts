@@ -50,11 +50,21 @@ say();
   const floor = lookupsPerSecond(fnvOnly, keys, lookups);
   await settle();
   rows.push(['FNV-1a 32 mod P only (the floor)', '-', (floor.rate / 1e6).toFixed(1), '1.00', floor.gcs]);
-  for (const [hash, placement] of [['fnv1a32', 'jump'], ['fnv1a64', 'jump'], ['fnv1a32', 'rendezvous']] as [KeyHash, Placement][]) {
+  for (const [hash, placement] of [
+    ['fnv1a32', 'jump'],
+    ['fnv1a64', 'jump'],
+    ['fnv1a32', 'rendezvous'],
+  ] as [KeyHash, Placement][]) {
     const t = createPartitionTable({ members, partitions: 2056, replicas: 3, hash, placement });
     const r = lookupsPerSecond((key) => t.membersForKey(key).length, keys, lookups);
     await settle();
-    rows.push([`membersForKey, ${hash}, ${placement}`, 'P 2056, N 10, R 3', (r.rate / 1e6).toFixed(1), (r.rate / floor.rate).toFixed(2), r.gcs]);
+    rows.push([
+      `membersForKey, ${hash}, ${placement}`,
+      'P 2056, N 10, R 3',
+      (r.rate / 1e6).toFixed(1),
+      (r.rate / floor.rate).toFixed(2),
+      r.gcs,
+    ]);
   }
   // libring's way, transcribed: recompute the rotation and a fresh preference list per call.
   const sorted = [...members].sort();
@@ -65,7 +75,13 @@ say();
   };
   const lib = lookupsPerSecond(libringStyle, keys, Math.floor(lookups / 4));
   await settle();
-  rows.push(['libring-style per-call recompute (JS transcription)', 'P 2056, N 10', (lib.rate / 1e6).toFixed(1), (lib.rate / floor.rate).toFixed(2), lib.gcs]);
+  rows.push([
+    'libring-style per-call recompute (JS transcription)',
+    'P 2056, N 10',
+    (lib.rate / 1e6).toFixed(1),
+    (lib.rate / floor.rate).toFixed(2),
+    lib.gcs,
+  ]);
   say('## membersForKey throughput (one core, 16-byte ASCII keys)');
   say();
   say(table(['what', 'table', 'M lookups/s', 'vs floor', 'GCs during run'], rows));
@@ -82,7 +98,13 @@ say();
       // Zones: 3, round-robin. Weights: 1 to 4.
       const zones = Object.fromEntries(members.map((m, i) => [m, `zone-${i % 3}`]));
       const weights = Object.fromEntries(members.map((m, i) => [m, 1 + (i % 4)]));
-      const variants: [Placement, object][] = [['jump', {}], ['rendezvous', {}], ['rendezvous', { zones }], ['rendezvous', { weights }], ['rendezvous', { zones, weights }]];
+      const variants: [Placement, object][] = [
+        ['jump', {}],
+        ['rendezvous', {}],
+        ['rendezvous', { zones }],
+        ['rendezvous', { weights }],
+        ['rendezvous', { zones, weights }],
+      ];
       for (const [placement, extra] of variants) {
         const times: number[] = [];
         const repeats = partitions * n > 10_000_000 ? Math.min(REPEATS, 3) : REPEATS;
@@ -138,7 +160,9 @@ say();
         const joinFraction = joinCopies / joinSlots;
         const leaveFraction = leaveCopies / leaveSlots;
         cells.push(`${joinFraction.toFixed(3)} (${(joinFraction * (n + 1)).toFixed(2)}×)`);
-        cells.push(replicas >= n ? `${leaveFraction.toFixed(3)} (n/a: R ≥ N)` : `${leaveFraction.toFixed(3)} (${(leaveFraction * n).toFixed(2)}×)`);
+        cells.push(
+          replicas >= n ? `${leaveFraction.toFixed(3)} (n/a: R ≥ N)` : `${leaveFraction.toFixed(3)} (${(leaveFraction * n).toFixed(2)}×)`,
+        );
         balance.push(maxOverMean.toFixed(2));
       }
       rows.push([...cells.slice(0, 2), (1 / (n + 1)).toFixed(3), (1 / n).toFixed(3), ...cells.slice(2)]);
@@ -147,7 +171,9 @@ say();
   }
   say(`## Data moved per single join / leave (P = ${partitions}, random host names, mean over ${trials} trials)`);
   say();
-  say('Fraction of (partition, replica) slots whose new owner must copy the data, and its ratio to the ideal (1/(N+1) for a join, 1/N for a leave).');
+  say(
+    'Fraction of (partition, replica) slots whose new owner must copy the data, and its ratio to the ideal (1/(N+1) for a join, 1/N for a leave).',
+  );
   say();
   say(table(['N', 'R', 'ideal join', 'ideal leave', 'jump: join', 'jump: leave', 'rendezvous: join', 'rendezvous: leave'], rows));
   say();
@@ -176,8 +202,17 @@ say();
     ['zones 4 × 5 + weights {1,2,4}, R = 3', 20, 4, 3, true],
   ];
   for (const [label, n, zoneCount, replicas, weighted] of configs) {
-    let joinMoved = 0, joinIdeal = 0, joinSlots = 0, leaveMoved = 0, leaveIdeal = 0, leaveSlots = 0;
-    let zoneMoved = 0, zoneIdeal = 0, allCopiesLost = 0, worstMember = 0, worstZone = 0;
+    let joinMoved = 0,
+      joinIdeal = 0,
+      joinSlots = 0,
+      leaveMoved = 0,
+      leaveIdeal = 0,
+      leaveSlots = 0;
+    let zoneMoved = 0,
+      zoneIdeal = 0,
+      allCopiesLost = 0,
+      worstMember = 0,
+      worstZone = 0;
     for (let trial = 1; trial <= trials; trial++) {
       const seed = trial * 7919 + n * 31 + zoneCount;
       const full = layout(n + 1, zoneCount, seed, weighted);
@@ -215,7 +250,8 @@ say();
       }
       // Balance against each member's fair share (weight / total weight).
       const totalWeight = base.members.reduce((a, m) => a + (base.weights?.[m] ?? 1), 0);
-      for (const [m, c] of counts) worstMember = Math.max(worstMember, c / ((partitions * replicas * (base.weights?.[m] ?? 1)) / totalWeight));
+      for (const [m, c] of counts)
+        worstMember = Math.max(worstMember, c / ((partitions * replicas * (base.weights?.[m] ?? 1)) / totalWeight));
       const zoneMean = [...perZone.values()].reduce((a, b) => a + b, 0) / perZone.size;
       worstZone = Math.max(worstZone, Math.max(...perZone.values()) / zoneMean);
     }
@@ -230,13 +266,17 @@ say();
   }
   say(`## Zones and weights: data moved (P = ${partitions}, mean over ${trials} trials)`);
   say();
-  say("Fraction of (partition, replica) slots whose new owner must copy the data, and in parentheses its ratio to the minimum: the newcomer's holdings after a join, the leaver's holdings before a leave, the slots the failed zone held. Zones are assigned round-robin; weights drawn from {1, 2, 4}. Zone loss: one of the zones fails at once (plain rendezvous: the same members, placed without zones). Last column: partitions whose every copy was in the failed zone, summed over the trials.");
+  say(
+    "Fraction of (partition, replica) slots whose new owner must copy the data, and in parentheses its ratio to the minimum: the newcomer's holdings after a join, the leaver's holdings before a leave, the slots the failed zone held. Zones are assigned round-robin; weights drawn from {1, 2, 4}. Zone loss: one of the zones fails at once (plain rendezvous: the same members, placed without zones). Last column: partitions whose every copy was in the failed zone, summed over the trials.",
+  );
   say();
   say(table(['layout (N before the join)', 'join', 'leave', 'zone loss', 'partitions losing every copy'], rows));
   say();
   say('## Zones and weights: balance (worst over the trials above)');
   say();
-  say('Per member: max of slots held / fair share (P·R·w/Σw; with zones the fair share of a member is not that: with R ≥ zones every zone holds every partition once, whatever its size or weight). Per zone: max / mean slots per zone.');
+  say(
+    'Per member: max of slots held / fair share (P·R·w/Σw; with zones the fair share of a member is not that: with R ≥ zones every zone holds every partition once, whatever its size or weight). Per zone: max / mean slots per zone.',
+  );
   say();
   say(table(['layout', 'per member', 'per zone'], balanceRows));
   say();
@@ -269,13 +309,19 @@ say();
   }
   say('## Weights: share vs weight (N = 10, weights drawn from {1, 2, 4})');
   say();
-  say('Max over members and seeds (10 seeds at P = 2056, 3 at 65536) of |held / (P·R·w/Σw) − 1|: primaries alone (held = partitions where it is replica 0, R taken as 1), and all R slots (with R > 1 a member holds at most one slot per partition, so heavy members fall short of w/Σw and light ones exceed it). Last column: the all-slots error in standard deviations of binomial noise (|held − expected| / sqrt(expected)).');
+  say(
+    'Max over members and seeds (10 seeds at P = 2056, 3 at 65536) of |held / (P·R·w/Σw) − 1|: primaries alone (held = partitions where it is replica 0, R taken as 1), and all R slots (with R > 1 a member holds at most one slot per partition, so heavy members fall short of w/Σw and light ones exceed it). Last column: the all-slots error in standard deviations of binomial noise (|held − expected| / sqrt(expected)).',
+  );
   say();
   say(table(['P', 'R', 'primaries: max relative error', 'all slots: max relative error', 'all slots, in noise sd'], shareRows));
   say();
 
   const changeRows: (string | number)[][] = [];
-  for (const [label, zoneCount, replicas] of [['weights, R = 1', 0, 1], ['weights, R = 3', 0, 3], ['zones 4 × 5 + weights, R = 3', 4, 3]] as [string, number, number][]) {
+  for (const [label, zoneCount, replicas] of [
+    ['weights, R = 1', 0, 1],
+    ['weights, R = 3', 0, 3],
+    ['zones 4 × 5 + weights, R = 3', 4, 3],
+  ] as [string, number, number][]) {
     for (const factor of [2, 0.5]) {
       let movedSum = 0;
       let ideal = 0;
@@ -287,7 +333,12 @@ say();
         movedSum += moved(a, b);
         ideal += Math.abs(holdings(b, who) - holdings(a, who));
       }
-      changeRows.push([label, `× ${factor}`, (movedSum / (trials * partitions * replicas)).toFixed(4), `${(movedSum / ideal).toFixed(2)}×`]);
+      changeRows.push([
+        label,
+        `× ${factor}`,
+        (movedSum / (trials * partitions * replicas)).toFixed(4),
+        `${(movedSum / ideal).toFixed(2)}×`,
+      ]);
     }
   }
   say(`## Weights: data moved when one member's weight changes (P = ${partitions}, mean over ${trials} trials)`);

@@ -47,7 +47,14 @@ export function layout(n: number, zoneCount: number, seed: number, weighted: boo
 
 /** The table of a layout: rendezvous with its zones and weights. */
 export function buildLayout(l: Layout, partitions: number, replicas: number): PartitionTable {
-  return createPartitionTable({ members: l.members, partitions, replicas, placement: 'rendezvous', ...(l.zones ? { zones: l.zones } : {}), ...(l.weights ? { weights: l.weights } : {}) });
+  return createPartitionTable({
+    members: l.members,
+    partitions,
+    replicas,
+    placement: 'rendezvous',
+    ...(l.zones ? { zones: l.zones } : {}),
+    ...(l.weights ? { weights: l.weights } : {}),
+  });
 }
 
 /** Partitions `m` holds in `t` (at any replica index). */

@@ -69,12 +69,17 @@ const say = (line: string) => {
 };
 say('# Ring benchmarks');
 say('');
-const load = () => loadavg().map((l) => l.toFixed(1)).join(' / ');
+const load = () =>
+  loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' / ');
 say(`Machine: ${machineLine()}. Load average (1 / 5 / 15 min) at the start: ${load()}.`);
 say('');
 say('## A ring alone: createRing and the initial drain');
 say('');
-say(`${REPEATS} repeats per size (the first iterator of each process is cold, so one warm-up run is discarded), median. A ring alone (it holds every partition): \`createRing\` time, then the time to take all P initial \`acquire\` events from \`ring.events()\`, and the largest gap between two runs of a 1 ms interval timer during the drain (how long the event loop was kept from timers and sockets).`);
+say(
+  `${REPEATS} repeats per size (the first iterator of each process is cold, so one warm-up run is discarded), median. A ring alone (it holds every partition): \`createRing\` time, then the time to take all P initial \`acquire\` events from \`ring.events()\`, and the largest gap between two runs of a 1 ms interval timer during the drain (how long the event loop was kept from timers and sockets).`,
+);
 say('');
 const rows: (string | number)[][] = [];
 await once(16_384); // warm-up
@@ -82,7 +87,13 @@ for (const partitions of SIZES) {
   const runs: Run[] = [];
   for (let i = 0; i < REPEATS; i++) runs.push(await once(partitions));
   const perEventUs = (median(runs.map((r) => r.drainMs)) * 1000) / partitions;
-  rows.push([partitions.toLocaleString('en-US'), median(runs.map((r) => r.createMs)).toFixed(0), median(runs.map((r) => r.drainMs)).toFixed(0), perEventUs.toFixed(2), median(runs.map((r) => r.maxDelayMs)).toFixed(1)]);
+  rows.push([
+    partitions.toLocaleString('en-US'),
+    median(runs.map((r) => r.createMs)).toFixed(0),
+    median(runs.map((r) => r.drainMs)).toFixed(0),
+    perEventUs.toFixed(2),
+    median(runs.map((r) => r.maxDelayMs)).toFixed(1),
+  ]);
 }
 say(table(['P', 'createRing (ms)', 'initial drain (ms)', 'per event (µs)', 'event-loop max delay (ms)'], rows));
 say('');
@@ -140,7 +151,10 @@ async function liveCluster(label: string, handoff: boolean): Promise<{ rings: Ri
     await ring.join(seeds);
     rings.push(ring);
   }
-  await waitUntil(`${label}: three members and one checksum`, () => rings.every((r) => r.table.members.length === 3) && new Set(rings.map((r) => r.checksum)).size === 1);
+  await waitUntil(
+    `${label}: three members and one checksum`,
+    () => rings.every((r) => r.table.members.length === 3) && new Set(rings.map((r) => r.checksum)).size === 1,
+  );
   if (handoff) await waitUntil(`${label}: every owner ready, as every member sees it`, () => rings.every(allReady));
   return { rings, stop };
 }
@@ -151,34 +165,50 @@ async function liveCluster(label: string, handoff: boolean): Promise<{ rings: Ri
   const ring = plain.rings[0]!;
   const handoffRing = handoff.rings[0]!;
   const ideal = createPartitionTable({ members: ring.table.members, partitions: LIVE_PARTITIONS, replicas: LIVE_REPLICAS });
-  if (ideal.checksum !== ring.checksum || ideal.checksum !== handoffRing.checksum) throw new Error('bench/ring.ts: the bare table differs from the live rings');
+  if (ideal.checksum !== ring.checksum || ideal.checksum !== handoffRing.checksum)
+    throw new Error('bench/ring.ts: the bare table differs from the live rings');
   // One function literal per target, so that each loop's call site stays monomorphic.
   const targets: [string, () => number][] = [
-    ['`table.membersForKey(key)`: bare partition table, same members (the ideal)', () => {
-      let sink = 0;
-      for (let i = 0; i < LOOKUPS; i++) sink += ideal.membersForKey(KEYS[i & KEY_MASK]!).length;
-      return sink;
-    }],
-    ['`ring.membersForKey(key)`', () => {
-      let sink = 0;
-      for (let i = 0; i < LOOKUPS; i++) sink += ring.membersForKey(KEYS[i & KEY_MASK]!).length;
-      return sink;
-    }],
-    ['`ring.membersForKey(key, { ready: true })`', () => {
-      let sink = 0;
-      for (let i = 0; i < LOOKUPS; i++) sink += ring.membersForKey(KEYS[i & KEY_MASK]!, { ready: true }).length;
-      return sink;
-    }],
-    ['`ring.membersForKey(key)`, handoff ring', () => {
-      let sink = 0;
-      for (let i = 0; i < LOOKUPS; i++) sink += handoffRing.membersForKey(KEYS[i & KEY_MASK]!).length;
-      return sink;
-    }],
-    ['`ring.membersForKey(key, { ready: true })`, handoff ring, all ready', () => {
-      let sink = 0;
-      for (let i = 0; i < LOOKUPS; i++) sink += handoffRing.membersForKey(KEYS[i & KEY_MASK]!, { ready: true }).length;
-      return sink;
-    }],
+    [
+      '`table.membersForKey(key)`: bare partition table, same members (the ideal)',
+      () => {
+        let sink = 0;
+        for (let i = 0; i < LOOKUPS; i++) sink += ideal.membersForKey(KEYS[i & KEY_MASK]!).length;
+        return sink;
+      },
+    ],
+    [
+      '`ring.membersForKey(key)`',
+      () => {
+        let sink = 0;
+        for (let i = 0; i < LOOKUPS; i++) sink += ring.membersForKey(KEYS[i & KEY_MASK]!).length;
+        return sink;
+      },
+    ],
+    [
+      '`ring.membersForKey(key, { ready: true })`',
+      () => {
+        let sink = 0;
+        for (let i = 0; i < LOOKUPS; i++) sink += ring.membersForKey(KEYS[i & KEY_MASK]!, { ready: true }).length;
+        return sink;
+      },
+    ],
+    [
+      '`ring.membersForKey(key)`, handoff ring',
+      () => {
+        let sink = 0;
+        for (let i = 0; i < LOOKUPS; i++) sink += handoffRing.membersForKey(KEYS[i & KEY_MASK]!).length;
+        return sink;
+      },
+    ],
+    [
+      '`ring.membersForKey(key, { ready: true })`, handoff ring, all ready',
+      () => {
+        let sink = 0;
+        for (let i = 0; i < LOOKUPS; i++) sink += handoffRing.membersForKey(KEYS[i & KEY_MASK]!, { ready: true }).length;
+        return sink;
+      },
+    ],
   ];
   const repeats = quick ? 1 : 5;
   const ns = targets.map(() => [] as number[]);
@@ -213,15 +243,29 @@ async function liveCluster(label: string, handoff: boolean): Promise<{ rings: Ri
   const unchanged = [...plain.rings, ...handoff.rings].every((r) => r.checksum === ideal.checksum) && handoff.rings.every(allReady);
   if (!unchanged) throw new Error('bench/ring.ts: the rings changed while they were measured');
   const idealNs = median(ns[0]!);
-  const rows: (string | number)[][] = targets.map(([label], i) => [label, median(ns[i]!).toFixed(1), (median(ns[i]!) / idealNs).toFixed(2), gcs[i]!]);
-  rows.push(['first `{ ready: true }` lookup of each partition after a change (cache cold), handoff ring, per partition', median(cold).toFixed(0), (median(cold) / idealNs).toFixed(1), '-']);
+  const rows: (string | number)[][] = targets.map(([label], i) => [
+    label,
+    median(ns[i]!).toFixed(1),
+    (median(ns[i]!) / idealNs).toFixed(2),
+    gcs[i]!,
+  ]);
+  rows.push([
+    'first `{ ready: true }` lookup of each partition after a change (cache cold), handoff ring, per partition',
+    median(cold).toFixed(0),
+    (median(cold) / idealNs).toFixed(1),
+    '-',
+  ]);
   say('## membersForKey on a live ring');
   say('');
-  say(`Three rings in this process on 127.0.0.1 (\`createRing\`, profile \`local\`, P = ${LIVE_PARTITIONS}, R = ${LIVE_REPLICAS}, jump placement, FNV-1a 32), the second and third started with \`joining\` and joined to the first with \`ring.join\`; measured on the first once all three agree on the checksum. In the handoff cluster every member's event consumer (attached before its join) calls \`ready()\` on each acquire, and the measure starts once every member sees every owner ready. ${LOOKUPS.toLocaleString('en-US')} lookups of 4 096 pre-generated 16-byte ASCII keys per loop, ${repeats} loops per target interleaved across targets, median. GCs: garbage collections that started during the measured loops (none: no allocation per call). Afterwards the checksums were unchanged and the bare table equal to the rings' (same checksum).`);
+  say(
+    `Three rings in this process on 127.0.0.1 (\`createRing\`, profile \`local\`, P = ${LIVE_PARTITIONS}, R = ${LIVE_REPLICAS}, jump placement, FNV-1a 32), the second and third started with \`joining\` and joined to the first with \`ring.join\`; measured on the first once all three agree on the checksum. In the handoff cluster every member's event consumer (attached before its join) calls \`ready()\` on each acquire, and the measure starts once every member sees every owner ready. ${LOOKUPS.toLocaleString('en-US')} lookups of 4 096 pre-generated 16-byte ASCII keys per loop, ${repeats} loops per target interleaved across targets, median. GCs: garbage collections that started during the measured loops (none: no allocation per call). Afterwards the checksums were unchanged and the bare table equal to the rings' (same checksum).`,
+  );
   say('');
   say(table(['what', 'ns/op', 'vs the bare table', 'GCs during the loops'], rows));
   say('');
-  say('`{ ready: true }` reads a per-partition cache of ready holders (cleared on any ring or readiness change), then maps the names to members through the same shared, frozen arrays as the plain lookup. The last row is the uncached cost: the owners filtered by readiness (decoding the other members\' readiness tags, locating the partition in their held lists) and, with handoff, the other members scanned for retainers.');
+  say(
+    "`{ ready: true }` reads a per-partition cache of ready holders (cleared on any ring or readiness change), then maps the names to members through the same shared, frozen arrays as the plain lookup. The last row is the uncached cost: the owners filtered by readiness (decoding the other members' readiness tags, locating the partition in their held lists) and, with handoff, the other members scanned for retainers.",
+  );
   say('');
   plain.stop.abort();
   handoff.stop.abort();
@@ -250,7 +294,11 @@ const REPLICAS = 3;
 const VERSIONS = { min: 2, max: 5, cur: 5 };
 
 function ringOptions(v: Variant, partitions: number): RingPartitionOptions {
-  return { ...resolvePartitionOptions({ partitions, replicas: REPLICAS, placement: v.placement }), ...(v.zoneTag ? { zoneTag: v.zoneTag } : {}), ...(v.weightTag ? { weightTag: v.weightTag } : {}) };
+  return {
+    ...resolvePartitionOptions({ partitions, replicas: REPLICAS, placement: v.placement }),
+    ...(v.zoneTag ? { zoneTag: v.zoneTag } : {}),
+    ...(v.weightTag ? { weightTag: v.weightTag } : {}),
+  };
 }
 
 /** The layout's members as gossip reports them: alive, each with its zone and weight tags (the placement uses them or not). */
@@ -284,7 +332,14 @@ function membershipChange(n: number, partitions: number, v: Variant, repeats: nu
   // The watch filter stays closed while the n members are added, so that the view builds one
   // table over all of them instead of n growing ones.
   let open = false;
-  const core = new RingCore({ local, partitions: ringOptions(v, partitions), filter: () => open, handoff: false, handoffTimeoutMs: 60_000, retryDelayMs: 5000 });
+  const core = new RingCore({
+    local,
+    partitions: ringOptions(v, partitions),
+    filter: () => open,
+    handoff: false,
+    handoffTimeoutMs: 60_000,
+    retryDelayMs: 5000,
+  });
   for (const m of members.slice(0, n)) core.apply(m, false, 0, false);
   open = true;
   core.apply(members[0]!, false, 0, false);
@@ -321,13 +376,23 @@ function membershipChange(n: number, partitions: number, v: Variant, repeats: nu
         const repeats = repeatsFor(v, n, partitions);
         const run = membershipChange(n, partitions, v, repeats);
         const fmt = (ms: number) => (ms < 10 ? ms.toFixed(2) : ms.toFixed(0));
-        rows.push([partitions.toLocaleString('en-US'), `${n} → ${n + 1}`, v.label, repeats, fmt(median(run.rebuildMs)), fmt(median(run.eventsMs)), median(run.events)]);
+        rows.push([
+          partitions.toLocaleString('en-US'),
+          `${n} → ${n + 1}`,
+          v.label,
+          repeats,
+          fmt(median(run.rebuildMs)),
+          fmt(median(run.eventsMs)),
+          median(run.events),
+        ]);
       }
     }
   }
   say('## Table rebuild and event computation on a membership change');
   say('');
-  say(`One member joins (N → N+1), R = ${REPLICAS}. The ring's own code, without sockets: a \`RingCore\` (what \`createRing\` runs) holding N gossiped members, each tagged with a zone (3, round-robin) and a weight (from {1, 2, 4}); zone-aware and weighted rings read them through \`zoneTag\` / \`weightTag\`, the others ignore them. **rebuild**: \`core.apply(joiner)\` with no consumer: the view's owner set, zones and weights from the tags, the new \`PartitionTable\`, its checksum. **events**: \`diffOwnership(old, new, local)\` for one of the N (the call the view makes right after the rebuild when events are consumed; each join of a repeat adds one more member). ${quick ? 'One join each (--quick).' : `Median over the repeats shown: ${full} joins for jump and for N·P up to 10⁶, 3 up to 10⁷, and a single join for N = 1 000 at P = 65 536 with rendezvous placement (each such build takes seconds, and the N-member table has to be built first).`} A build does not depend on the table before it.`);
+  say(
+    `One member joins (N → N+1), R = ${REPLICAS}. The ring's own code, without sockets: a \`RingCore\` (what \`createRing\` runs) holding N gossiped members, each tagged with a zone (3, round-robin) and a weight (from {1, 2, 4}); zone-aware and weighted rings read them through \`zoneTag\` / \`weightTag\`, the others ignore them. **rebuild**: \`core.apply(joiner)\` with no consumer: the view's owner set, zones and weights from the tags, the new \`PartitionTable\`, its checksum. **events**: \`diffOwnership(old, new, local)\` for one of the N (the call the view makes right after the rebuild when events are consumed; each join of a repeat adds one more member). ${quick ? 'One join each (--quick).' : `Median over the repeats shown: ${full} joins for jump and for N·P up to 10⁶, 3 up to 10⁷, and a single join for N = 1 000 at P = 65 536 with rendezvous placement (each such build takes seconds, and the N-member table has to be built first).`} A build does not depend on the table before it.`,
+  );
   say('');
   say(table(['P', 'N', 'placement', 'repeats', 'rebuild (ms)', 'events (ms)', 'local member events'], rows));
   say('');
@@ -411,7 +476,9 @@ function ringMovement(before: PartitionTable, after: PartitionTable): Movement {
   }
   say(`## Data moved per join / leave / zone loss, through the ring (P = ${partitions}, R = ${REPLICAS}, mean over ${trials} trials)`);
   say('');
-  say("The same members for every placement: random host names in 3 zones (round-robin, so N = 12 is 3 × 4 and N = 30 is 3 × 10) with weights drawn from {1, 2, 4}; jump and rendezvous ignore the zones and weights, zone-aware uses the zones, weighted the weights. Each table is built by a `RingView` from the members' tags (`view.tableOf`), and the data moved is counted from the ring's events: the `acquire` events of every member (each member's `diffOwnership(old, new, itself)`, as its own ring computes it), i.e. copies to make; the count was checked equal to the slots whose new owner did not hold the partition. Each cell: fraction of the P·R slots, and in parentheses its ratio to the minimum: the newcomer's holdings after a join, the leaver's holdings before a leave, the slots the lost zone held. Zone loss at once: one table change; one member at a time: one ring change per failed member, the data moved summed over them. Last row per N: partitions whose `acquire` events have no `from` (every copy was in the lost zone).");
+  say(
+    "The same members for every placement: random host names in 3 zones (round-robin, so N = 12 is 3 × 4 and N = 30 is 3 × 10) with weights drawn from {1, 2, 4}; jump and rendezvous ignore the zones and weights, zone-aware uses the zones, weighted the weights. Each table is built by a `RingView` from the members' tags (`view.tableOf`), and the data moved is counted from the ring's events: the `acquire` events of every member (each member's `diffOwnership(old, new, itself)`, as its own ring computes it), i.e. copies to make; the count was checked equal to the slots whose new owner did not hold the partition. Each cell: fraction of the P·R slots, and in parentheses its ratio to the minimum: the newcomer's holdings after a join, the leaver's holdings before a leave, the slots the lost zone held. Zone loss at once: one table change; one member at a time: one ring change per failed member, the data moved summed over them. Last row per N: partitions whose `acquire` events have no `from` (every copy was in the lost zone).",
+  );
   say('');
   say(table(['N', 'change', ...VARIANTS.map((v) => v.label)], rows));
   say('');

@@ -14,7 +14,12 @@ export function convergedWorld(seed: number, n: number, overrides: Partial<Gossi
  * Times (ms from now) when the share of observers for which `knows` holds reaches 99.99 % and
  * 100 %, or null if not within `limitMs`. Checked at most once per simulated millisecond.
  */
-export function spread(w: SimWorld, observers: () => string[], knows: (observer: string) => boolean, limitMs: number): [number | null, number | null] {
+export function spread(
+  w: SimWorld,
+  observers: () => string[],
+  knows: (observer: string) => boolean,
+  limitMs: number,
+): [number | null, number | null] {
   const start = w.nowMs;
   let p9999: number | null = null;
   let checkedAt = -1;
@@ -31,11 +36,24 @@ export function spread(w: SimWorld, observers: () => string[], knows: (observer:
 }
 
 /** One join through a random member, then one crash: the four convergence times. */
-export function joinAndFailure(w: SimWorld, names: string[]): { join: [number | null, number | null]; failure: [number | null, number | null] } {
+export function joinAndFailure(
+  w: SimWorld,
+  names: string[],
+): { join: [number | null, number | null]; failure: [number | null, number | null] } {
   w.addNode('newcomer', names[Math.floor(w.random() * names.length)]!);
-  const join = spread(w, () => names, (o) => w.statusOf(o, 'newcomer') === 'alive', 60_000);
+  const join = spread(
+    w,
+    () => names,
+    (o) => w.statusOf(o, 'newcomer') === 'alive',
+    60_000,
+  );
   const victim = names[1 + Math.floor(w.random() * (names.length - 1))]!;
   w.crash(victim);
-  const failure = spread(w, () => names.filter((x) => x !== victim), (o) => w.statusOf(o, victim) === 'dead', 120_000);
+  const failure = spread(
+    w,
+    () => names.filter((x) => x !== victim),
+    (o) => w.statusOf(o, victim) === 'dead',
+    120_000,
+  );
   return { join, failure };
 }

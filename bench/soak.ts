@@ -90,7 +90,15 @@ const attackLog: { attack: AttackName; at: number; stats: string }[] = [];
 let anchorCrashed = '';
 
 function spec(name: string, port?: number, httpPort?: number, join: number[] = []): AgentSpec {
-  return { name, ...(port ? { port } : {}), ...(httpPort ? { httpPort } : {}), join, partitions: PARTITIONS, extra: ['--tag', 'http=http://127.0.0.1:9'], ...(key ? { encrypt: key } : {}) };
+  return {
+    name,
+    ...(port ? { port } : {}),
+    ...(httpPort ? { httpPort } : {}),
+    join,
+    partitions: PARTITIONS,
+    extra: ['--tag', 'http=http://127.0.0.1:9'],
+    ...(key ? { encrypt: key } : {}),
+  };
 }
 
 function fdCount(pid: number): number {
@@ -138,7 +146,13 @@ async function churn(stopAt: number): Promise<void> {
     churnLog.push(`${((Date.now() - t0) / 1000).toFixed(0)} s: ${graceful ? 'leave+rejoin' : 'kill -9+restart'} ${name}`);
     await killAgent(a, graceful ? 'SIGTERM' : 'SIGKILL', 10_000);
     await sleep(graceful ? 5000 : 3000);
-    const seeds = [agents.get('anchor')!.port, ...[...agents.values()].filter((x) => x.name !== name && x.name !== 'anchor').map((x) => x.port).slice(0, 1)];
+    const seeds = [
+      agents.get('anchor')!.port,
+      ...[...agents.values()]
+        .filter((x) => x.name !== name && x.name !== 'anchor')
+        .map((x) => x.port)
+        .slice(0, 1),
+    ];
     try {
       agents.set(name, await startAgent(spec(name, a.port, a.httpPort, seeds)));
     } catch (err) {
@@ -156,14 +170,23 @@ async function attacks(stopAt: number): Promise<void> {
     const child: ChildProcess = spawn(
       process.execPath,
       [
-        '--import', 'tsx', 'bench/attack/attacker.ts',
-        '--attack', attack,
-        '--gossip', `127.0.0.1:${anchor.port}`,
-        '--http', `127.0.0.1:${anchor.httpPort}`,
-        '--ms', String(ATTACK_MS),
-        '--members', [...agents.values()].map((a) => `${a.name}=${a.port}`).join(','),
-        '--victim', 'anchor',
-        '--udp-rate', values['udp-rate'],
+        '--import',
+        'tsx',
+        'bench/attack/attacker.ts',
+        '--attack',
+        attack,
+        '--gossip',
+        `127.0.0.1:${anchor.port}`,
+        '--http',
+        `127.0.0.1:${anchor.httpPort}`,
+        '--ms',
+        String(ATTACK_MS),
+        '--members',
+        [...agents.values()].map((a) => `${a.name}=${a.port}`).join(','),
+        '--victim',
+        'anchor',
+        '--udp-rate',
+        values['udp-rate'],
         ...(udpKinds ? ['--udp-kinds', udpKinds] : []),
       ],
       { cwd: root, stdio: ['ignore', 'pipe', 'ignore'] },
@@ -225,7 +248,8 @@ async function main(): Promise<void> {
   await Promise.all([churn(activeEnd), attacks(activeEnd)]);
   log('quiet phase: no churn, no attacks');
   // every agent running (a churned one may have failed to restart)
-  for (const [name, a] of agents) if (a.exited() && name !== 'anchor') agents.set(name, await startAgent(spec(name, a.port, a.httpPort, [anchor.port])));
+  for (const [name, a] of agents)
+    if (a.exited() && name !== 'anchor') agents.set(name, await startAgent(spec(name, a.port, a.httpPort, [anchor.port])));
   const quietStart = Date.now() - t0;
   const wait = t0 + TOTAL_MS - Date.now();
   if (wait > 0) await sleep(wait);
@@ -269,18 +293,42 @@ async function main(): Promise<void> {
   const fdMax = Math.max(...anchorFds.map((f) => f.fds).filter((x) => !Number.isNaN(x)));
   const oneChecksum = new Set(checksums).size === 1 && !checksums[0]!.startsWith('error');
   const summary: [string, string][] = [
-    ['duration', `${fmt(TOTAL_MS / 60_000)} min (last ${fmt(QUIET_MS / 1000, 0)} s quiet), ${N} agents, ${key ? 'encrypted' : 'unencrypted'}, LAN profile, --partitions ${PARTITIONS}`],
-    ['churn', `${churnLog.length} events (every ${CHURN_MS / 1000} s, alternating kill -9 + restart on the same port and graceful leave + rejoin)`],
-    ['attacks on the anchor', `${attackLog.length} runs of ${ATTACK_MS / 1000} s, ${ATTACK_PAUSE_MS / 1000} s apart, cycling ${attackList.join(', ')}; udp-flood at ${values['udp-rate']}/s, kinds ${udpKinds ?? 'all'}`],
+    [
+      'duration',
+      `${fmt(TOTAL_MS / 60_000)} min (last ${fmt(QUIET_MS / 1000, 0)} s quiet), ${N} agents, ${key ? 'encrypted' : 'unencrypted'}, LAN profile, --partitions ${PARTITIONS}`,
+    ],
+    [
+      'churn',
+      `${churnLog.length} events (every ${CHURN_MS / 1000} s, alternating kill -9 + restart on the same port and graceful leave + rejoin)`,
+    ],
+    [
+      'attacks on the anchor',
+      `${attackLog.length} runs of ${ATTACK_MS / 1000} s, ${ATTACK_PAUSE_MS / 1000} s apart, cycling ${attackList.join(', ')}; udp-flood at ${values['udp-rate']}/s, kinds ${udpKinds ?? 'all'}`,
+    ],
     ['packet loss', 'not injected (no netem, iptables or nft on this machine; the machine network is not to be changed)'],
-    ['anchor RSS idle before the run / end / max', `${fmt(idleRss)} / ${fmt(anchorRss[anchorRss.length - 1]?.v ?? Number.NaN)} / ${fmt(Math.max(...anchorRss.map((p) => p.v)))} MiB`],
+    [
+      'anchor RSS idle before the run / end / max',
+      `${fmt(idleRss)} / ${fmt(anchorRss[anchorRss.length - 1]?.v ?? Number.NaN)} / ${fmt(Math.max(...anchorRss.map((p) => p.v)))} MiB`,
+    ],
     ['anchor RSS slope, whole run', `${fmt(slopePerTenMin(anchorRss))} MiB per 10 min`],
-    ['anchor RSS slope of the per-minute minimums (the baseline the GC returns to)', `${fmt(slopePerTenMin(minuteMinimums(anchorRss)))} MiB per 10 min`],
-    ['anchor RSS in the quiet phase (min / max)', quietRss.length ? `${fmt(Math.min(...quietRss.map((p) => p.v)))} / ${fmt(Math.max(...quietRss.map((p) => p.v)))} MiB` : '—'],
+    [
+      'anchor RSS slope of the per-minute minimums (the baseline the GC returns to)',
+      `${fmt(slopePerTenMin(minuteMinimums(anchorRss)))} MiB per 10 min`,
+    ],
+    [
+      'anchor RSS in the quiet phase (min / max)',
+      quietRss.length ? `${fmt(Math.min(...quietRss.map((p) => p.v)))} / ${fmt(Math.max(...quietRss.map((p) => p.v)))} MiB` : '—',
+    ],
     ['anchor open fds start / end / max', `${fd0} / ${fdEnd} / ${fdMax}`],
-    ['anchor /health (keep-alive, every ' + values['probe-ms'] + ' ms)', `p50 ${fmt(health.p50)} ms, p99 ${fmt(health.p99)} ms, max ${fmt(health.max)} ms, longest gap ${fmt(health.gap, 0)} ms, ${health.failures} failed of ${health.n}${health.errors ? ` (${health.errors})` : ''}`],
+    [
+      'anchor /health (keep-alive, every ' + values['probe-ms'] + ' ms)',
+      `p50 ${fmt(health.p50)} ms, p99 ${fmt(health.p99)} ms, max ${fmt(health.max)} ms, longest gap ${fmt(health.gap, 0)} ms, ${health.failures} failed of ${health.n}${health.errors ? ` (${health.errors})` : ''}`,
+    ],
     ['other agents, max RSS', `${fmt(Math.max(...perAgent.filter((p) => p.name !== 'anchor').map((p) => p.max)))} MiB`],
-    ['converged at the end', convergedAtEnd ? `yes (${convergeWaitMs < 600 ? 'at once' : `after ${fmt(convergeWaitMs / 1000)} s`})` : `**no** (not within 60 s)`],
+    [
+      'converged at the end',
+      convergedAtEnd ? `yes (${convergeWaitMs < 600 ? 'at once' : `after ${fmt(convergeWaitMs / 1000)} s`})` : `**no** (not within 60 s)`,
+    ],
     ['ring checksum', oneChecksum ? `one (${checksums[0]})` : `**${new Set(checksums).size} different**: ${checksums.join(', ')}`],
     ['anchor crashed', anchorCrashed ? `**${anchorCrashed.replace(/\n/g, ' ')}**` : 'no'],
   ];
@@ -295,11 +343,17 @@ async function main(): Promise<void> {
     '',
     '## Per agent (RSS over all its processes)',
     '',
-    table(['agent', 'processes (restarts + 1)', 'max RSS MiB', 'end RSS MiB'], perAgent.map((p) => [p.name, p.processes, fmt(p.max), fmt(p.end)])),
+    table(
+      ['agent', 'processes (restarts + 1)', 'max RSS MiB', 'end RSS MiB'],
+      perAgent.map((p) => [p.name, p.processes, fmt(p.max), fmt(p.end)]),
+    ),
     '',
     '## Anchor RSS, one sample per 30 s',
     '',
-    anchorRss.filter((_, i) => i % 30 === 0).map((p) => `${(p.t / 1000).toFixed(0)} s: ${fmt(p.v)} MiB`).join(', '),
+    anchorRss
+      .filter((_, i) => i % 30 === 0)
+      .map((p) => `${(p.t / 1000).toFixed(0)} s: ${fmt(p.v)} MiB`)
+      .join(', '),
     '',
     '## Churn',
     '',

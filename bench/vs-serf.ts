@@ -105,9 +105,12 @@ async function serfRun(): Promise<Row> {
   const extra: SerfProc[] = [];
   try {
     for (let i = 0; i < N; i++) nodes.push(await startSerf(`s${i}`, statsdPort, nodes[0]?.port));
-    const statusOf = async (name: string) => Promise.all(nodes.map(async (n) => (await n.rpc.members()).find((m) => m.name === name)?.status));
+    const statusOf = async (name: string) =>
+      Promise.all(nodes.map(async (n) => (await n.rpc.members()).find((m) => m.name === name)?.status));
     const all = async (name: string, status: string) => (await statusOf(name)).every((s) => s === status);
-    await until('serf cluster', performance.now(), async () => (await Promise.all(nodes.map((n) => n.rpc.members()))).every((l) => l.filter((m) => m.status === 'alive').length === N));
+    await until('serf cluster', performance.now(), async () =>
+      (await Promise.all(nodes.map((n) => n.rpc.members()))).every((l) => l.filter((m) => m.status === 'alive').length === N),
+    );
     await sleep(3000); // let the join traffic settle
 
     const p0 = packets;
@@ -160,10 +163,19 @@ async function swimringRun(): Promise<Row> {
       nodes.push(node);
     }
     const all = (name: string, status: string) => nodes.every((n) => n.members().find((m) => m.name === name)?.status === status);
-    await until('swimring cluster', performance.now(), () => nodes.every((n) => n.members().filter((m) => m.status === 'alive').length === N));
+    await until('swimring cluster', performance.now(), () =>
+      nodes.every((n) => n.members().filter((m) => m.status === 'alive').length === N),
+    );
     await sleep(3000);
 
-    const count = () => nodes.reduce((acc, n) => ({ packets: acc.packets + n.counters.packetsOut, bytes: acc.bytes + n.counters.bytesOut + n.counters.packetsOut * HEADER_BYTES }), { packets: 0, bytes: 0 });
+    const count = () =>
+      nodes.reduce(
+        (acc, n) => ({
+          packets: acc.packets + n.counters.packetsOut,
+          bytes: acc.bytes + n.counters.bytesOut + n.counters.packetsOut * HEADER_BYTES,
+        }),
+        { packets: 0, bytes: 0 },
+      );
     const before = count();
     await sleep(IDLE_MS);
     const after = count();

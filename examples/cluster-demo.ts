@@ -63,7 +63,26 @@ function flush(): void {
 }
 
 async function start(name: string, gossip: number, http: number, seed?: number): Promise<Agent> {
-  const args = ['agent', '--name', name, '--bind', `127.0.0.1:${gossip}`, '--http', `127.0.0.1:${http}`, '--profile', 'local', '--partitions', String(PARTITIONS), '--replicas', '2', '--handoff', '--ready-after', '1s', '--log-level', 'warn'];
+  const args = [
+    'agent',
+    '--name',
+    name,
+    '--bind',
+    `127.0.0.1:${gossip}`,
+    '--http',
+    `127.0.0.1:${http}`,
+    '--profile',
+    'local',
+    '--partitions',
+    String(PARTITIONS),
+    '--replicas',
+    '2',
+    '--handoff',
+    '--ready-after',
+    '1s',
+    '--log-level',
+    'warn',
+  ];
   if (seed) args.push('--join', `127.0.0.1:${seed}`);
   const child = spawn(process.execPath, [...cli, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
   const agent: Agent = { name, gossip, http, child, lines: [] };
@@ -106,15 +125,22 @@ async function showRing(agent: Agent): Promise<Ring> {
     if (r) replica.set(r, (replica.get(r) ?? 0) + 1);
   }
   say(`ring ${ring.checksum} as ${agent.name} sees it:`);
-  for (const m of ring.members) say(`  ${m.padEnd(7)} primary for ${String(primary.get(m) ?? 0).padStart(2)}, replica for ${String(replica.get(m) ?? 0).padStart(2)} of ${PARTITIONS} partitions`);
+  for (const m of ring.members)
+    say(
+      `  ${m.padEnd(7)} primary for ${String(primary.get(m) ?? 0).padStart(2)}, replica for ${String(replica.get(m) ?? 0).padStart(2)} of ${PARTITIONS} partitions`,
+    );
   return ring;
 }
 
 const agents = new Map<string, Agent>();
 const seenAllAlive = async (n: number) =>
-  (await Promise.all([...agents.values()].filter((a) => a.child.exitCode === null && a.child.signalCode === null).map((a) => get<{ status: string }[]>(a, '/members')))).every(
-    (list) => list.filter((m) => m.status === 'alive').length === n,
-  );
+  (
+    await Promise.all(
+      [...agents.values()]
+        .filter((a) => a.child.exitCode === null && a.child.signalCode === null)
+        .map((a) => get<{ status: string }[]>(a, '/members')),
+    )
+  ).every((list) => list.filter((m) => m.status === 'alive').length === n);
 
 async function main(): Promise<void> {
   say(`starting ${NAMES.length} agents (${PARTITIONS} partitions, 2 replicas)…`);
@@ -126,7 +152,8 @@ async function main(): Promise<void> {
   flush();
   const one = agents.get('demo-1')!;
   say('members (GET /members on demo-1):');
-  for (const m of await get<{ name: string; address: string; status: string }[]>(one, '/members')) say(`  ${m.name.padEnd(7)} ${m.address.padEnd(16)} ${m.status}`);
+  for (const m of await get<{ name: string; address: string; status: string }[]>(one, '/members'))
+    say(`  ${m.name.padEnd(7)} ${m.address.padEnd(16)} ${m.status}`);
   const before = await showRing(one);
   const key = 'user:1001';
   const route = await get<{ partition: number; members: { name: string }[] }>(one, `/route?key=${key}`);
@@ -135,8 +162,14 @@ async function main(): Promise<void> {
   const victim = agents.get(VICTIM)!;
   say(`kill -9 ${VICTIM}`);
   victim.child.kill('SIGKILL');
-  await until(`the others to see ${VICTIM} failed`, async () =>
-    (await Promise.all([...agents.values()].filter((a) => a !== victim).map((a) => get<{ name: string; status: string }[]>(a, '/members')))).every((l) => l.find((m) => m.name === VICTIM)?.status === 'failed'),
+  await until(
+    `the others to see ${VICTIM} failed`,
+    async () =>
+      (
+        await Promise.all(
+          [...agents.values()].filter((a) => a !== victim).map((a) => get<{ name: string; status: string }[]>(a, '/members')),
+        )
+      ).every((l) => l.find((m) => m.name === VICTIM)?.status === 'failed'),
     // A member the failure news missed finds out by probing, and then waits out its own
     // suspicion timeout alone (18 s here): slow, but bounded.
     60_000,
@@ -153,7 +186,10 @@ async function main(): Promise<void> {
   const back = before.owners.findIndex((o) => o[0] === VICTIM);
   type Route = { members: { name: string }[]; ready: { name: string }[] };
   const routeBack = () => get<Route>(one, `/route?key=${encodeURIComponent(keyFor(back))}`);
-  const show = (r: Route) => say(`partition ${back}: owners ${r.members.map((m) => m.name).join(', ')}; serving now ${r.ready.map((m) => m.name).join(', ') || 'nobody'}`);
+  const show = (r: Route) =>
+    say(
+      `partition ${back}: owners ${r.members.map((m) => m.name).join(', ')}; serving now ${r.ready.map((m) => m.name).join(', ') || 'nobody'}`,
+    );
   let now = await routeBack();
   await until(`${VICTIM} to own partition ${back} again`, async () => (now = await routeBack()).members[0]?.name === VICTIM);
   show(now);

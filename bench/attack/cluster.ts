@@ -46,7 +46,20 @@ export const started = new Set<ChildProcess>();
 export async function startAgent(spec: AgentSpec): Promise<AgentProc> {
   const port = spec.port ?? (await freePort());
   const httpPort = spec.httpPort ?? (await freePort());
-  const args = ['dist/cli/main.js', 'agent', '--name', spec.name, '--bind', `127.0.0.1:${port}`, '--http', `127.0.0.1:${httpPort}`, '--profile', 'lan', '--log-level', 'warn'];
+  const args = [
+    'dist/cli/main.js',
+    'agent',
+    '--name',
+    spec.name,
+    '--bind',
+    `127.0.0.1:${port}`,
+    '--http',
+    `127.0.0.1:${httpPort}`,
+    '--profile',
+    'lan',
+    '--log-level',
+    'warn',
+  ];
   for (const j of spec.join ?? []) args.push('--join', `127.0.0.1:${j}`);
   if (spec.encrypt) args.push('--encrypt', spec.encrypt);
   if (spec.partitions) args.push('--partitions', String(spec.partitions));
@@ -89,8 +102,7 @@ export async function startAgent(spec: AgentSpec): Promise<AgentProc> {
       else if (ev === 'query' || ev === 'user-event') {
         agent.serfLines++;
         if (ev === 'user-event' && String(line['name']).startsWith('check-')) agent.checkEvents.add(String(line['name']));
-      }
-      else events.push({ ...line, t: Date.now() });
+      } else events.push({ ...line, t: Date.now() });
     }
   });
   child.stderr!.on('data', (d: Buffer) => {
@@ -162,7 +174,9 @@ export function httpGet(port: number, path: string, timeoutMs: number, agent?: H
     const req = request({ host: '127.0.0.1', port, path, method: 'GET', agent: agent ?? false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => finish({ ok: res.statusCode === 200, status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('end', () =>
+        finish({ ok: res.statusCode === 200, status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }),
+      );
       res.on('error', (e) => finish({ ok: false, status: res.statusCode ?? 0, body: '', error: e.message }));
     });
     const timer = setTimeout(() => {
@@ -175,7 +189,11 @@ export function httpGet(port: number, path: string, timeoutMs: number, agent?: H
 }
 
 /** GET /members as [name, status] pairs, or undefined when the agent does not answer. */
-export async function members(port: number, timeoutMs = 2000, agent?: HttpAgent): Promise<{ name: string; status: string; address: string }[] | undefined> {
+export async function members(
+  port: number,
+  timeoutMs = 2000,
+  agent?: HttpAgent,
+): Promise<{ name: string; status: string; address: string }[] | undefined> {
   const r = await httpGet(port, '/members', timeoutMs, agent);
   if (!r.ok) return undefined;
   try {
@@ -193,7 +211,10 @@ export async function members(port: number, timeoutMs = 2000, agent?: HttpAgent)
 export async function listsExactly(port: number, names: readonly string[], agent?: HttpAgent): Promise<boolean | undefined> {
   const list = await members(port, 2000, agent);
   if (!list) return undefined;
-  const alive = list.filter((m) => m.status === 'alive').map((m) => m.name).sort();
+  const alive = list
+    .filter((m) => m.status === 'alive')
+    .map((m) => m.name)
+    .sort();
   const want = [...names].sort();
   return alive.length === want.length && alive.every((n, i) => n === want[i]);
 }
@@ -346,10 +367,20 @@ export function fmt(n: number, digits = 1): string {
 /** POSTs a user event through `from` and waits until every agent in `to` printed it; false after `timeoutMs`. */
 export async function eventDelivered(from: AgentProc, to: readonly AgentProc[], name: string, timeoutMs = 5000): Promise<boolean> {
   const ok = await new Promise<boolean>((resolve) => {
-    const req = request({ host: '127.0.0.1', port: from.httpPort, path: `/event?name=${encodeURIComponent(name)}`, method: 'POST', agent: false, timeout: 2000 }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode === 200));
-    });
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port: from.httpPort,
+        path: `/event?name=${encodeURIComponent(name)}`,
+        method: 'POST',
+        agent: false,
+        timeout: 2000,
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode === 200));
+      },
+    );
     req.on('error', () => resolve(false));
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.end('x');

@@ -78,12 +78,25 @@ export interface AgentHttpOptions {
 }
 
 /** Reasons a request or connection was refused, as counted in swimring_http_drops_total. */
-export const HTTP_DROP_REASONS = ['connections', 'evicted', 'bodyBudget', 'bodyTooLarge', 'queries', 'unauthorized', 'headers', 'timeout', 'malformed'] as const;
+export const HTTP_DROP_REASONS = [
+  'connections',
+  'evicted',
+  'bodyBudget',
+  'bodyTooLarge',
+  'queries',
+  'unauthorized',
+  'headers',
+  'timeout',
+  'malformed',
+] as const;
 export type HttpDropReason = (typeof HTTP_DROP_REASONS)[number];
 
 /** What the HTTP side holds now and what it refused, for /metrics. */
 export class HttpStats {
-  readonly drops: Record<HttpDropReason, number> = Object.fromEntries(HTTP_DROP_REASONS.map((r) => [r, 0])) as Record<HttpDropReason, number>;
+  readonly drops: Record<HttpDropReason, number> = Object.fromEntries(HTTP_DROP_REASONS.map((r) => [r, 0])) as Record<
+    HttpDropReason,
+    number
+  >;
   connections = 0;
   bufferedBodyBytes = 0;
   runningQueries = 0;
@@ -130,7 +143,13 @@ export function agentHttpServer(node: GossipNode, ring?: Ring, options: AgentHtt
   const limits: HttpLimits = { ...DEFAULT_HTTP_LIMITS, ...options.limits };
   if (options.token !== undefined && options.token === '') throw new SwimringError('ERR_INVALID_OPTION', ' must not be empty', 'token');
   const requested = new WeakSet<Socket>();
-  const ctx: HttpContext = { node, ring, limits, stats: new HttpStats(), tokenDigest: options.token === undefined ? undefined : sha256(options.token) };
+  const ctx: HttpContext = {
+    node,
+    ring,
+    limits,
+    stats: new HttpStats(),
+    tokenDigest: options.token === undefined ? undefined : sha256(options.token),
+  };
   const server = createServer(
     {
       headersTimeout: limits.headersTimeoutMs,
@@ -258,7 +277,7 @@ function authorize(ctx: HttpContext, req: IncomingMessage): void {
   if (ctx.tokenDigest === undefined) return;
   const m = /^Bearer +(\S+) *$/i.exec(req.headers.authorization ?? '');
   if (m && timingSafeEqual(sha256(m[1]!), ctx.tokenDigest)) return;
-  throw new HttpError(401, 'this endpoint needs Authorization: Bearer <the agent\'s --http-token>', 'unauthorized');
+  throw new HttpError(401, "this endpoint needs Authorization: Bearer <the agent's --http-token>", 'unauthorized');
 }
 
 async function handle(ctx: HttpContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -268,7 +287,11 @@ async function handle(ctx: HttpContext, req: IncomingMessage, res: ServerRespons
   const url = new URL(raw, 'http://agent');
   const proxied = raw.startsWith('/proxy/') || raw === '/proxy' || url.pathname.startsWith('/proxy/');
   if (proxied || GUARDED_PATHS.has(url.pathname)) authorize(ctx, req);
-  if (ring && raw.startsWith('/proxy/')) return proxy(ring, req, res, raw, { readBody: (max) => readBody(ctx, req, res, max), attemptTimeoutMs: ctx.limits.proxyAttemptTimeoutMs });
+  if (ring && raw.startsWith('/proxy/'))
+    return proxy(ring, req, res, raw, {
+      readBody: (max) => readBody(ctx, req, res, max),
+      attemptTimeoutMs: ctx.limits.proxyAttemptTimeoutMs,
+    });
   const route = `${req.method} ${url.pathname}`;
   switch (route) {
     case 'GET /metrics':
@@ -279,7 +302,15 @@ async function handle(ctx: HttpContext, req: IncomingMessage, res: ServerRespons
       if (!ring) return send(res, 404, { error: 'no ring: start the agent with --partitions' });
       const t = ring.table;
       const owners = Array.from({ length: t.partitions }, (_, p) => t.membersForPartition(p));
-      return send(res, 200, { checksum: t.checksum, partitions: t.partitions, replicas: t.replicas, hash: t.hash, placement: t.placement, members: t.members, owners });
+      return send(res, 200, {
+        checksum: t.checksum,
+        partitions: t.partitions,
+        replicas: t.replicas,
+        hash: t.hash,
+        placement: t.placement,
+        members: t.members,
+        owners,
+      });
     }
     case 'POST /ready':
     case 'POST /failed': {
@@ -293,7 +324,12 @@ async function handle(ctx: HttpContext, req: IncomingMessage, res: ServerRespons
       if (!ring) return send(res, 404, { error: 'no ring: start the agent with --partitions' });
       const key = required(url, 'key');
       const member = (m: Member) => ({ name: m.name, address: `${m.host}:${m.port}`, tags: m.tags });
-      return send(res, 200, { key, partition: ring.partitionForKey(key), members: ring.membersForKey(key).map(member), ready: ring.membersForKey(key, { ready: true }).map(member) });
+      return send(res, 200, {
+        key,
+        partition: ring.partitionForKey(key),
+        members: ring.membersForKey(key).map(member),
+        ready: ring.membersForKey(key, { ready: true }).map(member),
+      });
     }
     case 'GET /members':
       return send(res, 200, node.members().map(memberJson));
@@ -309,7 +345,9 @@ async function handle(ctx: HttpContext, req: IncomingMessage, res: ServerRespons
     case 'POST /query':
       return query(ctx, url, req, res);
     default:
-      return send(res, GUARDED_PATHS.has(url.pathname) || url.pathname === '/members' || url.pathname === '/health' ? 405 : 404, { error: 'not found' });
+      return send(res, GUARDED_PATHS.has(url.pathname) || url.pathname === '/members' || url.pathname === '/health' ? 405 : 404, {
+        error: 'not found',
+      });
   }
 }
 
@@ -329,8 +367,10 @@ async function query(ctx: HttpContext, url: URL, req: IncomingMessage, res: Serv
     throw new UsageError(`timeout must be more than 0 and at most 5m, got ${JSON.stringify(timeout)}`);
   }
   const relay = url.searchParams.get('relay');
-  if (relay !== null && !(/^\d$/.test(relay) && Number(relay) <= MAX_RELAY_FACTOR)) throw new UsageError(`relay must be an integer in [0, ${MAX_RELAY_FACTOR}], got ${JSON.stringify(relay)}`);
-  if (ctx.stats.runningQueries >= ctx.limits.maxHttpQueries) throw new HttpError(503, `at most ${ctx.limits.maxHttpQueries} queries run through HTTP at once; try again later`, 'queries');
+  if (relay !== null && !(/^\d$/.test(relay) && Number(relay) <= MAX_RELAY_FACTOR))
+    throw new UsageError(`relay must be an integer in [0, ${MAX_RELAY_FACTOR}], got ${JSON.stringify(relay)}`);
+  if (ctx.stats.runningQueries >= ctx.limits.maxHttpQueries)
+    throw new HttpError(503, `at most ${ctx.limits.maxHttpQueries} queries run through HTTP at once; try again later`, 'queries');
   ctx.stats.runningQueries++;
   try {
     // The client went away (or the answer ended): stop the query, which frees its slot.

@@ -131,7 +131,8 @@ export async function agentCommand(argv: string[]): Promise<void> {
   // Checked before anything binds: a bad address must not leave a half-started agent.
   if (values.advertise !== undefined) {
     const advertise = parseHostPort('advertise', values.advertise);
-    if (isIP(advertise.host) === 0) throw new UsageError(`--advertise must be an IP address and port, got ${JSON.stringify(values.advertise)}`);
+    if (isIP(advertise.host) === 0)
+      throw new UsageError(`--advertise must be an IP address and port, got ${JSON.stringify(values.advertise)}`);
   }
   for (const seed of values.join) parseHostPort('join', seed, 7946);
   // Checked before anything binds, too; attached to the node once it exists.
@@ -153,13 +154,20 @@ export async function agentCommand(argv: string[]): Promise<void> {
     }
   }
   const ringFlags = ['replicas', 'hash', 'placement', 'zone-tag', 'weight-tag'] as const;
-  if (values.partitions === undefined && (ringFlags.some((f) => values[f] !== undefined) || values['watch-tag'].length > 0 || values.handoff)) {
-    throw new UsageError('--replicas, --hash, --placement, --zone-tag, --weight-tag, --watch-tag and --handoff need --partitions (the ring)');
+  if (
+    values.partitions === undefined &&
+    (ringFlags.some((f) => values[f] !== undefined) || values['watch-tag'].length > 0 || values.handoff)
+  ) {
+    throw new UsageError(
+      '--replicas, --hash, --placement, --zone-tag, --weight-tag, --watch-tag and --handoff need --partitions (the ring)',
+    );
   }
   if (values['ready-after'] !== undefined && !values.handoff) throw new UsageError('--ready-after needs --handoff');
   const readyAfterMs = values['ready-after'] === undefined ? undefined : parseDuration('ready-after', values['ready-after']);
-  if (values.hash !== undefined && !KEY_HASHES.includes(values.hash as KeyHash)) throw new UsageError(`--hash must be one of ${KEY_HASHES.join(', ')}, got ${JSON.stringify(values.hash)}`);
-  if (values.placement !== undefined && !PLACEMENTS.includes(values.placement as Placement)) throw new UsageError(`--placement must be one of ${PLACEMENTS.join(', ')}, got ${JSON.stringify(values.placement)}`);
+  if (values.hash !== undefined && !KEY_HASHES.includes(values.hash as KeyHash))
+    throw new UsageError(`--hash must be one of ${KEY_HASHES.join(', ')}, got ${JSON.stringify(values.hash)}`);
+  if (values.placement !== undefined && !PLACEMENTS.includes(values.placement as Placement))
+    throw new UsageError(`--placement must be one of ${PLACEMENTS.join(', ')}, got ${JSON.stringify(values.placement)}`);
   const nodeOptions: GossipNodeOptions = {
     name: values.name,
     bind: values.bind,
@@ -171,7 +179,9 @@ export async function agentCommand(argv: string[]): Promise<void> {
     gossip: {
       ...(values['reconnect-timeout'] ? { reconnectWindowMs: parseDuration('reconnect-timeout', values['reconnect-timeout']) } : {}),
       ...(values['tombstone-timeout'] ? { tombstoneTimeoutMs: parseDuration('tombstone-timeout', values['tombstone-timeout']) } : {}),
-      ...(values['dead-node-reclaim-time'] ? { deadNodeReclaimTimeMs: parseDuration('dead-node-reclaim-time', values['dead-node-reclaim-time']) } : {}),
+      ...(values['dead-node-reclaim-time']
+        ? { deadNodeReclaimTimeMs: parseDuration('dead-node-reclaim-time', values['dead-node-reclaim-time']) }
+        : {}),
     },
     logger,
   };
@@ -195,7 +205,8 @@ export async function agentCommand(argv: string[]): Promise<void> {
   // --event-handler: the node's events to the handler scripts (src/cli/event-handlers.ts).
   eventHandlers?.attach(node);
   const print = (event: string, fields: Record<string, unknown>) => process.stdout.write(`${JSON.stringify({ event, ...fields })}\n`);
-  for (const event of ['member-join', 'member-update', 'member-leave', 'member-failed', 'member-reap'] as const) node.on(event, (m) => print(event, memberJson(m)));
+  for (const event of ['member-join', 'member-update', 'member-leave', 'member-failed', 'member-reap'] as const)
+    node.on(event, (m) => print(event, memberJson(m)));
   node.on('event', (e) => print('user-event', { name: e.name, ltime: String(e.ltime), coalesce: e.coalesce, ...payloadJson(e.payload) }));
   node.on('query', (q) => print('query', { name: q.name, from: q.from, ltime: String(q.ltime), id: q.id, ...payloadJson(q.payload) }));
   node.on('name-conflict', (vote) => {
@@ -222,7 +233,10 @@ export async function agentCommand(argv: string[]): Promise<void> {
         }
         if (process.stdout.writableNeedDrain) await once(process.stdout, 'drain');
         if (type === 'acquire' && readyAfterMs !== undefined) {
-          const t = setTimeout(() => ring.table.membersForPartition(change.partition).includes(values.name!) && ring.ready(change.partition), readyAfterMs);
+          const t = setTimeout(
+            () => ring.table.membersForPartition(change.partition).includes(values.name!) && ring.ready(change.partition),
+            readyAfterMs,
+          );
           t.unref();
         }
       }
@@ -245,14 +259,23 @@ export async function agentCommand(argv: string[]): Promise<void> {
     }
     server.on('error', (err) => logger.error({ err }, 'HTTP server error'));
     if (!isLoopback(http.host) && token === undefined) {
-      logger.warn({ http: `${http.host}:${http.port}` }, '--http listens beyond loopback with no --http-token: anyone who can reach it can send events, run queries and use the proxy');
+      logger.warn(
+        { http: `${http.host}:${http.port}` },
+        '--http listens beyond loopback with no --http-token: anyone who can reach it can send events, run queries and use the proxy',
+      );
     }
   }
   // --rpc-addr: Serf's RPC protocol (src/cli/rpc/); its `leave` is the graceful leave below.
   let rpc: RpcServer | null = null;
   if (rpcAddr) {
     try {
-      rpc = await startAgentRpc(rpcAddr, { node, logger, logs, join: (seeds, o) => (ring ?? node).join(seeds, o), leave: () => stopping ?? stop('RPC leave') });
+      rpc = await startAgentRpc(rpcAddr, {
+        node,
+        logger,
+        logs,
+        join: (seeds, o) => (ring ?? node).join(seeds, o),
+        leave: () => stopping ?? stop('RPC leave'),
+      });
     } catch (err) {
       server?.close();
       await (ring ?? node).close();
@@ -261,7 +284,12 @@ export async function agentCommand(argv: string[]): Promise<void> {
   }
   const httpAddress = server?.address();
   const httpField = httpAddress && typeof httpAddress === 'object' ? { http: `${httpAddress.address}:${httpAddress.port}` } : {};
-  print('started', { name: values.name, address: `${node.address.host}:${node.address.port}`, ...httpField, ...(rpc ? { rpc: rpc.address } : {}) });
+  print('started', {
+    name: values.name,
+    address: `${node.address.host}:${node.address.port}`,
+    ...httpField,
+    ...(rpc ? { rpc: rpc.address } : {}),
+  });
 
   let stopping: Promise<void> | undefined;
   const stop = (signal: string): Promise<void> => {

@@ -83,7 +83,8 @@ export function parseEventHandler(value: string): EventScript[] {
     else if (entry.startsWith('query:')) [event, name] = ['query', entry.slice('query:'.length)];
     if (!FILTER_EVENTS.has(event)) {
       throw new UsageError(
-        `--event-handler has an invalid event filter ${JSON.stringify(entry)} in ${JSON.stringify(value)}: use member-join, member-leave, member-failed, member-update, member-reap, user, user:NAME, query, query:NAME, * or a comma-separated list`,
+        `--event-handler has an invalid event filter ${JSON.stringify(entry)} in ${JSON.stringify(value)}: use ` +
+          'member-join, member-leave, member-failed, member-update, member-reap, user, user:NAME, query, query:NAME, * or a comma-separated list',
       );
     }
     return { filter: { event: event as EventFilter['event'], name }, script };
@@ -259,7 +260,10 @@ export class EventHandlerRunner {
     if (this.#unref) {
       process.once('exit', () => {
         if (this.#queue.length > 0 || this.#current !== undefined) {
-          this.#log.warn({ queued: this.#queue.length, running: this.#current }, 'exiting: queued events are not handled; a running handler is left running');
+          this.#log.warn(
+            { queued: this.#queue.length, running: this.#current },
+            'exiting: queued events are not handled; a running handler is left running',
+          );
         }
       });
     }
@@ -282,7 +286,8 @@ export class EventHandlerRunner {
     this.#responseLimit = node.config.queryResponseSizeLimitBytes;
     const self = node.members().find((m) => m.name === node.name);
     if (self) this.push({ type: 'member-join', members: [self] });
-    const fingerprint = (m: { host: string; port: number; tags: Readonly<Record<string, string>> }) => JSON.stringify([m.host, m.port, sortedEntries(m.tags)]);
+    const fingerprint = (m: { host: string; port: number; tags: Readonly<Record<string, string>> }) =>
+      JSON.stringify([m.host, m.port, sortedEntries(m.tags)]);
     const seen = new Map(node.members().map((m) => [m.name, fingerprint(m)]));
     for (const type of MEMBER_EVENT_TYPES) {
       node.on(type, (m) => {
@@ -294,7 +299,17 @@ export class EventHandlerRunner {
       });
     }
     node.on('event', (e) => this.push({ type: 'user', name: e.name, ltime: e.ltime, payload: e.payload }));
-    node.on('query', (q) => this.push({ type: 'query', name: q.name, ltime: q.ltime, id: q.id, payload: q.payload, deadlineMs: q.deadlineMs, respond: (p) => q.respond(p) }));
+    node.on('query', (q) =>
+      this.push({
+        type: 'query',
+        name: q.name,
+        ltime: q.ltime,
+        id: q.id,
+        payload: q.payload,
+        deadlineMs: q.deadlineMs,
+        respond: (p) => q.respond(p),
+      }),
+    );
     return this;
   }
 
@@ -307,7 +322,10 @@ export class EventHandlerRunner {
       const now = monotonicNowMs();
       if (now - this.#lastDropWarnMs >= 1000) {
         this.#lastDropWarnMs = now;
-        this.#log.warn({ event: describeEvent(dropped), droppedTotal: this.stats.dropped, maxQueued: this.#maxQueued }, 'event handler queue full: dropped the oldest event');
+        this.#log.warn(
+          { event: describeEvent(dropped), droppedTotal: this.stats.dropped, maxQueued: this.#maxQueued },
+          'event handler queue full: dropped the oldest event',
+        );
       }
     }
     this.#queue.push(event);
@@ -395,7 +413,10 @@ export class EventHandlerRunner {
       let outputClosed = false;
       let timedOut = false;
       let done = false;
-      const slow = setTimeout(() => this.#log.warn({ script, event: what, afterMs: SLOW_HANDLER_MS }, 'event handler slow: still running'), SLOW_HANDLER_MS);
+      const slow = setTimeout(
+        () => this.#log.warn({ script, event: what, afterMs: SLOW_HANDLER_MS }, 'event handler slow: still running'),
+        SLOW_HANDLER_MS,
+      );
       const kill = setTimeout(() => {
         timedOut = true;
         killGroup(child);
@@ -420,7 +441,10 @@ export class EventHandlerRunner {
           this.#log.warn({ script, event: what, timeoutMs, output: excerpt(output) }, 'event handler killed after its timeout');
         } else if (exit?.code !== 0) {
           this.stats.failed++;
-          this.#log.warn({ script, event: what, exitCode: exit?.code ?? null, signal: exit?.signal ?? null, output: excerpt(output) }, 'event handler failed');
+          this.#log.warn(
+            { script, event: what, exitCode: exit?.code ?? null, signal: exit?.signal ?? null, output: excerpt(output) },
+            'event handler failed',
+          );
         } else {
           this.#log.debug({ script, event: what, output: excerpt(output) }, 'event handler done');
           if (event.type === 'query' && total > 0) this.#respond(script, event, output, total);
@@ -452,7 +476,10 @@ export class EventHandlerRunner {
   #respond(script: string, event: Extract<HandlerEvent, { type: 'query' }>, output: Buffer, total: number): void {
     const size = encodeQueryResponse({ ltime: event.ltime, id: event.id, from: this.#self().name, flags: 0, payload: output }).length;
     if (total > output.length || size > this.#responseLimit) {
-      this.#log.warn({ script, query: event.name, bytes: total }, `query response not sent: response exceeds limit of ${this.#responseLimit} bytes`);
+      this.#log.warn(
+        { script, query: event.name, bytes: total },
+        `query response not sent: response exceeds limit of ${this.#responseLimit} bytes`,
+      );
       return;
     }
     try {
@@ -475,10 +502,15 @@ function killGroup(child: ChildProcess): void {
 }
 
 /** The agent's flags: the runner, or undefined without --event-handler. Bad values are usage errors. */
-export function eventHandlersFromFlags(handlers: readonly string[], timeout: string | undefined, logger: Logger): EventHandlerRunner | undefined {
+export function eventHandlersFromFlags(
+  handlers: readonly string[],
+  timeout: string | undefined,
+  logger: Logger,
+): EventHandlerRunner | undefined {
   const scripts = handlers.flatMap(parseEventHandler);
   const timeoutMs = timeout === undefined ? undefined : parseDuration('event-handler-timeout', timeout);
-  if (timeoutMs !== undefined && timeoutMs <= 0) throw new UsageError(`--event-handler-timeout must be positive, got ${JSON.stringify(timeout)}`);
+  if (timeoutMs !== undefined && timeoutMs <= 0)
+    throw new UsageError(`--event-handler-timeout must be positive, got ${JSON.stringify(timeout)}`);
   if (scripts.length === 0) {
     if (timeoutMs !== undefined) throw new UsageError('--event-handler-timeout needs --event-handler');
     return undefined;

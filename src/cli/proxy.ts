@@ -15,7 +15,20 @@ import { HttpError, send } from './agent-http.js';
 /** One proxied body is buffered whole so it can be replayed on failover; 1 MiB keeps that cheap. */
 export const MAX_PROXY_BODY_BYTES = 1 << 20;
 /** Hop-by-hop headers (RFC 9110 §7.6.1), the agent's own credentials, and what we set ourselves: not forwarded. */
-const NOT_FORWARDED = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'host', 'authorization', 'proxy-authorization', 'content-length', 'x-swimring-owner']);
+const NOT_FORWARDED = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'upgrade',
+  'te',
+  'trailer',
+  'host',
+  'authorization',
+  'proxy-authorization',
+  'content-length',
+  'x-swimring-owner',
+]);
 /** Hop-by-hop headers of the owner's answer, not relayed. */
 const NOT_RELAYED = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer']);
 
@@ -56,12 +69,14 @@ export function parseProxyTarget(raw: string): { key: string; path: string; sear
   const key = decode(slash < 0 ? rest : rest.slice(0, slash), 'the key');
   const path = slash < 0 ? '' : rest.slice(slash + 1);
   // Only plain path segments: no way to name another host or climb above the owner's base path.
-  if (/[\\\s]/.test(path) || /[^\x21-\x7e]/.test(path)) throw new HttpError(400, 'the proxied path must not contain backslashes, spaces or control characters');
+  if (/[\\\s]/.test(path) || /[^\x21-\x7e]/.test(path))
+    throw new HttpError(400, 'the proxied path must not contain backslashes, spaces or control characters');
   const segments = path.split('/');
   if (segments.slice(0, -1).includes('')) throw new HttpError(400, 'the proxied path must not contain empty segments (//)');
   for (const s of segments) {
     const d = decode(s, 'the proxied path');
-    if (d === '.' || d === '..' || d.includes('\\')) throw new HttpError(400, 'the proxied path must not contain dot segments or encoded backslashes');
+    if (d === '.' || d === '..' || d.includes('\\'))
+      throw new HttpError(400, 'the proxied path must not contain dot segments or encoded backslashes');
   }
   return { key, path, search };
 }
@@ -92,7 +107,12 @@ export function ownerTarget(tag: string | undefined, path: string, search: strin
 
 function forwardedHeaders(req: IncomingMessage): OutgoingHttpHeaders {
   // Headers the client named in Connection are hop-by-hop too.
-  const named = new Set(String(req.headers.connection ?? '').toLowerCase().split(',').map((h) => h.trim()));
+  const named = new Set(
+    String(req.headers.connection ?? '')
+      .toLowerCase()
+      .split(',')
+      .map((h) => h.trim()),
+  );
   return Object.fromEntries(Object.entries(req.headers).filter(([h]) => !NOT_FORWARDED.has(h) && !named.has(h)));
 }
 
@@ -101,19 +121,31 @@ function forwardedHeaders(req: IncomingMessage): OutgoingHttpHeaders {
  * reached. A relayed response that fails midway (the owner resets or stalls) aborts the
  * client's response, so the client sees the failure instead of waiting.
  */
-function attempt(target: URL, method: string, headers: OutgoingHttpHeaders, body: Buffer, res: ServerResponse, owner: string, timeoutMs: number): Promise<boolean> {
+function attempt(
+  target: URL,
+  method: string,
+  headers: OutgoingHttpHeaders,
+  body: Buffer,
+  res: ServerResponse,
+  owner: string,
+  timeoutMs: number,
+): Promise<boolean> {
   return new Promise((resolve) => {
-    const out = request(target, { method, headers: { ...headers, 'content-length': body.length, 'x-swimring-owner': owner }, timeout: timeoutMs }, (upstream) => {
-      const relayed = Object.fromEntries(Object.entries(upstream.headers).filter(([h]) => !NOT_RELAYED.has(h)));
-      res.writeHead(upstream.statusCode ?? 502, { ...relayed, 'x-swimring-owner': owner });
-      pipeline(upstream, res, (err) => {
-        if (err) {
-          out.destroy();
-          res.destroy();
-        }
-      });
-      resolve(true);
-    });
+    const out = request(
+      target,
+      { method, headers: { ...headers, 'content-length': body.length, 'x-swimring-owner': owner }, timeout: timeoutMs },
+      (upstream) => {
+        const relayed = Object.fromEntries(Object.entries(upstream.headers).filter(([h]) => !NOT_RELAYED.has(h)));
+        res.writeHead(upstream.statusCode ?? 502, { ...relayed, 'x-swimring-owner': owner });
+        pipeline(upstream, res, (err) => {
+          if (err) {
+            out.destroy();
+            res.destroy();
+          }
+        });
+        resolve(true);
+      },
+    );
     const clientGone = () => out.destroy();
     res.once('close', clientGone);
     out.on('timeout', () => out.destroy(new Error('timeout')));

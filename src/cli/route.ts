@@ -97,7 +97,8 @@ function pairs<T>(flag: string, list: string, parse: (value: string, name: strin
 
 /** A decimal weight; its range is checked by the partitioner, which names the flag. */
 function weightValue(value: string, name: string): number {
-  if (!/^\d+(\.\d+)?([eE][+-]?\d+)?$/.test(value)) throw new UsageError(`--weights must be positive decimal numbers, got ${JSON.stringify(value)} for ${JSON.stringify(name)}`);
+  if (!/^\d+(\.\d+)?([eE][+-]?\d+)?$/.test(value))
+    throw new UsageError(`--weights must be positive decimal numbers, got ${JSON.stringify(value)} for ${JSON.stringify(name)}`);
   return Number(value);
 }
 

@@ -93,7 +93,8 @@ export class Dissemination {
     if (piggyback) {
       const used = messages.reduce((n, m) => n + m.length + COMPOUND_ENTRY_BYTES, 0);
       const budget = c.udpBufferBytes - COMPOUND_HEADER_BYTES - this.#ctx.overheadBytes - used;
-      if (budget > 0 && this.#broadcasts.length > 0) messages = [...messages, ...this.#take(budget, { key: addressKey(to), up: piggyback.up })];
+      if (budget > 0 && this.#broadcasts.length > 0)
+        messages = [...messages, ...this.#take(budget, { key: addressKey(to), up: piggyback.up })];
     }
     this.#sendPacket(to, messages, crc);
   }

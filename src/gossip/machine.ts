@@ -125,7 +125,12 @@ export class GossipMachine {
     const addr = ipToBytes(options.local.host);
     if (addr === null) throw new RangeError(`local host must be an IP address, got ${options.local.host}`);
     this.#name = options.local.name;
-    const self = endpointOf(addr, options.local.port, options.local.meta ?? Uint8Array.from([0xff, 0x80]), options.local.vsn ?? DEFAULT_VSN);
+    const self = endpointOf(
+      addr,
+      options.local.port,
+      options.local.meta ?? Uint8Array.from([0xff, 0x80]),
+      options.local.vsn ?? DEFAULT_VSN,
+    );
     this.#self = this.members.insert(this.#name, self, 0);
     const part: PartContext = {
       config: this.config,
@@ -139,7 +144,14 @@ export class GossipMachine {
     };
     const leaving = () => this.#leaving;
     const left = () => this.#left();
-    this.#gossip = new Dissemination({ ...part, overheadBytes: this.#overhead, started: () => this.#started, nowMs: () => this.#nowMs, leaving, left });
+    this.#gossip = new Dissemination({
+      ...part,
+      overheadBytes: this.#overhead,
+      started: () => this.#started,
+      nowMs: () => this.#nowMs,
+      leaving,
+      left,
+    });
     const gossip = this.#gossip;
     this.#rules = new StateRules({ ...part, awareness: this.#awareness, gossip, leaving, left });
     this.#probes = new ProbeRound({
@@ -175,7 +187,9 @@ export class GossipMachine {
   randomAliveMembers(k: number, accept: (name: string) => boolean): Endpoint[] {
     const t = this.members;
     const self = this.#self;
-    return t.pick(k, (slot) => slot !== self && t.status(slot) === ALIVE && accept(t.name(slot)), this.#random).map((slot) => t.endpoint(slot));
+    return t
+      .pick(k, (slot) => slot !== self && t.status(slot) === ALIVE && accept(t.name(slot)), this.#random)
+      .map((slot) => t.endpoint(slot));
   }
 
   get incarnation(): number {
@@ -211,7 +225,10 @@ export class GossipMachine {
       this.#outbox.timer({ kind: 'pushPull', token: tokens.next('pushPull') }, nowMs + Math.floor(this.#random() * c.pushPullIntervalMs));
     }
     if (c.reconnectIntervalMs > 0) {
-      this.#outbox.timer({ kind: 'reconnect', token: tokens.next('reconnect') }, nowMs + Math.floor(this.#random() * c.reconnectIntervalMs));
+      this.#outbox.timer(
+        { kind: 'reconnect', token: tokens.next('reconnect') },
+        nowMs + Math.floor(this.#random() * c.reconnectIntervalMs),
+      );
     }
   }
 
@@ -256,7 +273,12 @@ export class GossipMachine {
       return;
     }
     this.counters.streamsOut++;
-    this.#outbox.emit({ type: 'streamSend', to, bytes: this.#encodeStream(encodeUserStream(payload)), deadlineMs: nowMs + this.config.tcpTimeoutMs });
+    this.#outbox.emit({
+      type: 'streamSend',
+      to,
+      bytes: this.#encodeStream(encodeUserStream(payload)),
+      deadlineMs: nowMs + this.config.tcpTimeoutMs,
+    });
   }
 
   /**
@@ -458,7 +480,9 @@ export class GossipMachine {
     this.#outbox.timer({ kind: 'reconnect', token: this.#tokens.next('reconnect') }, nowMs + reconnectIntervalMs(this.config, t.size));
     const mayReconnect = this.#mayReconnect;
     const reconnectable = (slot: number) =>
-      t.status(slot) === DEAD && nowMs - t.changeMs(slot) <= this.config.reconnectWindowMs && (mayReconnect === undefined || mayReconnect(t.name(slot)));
+      t.status(slot) === DEAD &&
+      nowMs - t.changeMs(slot) <= this.config.reconnectWindowMs &&
+      (mayReconnect === undefined || mayReconnect(t.name(slot)));
     let failed = 0;
     let alive = 0;
     for (const slot of t.slots()) {
@@ -480,7 +504,15 @@ export class GossipMachine {
     const t = this.members;
     for (const slot of t.slots()) {
       const e = t.endpoint(slot);
-      states.push({ name: t.name(slot), addr: e.addr, port: e.port, meta: e.meta, incarnation: t.incarnation(slot), state: t.status(slot), vsn: e.vsn });
+      states.push({
+        name: t.name(slot),
+        addr: e.addr,
+        port: e.port,
+        meta: e.meta,
+        incarnation: t.incarnation(slot),
+        state: t.status(slot),
+        vsn: e.vsn,
+      });
     }
     const userState = this.#localState();
     return encodePushPull({ join, nodes: states.length, userStateLen: userState.length }, states, userState);

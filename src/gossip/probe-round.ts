@@ -6,7 +6,17 @@
  */
 import { type Address, ipToString } from './address.js';
 import type { Awareness } from './awareness.js';
-import { type IndirectPing, type Ping, type Suspect, encodeAck, encodeDead, encodeIndirectPing, encodeNack, encodePing, encodeSuspect } from './codec/messages.js';
+import {
+  type IndirectPing,
+  type Ping,
+  type Suspect,
+  encodeAck,
+  encodeDead,
+  encodeIndirectPing,
+  encodeNack,
+  encodePing,
+  encodeSuspect,
+} from './codec/messages.js';
 import { DecodeError } from './codec/msgpack.js';
 import type { PartContext, StreamPurpose } from './effects.js';
 import { ALIVE, DEAD, SUSPECT, addressOf, protocolMax } from './members.js';
@@ -82,7 +92,17 @@ export class ProbeRound {
     const seq = this.#nextSeq();
     const targetName = t.name(target);
     this.#ctx.counters.probes++;
-    this.#probe = { seq, target, targetName, startMs: nowMs, acked: false, direct: false, fallbackContact: false, nacks: 0, expectedNacks: 0 };
+    this.#probe = {
+      seq,
+      target,
+      targetName,
+      startMs: nowMs,
+      acked: false,
+      direct: false,
+      fallbackContact: false,
+      nacks: 0,
+      expectedNacks: 0,
+    };
     const messages = [this.#pingMessage(seq, targetName)];
     // Buddy system: tell a suspect first, so it can refute before others declare it dead.
     const buddy = t.status(target) === SUSPECT && c.lifeguard;
@@ -99,7 +119,11 @@ export class ProbeRound {
     const { config: c, members: t } = this.#ctx;
     if (t.slotOf(probe.targetName) !== probe.target) return; // reaped meanwhile
     const target = t.endpoint(probe.target);
-    const helpers = t.pick(c.indirectChecks, (slot) => slot !== this.#ctx.self && slot !== probe.target && t.status(slot) === ALIVE, this.#ctx.random);
+    const helpers = t.pick(
+      c.indirectChecks,
+      (slot) => slot !== this.#ctx.self && slot !== probe.target && t.status(slot) === ALIVE,
+      this.#ctx.random,
+    );
     const self = t.endpoint(this.#ctx.self);
     for (const helper of helpers) {
       const via = t.endpoint(helper);

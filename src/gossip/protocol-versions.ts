@@ -29,7 +29,8 @@ export function versionsCompatible(remote: readonly PushNodeState[], members: Me
     range.maxDMin = Math.max(range.maxDMin, vsn[3]!);
     range.minDMax = Math.min(range.minDMax, vsn[4]!);
   };
-  const fits = (vsn: Uint8Array) => vsn[2]! >= range.maxPMin && vsn[2]! <= range.minPMax && vsn[5]! >= range.maxDMin && vsn[5]! <= range.minDMax;
+  const fits = (vsn: Uint8Array) =>
+    vsn[2]! >= range.maxPMin && vsn[2]! <= range.minPMax && vsn[5]! >= range.maxDMin && vsn[5]! <= range.minDMax;
   const t = members;
   // memberlist skips members without a version; a short one cannot be checked, so it fails.
   const usable = (vsn: Uint8Array) => vsn.length >= 6 || vsn.length === 0;
@@ -39,6 +40,7 @@ export function versionsCompatible(remote: readonly PushNodeState[], members: Me
   // memberlist checks dead members here too, so one odd record of a long-gone member blocks
   // anti-entropy until it is reaped; only the members that take part count for us.
   for (const s of remote) if (s.state === ALIVE && s.vsn.length > 0 && !fits(s.vsn)) return false;
-  for (const slot of t.slots()) if (t.status(slot) === ALIVE && t.endpoint(slot).vsn.length > 0 && !fits(t.endpoint(slot).vsn)) return false;
+  for (const slot of t.slots())
+    if (t.status(slot) === ALIVE && t.endpoint(slot).vsn.length > 0 && !fits(t.endpoint(slot).vsn)) return false;
   return true;
 }

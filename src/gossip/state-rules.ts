@@ -175,7 +175,11 @@ export class StateRules {
   /** Queues a member's alive for gossip, as we hold it. */
   queueAlive(slot: number): void {
     const self = slot === this.#ctx.self;
-    this.#ctx.gossip.queue({ key: this.#ctx.members.name(slot), bytes: this.#aliveMessage(slot), ...(self ? {} : this.#ctx.gossip.passedOn()) });
+    this.#ctx.gossip.queue({
+      key: this.#ctx.members.name(slot),
+      bytes: this.#aliveMessage(slot),
+      ...(self ? {} : this.#ctx.gossip.passedOn()),
+    });
   }
 
   /** Our alive straight to a member that holds older news of us. */
@@ -235,6 +239,13 @@ export class StateRules {
 
   #aliveMessage(slot: number): Uint8Array {
     const e = this.#ctx.members.endpoint(slot);
-    return encodeAlive({ incarnation: this.#ctx.members.incarnation(slot), node: this.#ctx.members.name(slot), addr: e.addr, port: e.port, meta: e.meta, vsn: e.vsn });
+    return encodeAlive({
+      incarnation: this.#ctx.members.incarnation(slot),
+      node: this.#ctx.members.name(slot),
+      addr: e.addr,
+      port: e.port,
+      meta: e.meta,
+      vsn: e.vsn,
+    });
   }
 }

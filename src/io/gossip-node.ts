@@ -15,7 +15,14 @@ import type { StreamMessage } from '../gossip/codec/stream.js';
 import { type GossipConfig, type ProfileName, resolveGossipConfig } from '../gossip/config.js';
 import { type Counters, MAX_NAME_CHARS } from '../gossip/machine.js';
 import type { QueryFilter } from '../serf/query-filters.js';
-import { type IncomingQuery, type KeyringControl, type SerfEffect, SerfMachine, type SerfTimer, type UserEvent } from '../serf/serf-machine.js';
+import {
+  type IncomingQuery,
+  type KeyringControl,
+  type SerfEffect,
+  SerfMachine,
+  type SerfTimer,
+  type UserEvent,
+} from '../serf/serf-machine.js';
 import type { SerfMember } from '../serf/serf-members.js';
 import { type Tags, encodeTags } from '../serf/tags.js';
 import { ENCRYPTION_OVERHEAD_BYTES, Keyring } from './keyring.js';
@@ -55,7 +62,8 @@ export interface ReceivedQuery extends IncomingQuery {
   respond(payload: Uint8Array): boolean;
 }
 
-export type QueryReply = { readonly type: 'ack'; readonly from: string } | { readonly type: 'response'; readonly from: string; readonly payload: Uint8Array };
+export type QueryReply =
+  { readonly type: 'ack'; readonly from: string } | { readonly type: 'response'; readonly from: string; readonly payload: Uint8Array };
 
 export interface GossipNodeEvents {
   'member-join': [Member];
@@ -96,7 +104,14 @@ export class GossipNode extends EventEmitter<GossipNodeEvents> {
   #leftWaiters: (() => void)[] = [];
   #hasLeft = false;
 
-  private constructor(machine: SerfMachine, config: GossipConfig, keyring: Keyring | null, transport: Transport, address: Address, log: Logger) {
+  private constructor(
+    machine: SerfMachine,
+    config: GossipConfig,
+    keyring: Keyring | null,
+    transport: Transport,
+    address: Address,
+    log: Logger,
+  ) {
     super();
     this.machine = machine;
     this.#config = config;
@@ -119,7 +134,14 @@ export class GossipNode extends EventEmitter<GossipNodeEvents> {
     const tags = options.tags ?? {};
     encodeTags(tags); // validates (size, types) before we bind anything
     const log = options.logger ?? pino({ level: 'silent' });
-    const transport = await NetTransport.bind({ host: bind.host, port: bind.port, keyring, maxStreamBytes: config.maxStreamBytes, tcpTimeoutMs: config.tcpTimeoutMs, logger: log });
+    const transport = await NetTransport.bind({
+      host: bind.host,
+      port: bind.port,
+      keyring,
+      maxStreamBytes: config.maxStreamBytes,
+      tcpTimeoutMs: config.tcpTimeoutMs,
+      logger: log,
+    });
     const port = transport.port;
     const advertise = options.advertise ? parseHostPort('advertise', options.advertise) : { host: bind.host, port };
     if (advertise.host === '0.0.0.0' || advertise.host === '::') advertise.host = localIPv4();
@@ -239,7 +261,13 @@ export class GossipNode extends EventEmitter<GossipNodeEvents> {
   async *query(
     name: string,
     payload: Uint8Array = new Uint8Array(0),
-    options: { filters?: readonly QueryFilter[]; requestAck?: boolean; timeoutMs?: number; relayFactor?: number; signal?: AbortSignal } = {},
+    options: {
+      filters?: readonly QueryFilter[];
+      requestAck?: boolean;
+      timeoutMs?: number;
+      relayFactor?: number;
+      signal?: AbortSignal;
+    } = {},
   ): AsyncGenerator<QueryReply, void, undefined> {
     if (typeof name !== 'string' || name === '' || !name.isWellFormed()) throw invalidArgument('name', 'a non-empty string', name);
     if (!(payload instanceof Uint8Array)) throw invalidArgument('payload', 'a Uint8Array', payload);
@@ -424,7 +452,11 @@ export class GossipNode extends EventEmitter<GossipNodeEvents> {
         const stream = this.#queries.get(effect.ltime);
         if (!stream) return;
         if (stream.replies.length >= MAX_BUFFERED_REPLIES) return this.#drop('queryReplyOverflow');
-        stream.replies.push(effect.type === 'queryAck' ? { type: 'ack', from: effect.from } : { type: 'response', from: effect.from, payload: effect.payload });
+        stream.replies.push(
+          effect.type === 'queryAck'
+            ? { type: 'ack', from: effect.from }
+            : { type: 'response', from: effect.from, payload: effect.payload },
+        );
         stream.wake?.();
         return;
       }
@@ -436,10 +468,20 @@ export class GossipNode extends EventEmitter<GossipNodeEvents> {
         return;
       }
       case 'conflict':
-        this.#log.warn({ member: effect.known.name, known: `${effect.known.host}:${effect.known.port}`, claimed: `${effect.claimed.host}:${effect.claimed.port}` }, 'conflicting address for a member name');
+        this.#log.warn(
+          {
+            member: effect.known.name,
+            known: `${effect.known.host}:${effect.known.port}`,
+            claimed: `${effect.claimed.host}:${effect.claimed.port}`,
+          },
+          'conflicting address for a member name',
+        );
         return;
       case 'nameConflictLost':
-        this.#log.error({ responses: effect.responses, matching: effect.matching }, 'another node holds our name and the cluster sides with it: shutting down');
+        this.#log.error(
+          { responses: effect.responses, matching: effect.matching },
+          'another node holds our name and the cluster sides with it: shutting down',
+        );
         void this.close().then(() => this.emit('name-conflict', { responses: effect.responses, matching: effect.matching }));
         return;
       case 'left':
@@ -494,7 +536,8 @@ export function parseHostPort(option: string, value: string, defaultPort?: numbe
   if (typeof value !== 'string') throw invalidOption(option, 'host:port', value);
   const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(value) ?? /^([^:]+)(?::(\d+))?$/.exec(value);
   const port = m?.[2] === undefined ? defaultPort : Number(m[2]);
-  if (!m || port === undefined || !Number.isInteger(port) || port < 0 || port > 65535) throw invalidOption(option, 'host:port with a port in [0, 65535]', value);
+  if (!m || port === undefined || !Number.isInteger(port) || port < 0 || port > 65535)
+    throw invalidOption(option, 'host:port with a port in [0, 65535]', value);
   return { host: m[1]!, port };
 }
 

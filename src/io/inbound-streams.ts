@@ -98,14 +98,25 @@ export class InboundStreams {
       socket.destroy();
       return;
     }
-    const s: Inbound = { socket, source, reader: new StreamReader(this.#keyring, this.#limits.maxStreamBytes), done: false, authenticated: false, buffered: 0, timers: [] };
+    const s: Inbound = {
+      socket,
+      source,
+      reader: new StreamReader(this.#keyring, this.#limits.maxStreamBytes),
+      done: false,
+      authenticated: false,
+      buffered: 0,
+      timers: [],
+    };
     this.#streams.add(s);
     this.#perSource.set(source, (this.#perSource.get(source) ?? 0) + 1);
     const from = { host: source, port: socket.remotePort ?? 0 };
     s.timers.push(
-      setTimeout(() => {
-        if (!s.reader.started) this.#close(s, 'streamHeaderTimeout');
-      }, Math.min(this.#limits.headerDeadlineMs, this.#limits.deadlineMs)),
+      setTimeout(
+        () => {
+          if (!s.reader.started) this.#close(s, 'streamHeaderTimeout');
+        },
+        Math.min(this.#limits.headerDeadlineMs, this.#limits.deadlineMs),
+      ),
       setTimeout(() => this.#close(s, 'streamTimeout'), this.#limits.deadlineMs),
     );
     socket.on('close', () => this.#forget(s));

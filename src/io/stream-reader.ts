@@ -61,14 +61,17 @@ export class StreamReader {
       if (encrypted !== (this.#keyring !== null)) {
         throw new StreamReadError(
           'streamEncryption',
-          encrypted ? 'remote state is encrypted and encryption is not configured' : 'encryption is configured but remote state is not encrypted',
+          encrypted
+            ? 'remote state is encrypted and encryption is not configured'
+            : 'encryption is configured but remote state is not encrypted',
         );
       }
     }
     try {
       return this.#keyring ? this.#pushEncrypted(this.#keyring, chunk) : this.#pushPlain(chunk);
     } catch (err) {
-      if (err instanceof DecodeError) throw new StreamReadError(err.reason === 'budget' ? 'streamTooLarge' : 'malformedStream', err.message);
+      if (err instanceof DecodeError)
+        throw new StreamReadError(err.reason === 'budget' ? 'streamTooLarge' : 'malformedStream', err.message);
       throw err;
     }
   }
@@ -88,7 +91,8 @@ export class StreamReader {
       if (this.#chunkBytes < FRAME_HEADER_BYTES) return null;
       const head = Buffer.concat(this.#chunks);
       const len = head.readUInt32BE(1);
-      if (len > this.#maxBytes) throw new StreamReadError('streamTooLarge', `encrypted stream frame of ${len} bytes exceeds ${this.#maxBytes}`);
+      if (len > this.#maxBytes)
+        throw new StreamReadError('streamTooLarge', `encrypted stream frame of ${len} bytes exceeds ${this.#maxBytes}`);
       this.#frameBytes = FRAME_HEADER_BYTES + len;
       this.#started = true;
       this.#chunks.length = 0;

@@ -263,7 +263,12 @@ async function bindBoth(host: string, port: number): Promise<{ udp: UdpSocket; t
       return { udp, tcp, port: bound };
     } catch (err) {
       udp.close();
-      if (port !== 0 || attempt >= 5) throw new SwimringError('ERR_INVALID_OPTION', ` ${host}:${bound} (tcp) failed: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, 'bind');
+      if (port !== 0 || attempt >= 5)
+        throw new SwimringError(
+          'ERR_INVALID_OPTION',
+          ` ${host}:${bound} (tcp) failed: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+          'bind',
+        );
     }
   }
 }

@@ -244,7 +244,13 @@ export function constrainedOwners(hashes: Uint32Array, partition: number, replic
 }
 
 /** constrainedOwners over every member's score: the reference, and the rare slow path. */
-export function constrainedOwnersByFullRanking(hashes: Uint32Array, partition: number, replicas: number, out: Int32Array, s: RankScratch): number {
+export function constrainedOwnersByFullRanking(
+  hashes: Uint32Array,
+  partition: number,
+  replicas: number,
+  out: Int32Array,
+  s: RankScratch,
+): number {
   const n = hashes.length >>> 1;
   const pHi = mul64(0, partition >>> 0, GOLDEN_HI, GOLDEN_LO);
   const pLo = u64.lo;

@@ -68,7 +68,8 @@ export class PartitionTable {
 
   constructor(options: PartitionTableOptions) {
     const ranked = options !== null && typeof options === 'object' && (options.zones !== undefined || options.weights !== undefined);
-    if (ranked && options.placement === 'jump') throw invalidOption('placement', "'rendezvous' (or unset) when zones or weights are given", 'jump');
+    if (ranked && options.placement === 'jump')
+      throw invalidOption('placement', "'rendezvous' (or unset) when zones or weights are given", 'jump');
     const { partitions, replicas, hash, placement } = resolvePartitionOptions(ranked ? { ...options, placement: 'rendezvous' } : options);
     this.partitions = partitions;
     this.replicas = replicas;
@@ -201,13 +202,18 @@ function internOwnerLists(
 /** Validates `zones` and keeps only what changes the table: zones of members sharing one. */
 function effectiveZones(members: readonly string[], zones: PartitionTableOptions['zones']): Readonly<Record<string, string>> | null {
   if (zones === undefined) return null;
-  if (zones === null || typeof zones !== 'object' || Array.isArray(zones)) throw invalidOption('zones', 'an object mapping member names to zone names', zones);
+  if (zones === null || typeof zones !== 'object' || Array.isArray(zones))
+    throw invalidOption('zones', 'an object mapping member names to zone names', zones);
   const count = new Map<string, number>();
   for (const name of members) {
     if (!Object.hasOwn(zones, name)) continue;
     const zone = zones[name];
     if (typeof zone !== 'string' || zone.length === 0 || zone.length > MAX_ZONE_LENGTH || !zone.isWellFormed()) {
-      throw invalidOption('zones', `non-empty, well-formed strings of at most ${MAX_ZONE_LENGTH} characters (member ${JSON.stringify(name)})`, zone);
+      throw invalidOption(
+        'zones',
+        `non-empty, well-formed strings of at most ${MAX_ZONE_LENGTH} characters (member ${JSON.stringify(name)})`,
+        zone,
+      );
     }
     count.set(zone, (count.get(zone) ?? 0) + 1);
   }
@@ -222,7 +228,8 @@ function effectiveZones(members: readonly string[], zones: PartitionTableOptions
 /** Validates `weights`; null when every member's weight is the same (plain rendezvous order). */
 function effectiveWeights(members: readonly string[], weights: PartitionTableOptions['weights']): Readonly<Record<string, number>> | null {
   if (weights === undefined) return null;
-  if (weights === null || typeof weights !== 'object' || Array.isArray(weights)) throw invalidOption('weights', 'an object mapping member names to weights', weights);
+  if (weights === null || typeof weights !== 'object' || Array.isArray(weights))
+    throw invalidOption('weights', 'an object mapping member names to weights', weights);
   const out: Record<string, number> = Object.create(null);
   let first: number | undefined;
   let varied = false;

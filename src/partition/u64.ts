@@ -28,8 +28,8 @@ export function mul64(aHi: number, aLo: number, bHi: number, bLo: number): numbe
 /** (hi:lo) mod m for 1 <= m < 2^31, exact: reduces 16 bits at a time so no product exceeds 2^53. */
 export function mod64(hi: number, lo: number, m: number): number {
   let r = hi % m;
-  r = ((r * 0x10000) + (lo >>> 16)) % m;
-  r = ((r * 0x10000) + (lo & 0xffff)) % m;
+  r = (r * 0x10000 + (lo >>> 16)) % m;
+  r = (r * 0x10000 + (lo & 0xffff)) % m;
   return r;
 }
 

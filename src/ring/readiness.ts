@@ -75,7 +75,8 @@ function encodeRuns(ready: readonly boolean[]): string {
 
 export function decodeReadiness(value: string): Readiness {
   const parts = value.split('.');
-  if (parts.length !== 4 || parts[0]!.length !== PREFIX_CHARS || parts[1]!.length !== PREFIX_CHARS) throw new DecodeError('malformed readiness tag', 'malformed');
+  if (parts.length !== 4 || parts[0]!.length !== PREFIX_CHARS || parts[1]!.length !== PREFIX_CHARS)
+    throw new DecodeError('malformed readiness tag', 'malformed');
   return { from: parts[0]!, to: parts[1]!, held: decodeRuns(parts[2]!), retained: decodeRuns(parts[3]!) };
 }
 

@@ -188,7 +188,11 @@ export class RingCore {
       }
       this.#failed.delete(partition);
       const replica = this.view.table.membersForPartition(partition).indexOf(this.#o.local);
-      if (replica >= 0) out.push({ kind: 'retry', change: { type: 'acquire', partition, replica, from: this.readyHolders(partition).find((m) => m !== this.#o.local) ?? null } });
+      if (replica >= 0)
+        out.push({
+          kind: 'retry',
+          change: { type: 'acquire', partition, replica, from: this.readyHolders(partition).find((m) => m !== this.#o.local) ?? null },
+        });
     }
     if (next < Infinity) out.push({ kind: 'wake', atMs: next });
     return [...out, ...this.#settle(nowMs)];

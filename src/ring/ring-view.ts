@@ -103,7 +103,10 @@ export class RingView {
     const owners = [...this.#members.values()].filter((m) => this.owns(m)).map((m) => m.name);
     const inputs = this.#tagged() ? this.#placementInputs(owners) : undefined;
     if (sameSet(owners, this.#table.members) && inputs?.key === this.#inputsKey) return [];
-    const next = inputs === undefined ? this.tableOf(owners) : new PartitionTable({ ...this.#options, members: owners, zones: inputs.zones, weights: inputs.weights });
+    const next =
+      inputs === undefined
+        ? this.tableOf(owners)
+        : new PartitionTable({ ...this.#options, members: owners, zones: inputs.zones, weights: inputs.weights });
     this.#inputsKey = inputs?.key;
     // A zone or weight change that changes no owner (e.g. a zone with one member) changes no checksum.
     if (next.checksum === this.#table.checksum) return [];

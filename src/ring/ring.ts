@@ -87,12 +87,24 @@ const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(reso
 export { MAX_RING_PARTITIONS };
 
 /** zoneTag and weightTag: non-empty strings; either one implies (and needs) rendezvous placement. */
-function placementTagOptions(zoneTag: unknown, weightTag: unknown, placement: Placement | undefined): { zoneTag?: string; weightTag?: string } {
-  for (const [option, value] of [['zoneTag', zoneTag], ['weightTag', weightTag]] as const) {
-    if (value !== undefined && (typeof value !== 'string' || value.length === 0)) throw invalidOption(option, 'a non-empty tag name', value);
+function placementTagOptions(
+  zoneTag: unknown,
+  weightTag: unknown,
+  placement: Placement | undefined,
+): { zoneTag?: string; weightTag?: string } {
+  for (const [option, value] of [
+    ['zoneTag', zoneTag],
+    ['weightTag', weightTag],
+  ] as const) {
+    if (value !== undefined && (typeof value !== 'string' || value.length === 0))
+      throw invalidOption(option, 'a non-empty tag name', value);
   }
-  const out = { ...(zoneTag !== undefined ? { zoneTag: zoneTag as string } : {}), ...(weightTag !== undefined ? { weightTag: weightTag as string } : {}) };
-  if (placement === 'jump' && (zoneTag !== undefined || weightTag !== undefined)) throw invalidOption('placement', "'rendezvous' (or unset) with zoneTag or weightTag", placement);
+  const out = {
+    ...(zoneTag !== undefined ? { zoneTag: zoneTag as string } : {}),
+    ...(weightTag !== undefined ? { weightTag: weightTag as string } : {}),
+  };
+  if (placement === 'jump' && (zoneTag !== undefined || weightTag !== undefined))
+    throw invalidOption('placement', "'rendezvous' (or unset) with zoneTag or weightTag", placement);
   return out;
 }
 
@@ -113,7 +125,8 @@ function notReadyYet(options: ResolvedPartitionOptions): string {
 
 function durationOption(option: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || value < 0 || value > 86_400_000) throw invalidOption(option, 'an integer number of ms in [0, 86400000]', value);
+  if (!Number.isInteger(value) || value < 0 || value > 86_400_000)
+    throw invalidOption(option, 'an integer number of ms in [0, 86400000]', value);
   return value;
 }
 
@@ -154,20 +167,35 @@ export class Ring extends EventEmitter<RingEvents> {
   /** Starts a node, joins `join` if given, and keeps the ring over the cluster's members. */
   static async create(options: RingOptions): Promise<Ring> {
     if (options === null || typeof options !== 'object') throw invalidOption('options', 'an object', options);
-    const { join, joining, watchTags, partitions, replicas, hash, placement, zoneTag, weightTag, signal, keyring, ...nodeOptions } = options;
-    if (keyring !== undefined && nodeOptions.encrypt !== undefined) throw invalidOption('keyring', 'absent when encrypt is given (they are the same option)', keyring);
+    const { join, joining, watchTags, partitions, replicas, hash, placement, zoneTag, weightTag, signal, keyring, ...nodeOptions } =
+      options;
+    if (keyring !== undefined && nodeOptions.encrypt !== undefined)
+      throw invalidOption('keyring', 'absent when encrypt is given (they are the same option)', keyring);
     if (keyring !== undefined) nodeOptions.encrypt = keyring;
     // Rings materialize per-partition state (tables, event queues): P is bounded below the partitioner's.
     if (!Number.isInteger(partitions) || partitions < 1 || partitions > MAX_RING_PARTITIONS) {
       throw invalidOption('partitions', `an integer in [1, ${MAX_RING_PARTITIONS}]`, partitions);
     }
     const placementTags = placementTagOptions(zoneTag, weightTag, placement);
-    const partitionOptions = { ...resolvePartitionOptions({ partitions, ...(replicas !== undefined ? { replicas } : {}), ...(hash ? { hash } : {}), ...(placement ? { placement } : {}), ...(placementTags.zoneTag !== undefined || placementTags.weightTag !== undefined ? { placement: 'rendezvous' as const } : {}) }), ...placementTags };
+    const partitionOptions = {
+      ...resolvePartitionOptions({
+        partitions,
+        ...(replicas !== undefined ? { replicas } : {}),
+        ...(hash ? { hash } : {}),
+        ...(placement ? { placement } : {}),
+        ...(placementTags.zoneTag !== undefined || placementTags.weightTag !== undefined ? { placement: 'rendezvous' as const } : {}),
+      }),
+      ...placementTags,
+    };
     const filter = compileWatchTags(watchTags);
     const { handoff = false, handoffTimeoutMs, retryDelayMs, ...gossipOptions } = nodeOptions;
     if (typeof handoff !== 'boolean') throw invalidOption('handoff', 'a boolean', handoff);
-    const timeouts = { handoffTimeoutMs: durationOption('handoffTimeoutMs', handoffTimeoutMs, 60_000), retryDelayMs: durationOption('retryDelayMs', retryDelayMs, 5000) };
-    if (join !== undefined && (!Array.isArray(join) || join.some((s) => typeof s !== 'string'))) throw invalidOption('join', 'an array of host:port strings', join);
+    const timeouts = {
+      handoffTimeoutMs: durationOption('handoffTimeoutMs', handoffTimeoutMs, 60_000),
+      retryDelayMs: durationOption('retryDelayMs', retryDelayMs, 5000),
+    };
+    if (join !== undefined && (!Array.isArray(join) || join.some((s) => typeof s !== 'string')))
+      throw invalidOption('join', 'an array of host:port strings', join);
     if (joining !== undefined && typeof joining !== 'boolean') throw invalidOption('joining', 'a boolean', joining);
     const seeded = joining === true || (join !== undefined && join.length > 0);
     signal?.throwIfAborted();
@@ -176,7 +204,11 @@ export class Ring extends EventEmitter<RingEvents> {
     if (handoff) roomForReadiness(gossipOptions.tags ?? {});
     const tags = handoff ? { ...(gossipOptions.tags ?? {}), [READY_TAG]: notReadyYet(partitionOptions) } : gossipOptions.tags;
     const node = await GossipNode.create({ ...gossipOptions, ...(tags ? { tags } : {}) });
-    const ring = new Ring(node, new RingCore({ local: gossipOptions.name, partitions: partitionOptions, filter, handoff, joining: seeded, ...timeouts }), timeouts.handoffTimeoutMs);
+    const ring = new Ring(
+      node,
+      new RingCore({ local: gossipOptions.name, partitions: partitionOptions, filter, handoff, joining: seeded, ...timeouts }),
+      timeouts.handoffTimeoutMs,
+    );
     if (join && join.length > 0) {
       try {
         await ring.join(join, signal ? { signal } : {});
@@ -434,10 +466,13 @@ export class Ring extends EventEmitter<RingEvents> {
   #wakeAt(atMs: number): void {
     if (this.#closed || (this.#wake !== undefined && this.#wake.atMs <= atMs)) return;
     if (this.#wake) clearTimeout(this.#wake.timer);
-    const timer = setTimeout(() => {
-      this.#wake = undefined;
-      if (!this.#closed) this.#run(this.#core.tick(performance.now()));
-    }, Math.max(0, atMs - performance.now()));
+    const timer = setTimeout(
+      () => {
+        this.#wake = undefined;
+        if (!this.#closed) this.#run(this.#core.tick(performance.now()));
+      },
+      Math.max(0, atMs - performance.now()),
+    );
     timer.unref(); // the node's sockets keep the process alive, not our bookkeeping
     this.#wake = { atMs, timer };
   }
@@ -505,4 +540,3 @@ export class Ring extends EventEmitter<RingEvents> {
 export function createRing(options: RingOptions): Promise<Ring> {
   return Ring.create(options);
 }
-

@@ -28,16 +28,26 @@ export function encodeConflictResponse(m: ConflictMember | null): Uint8Array {
     }
     const v = (i: number) => m.vsn[i] ?? 0;
     w.mapHeader(11)
-      .key('Addr').raw(m.addr)
-      .key('DelegateCur').int(v(5))
-      .key('DelegateMax').int(v(4))
-      .key('DelegateMin').int(v(3))
-      .key('Name').str(m.name)
-      .key('Port').int(m.port)
-      .key('ProtocolCur').int(v(2))
-      .key('ProtocolMax').int(v(1))
-      .key('ProtocolMin').int(v(0))
-      .key('Status').int(m.status);
+      .key('Addr')
+      .raw(m.addr)
+      .key('DelegateCur')
+      .int(v(5))
+      .key('DelegateMax')
+      .int(v(4))
+      .key('DelegateMin')
+      .int(v(3))
+      .key('Name')
+      .str(m.name)
+      .key('Port')
+      .int(m.port)
+      .key('ProtocolCur')
+      .int(v(2))
+      .key('ProtocolMax')
+      .int(v(1))
+      .key('ProtocolMin')
+      .int(v(0))
+      .key('Status')
+      .int(m.status);
     const tags = Object.entries(m.tags);
     w.key('Tags').mapHeader(tags.length);
     for (const [k, value] of tags) w.str(k).str(value);

@@ -66,7 +66,10 @@ export class InternalQueries {
         answer(encodeKeyResponse(this.#keyOp((k, key) => k.remove(key), q.payload)));
         return;
       case 'list-keys': {
-        const fitted = this.#fittedKeyList(q, this.#keyOp(() => undefined, q.payload));
+        const fitted = this.#fittedKeyList(
+          q,
+          this.#keyOp(() => undefined, q.payload),
+        );
         if (fitted === null) this.#ctx.drop('keyListTooLarge');
         else answer(fitted);
         return;
@@ -141,7 +144,10 @@ export class InternalQueries {
   #fittedKeyList(q: Query, response: KeyResponse): Uint8Array | null {
     const all = response.keys;
     for (let n = all.length; n >= 0; n--) {
-      const cut = n === all.length ? response : { ...response, keys: all.slice(0, n), message: `truncated key list response, showing first ${n} of ${all.length} keys` };
+      const cut =
+        n === all.length
+          ? response
+          : { ...response, keys: all.slice(0, n), message: `truncated key list response, showing first ${n} of ${all.length} keys` };
       const payload = encodeKeyResponse(cut);
       const size = encodeQueryResponse({ ltime: q.ltime, id: q.id, from: this.#ctx.name, flags: 0, payload }).length;
       if (size <= this.#ctx.config.queryResponseSizeLimitBytes) return payload;

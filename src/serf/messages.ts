@@ -77,21 +77,41 @@ export function encodeQuery(m: Query): Uint8Array {
   return encodeTyped(SerfType.query, (w) => {
     w.mapHeader(11).key('Addr').raw(m.addr).key('Filters').arrayHeader(m.filters.length);
     for (const f of m.filters) w.raw(f);
-    w.key('Flags').int(m.flags)
-      .key('ID').int(m.id)
-      .key('LTime').int(m.ltime)
-      .key('Name').str(m.name)
-      .key('Payload').raw(m.payload)
-      .key('Port').int(m.port)
-      .key('RelayFactor').int(m.relayFactor)
-      .key('SourceNode').str(m.sourceNode)
-      .key('Timeout').int(m.timeoutNs);
+    w.key('Flags')
+      .int(m.flags)
+      .key('ID')
+      .int(m.id)
+      .key('LTime')
+      .int(m.ltime)
+      .key('Name')
+      .str(m.name)
+      .key('Payload')
+      .raw(m.payload)
+      .key('Port')
+      .int(m.port)
+      .key('RelayFactor')
+      .int(m.relayFactor)
+      .key('SourceNode')
+      .str(m.sourceNode)
+      .key('Timeout')
+      .int(m.timeoutNs);
   });
 }
 
 export function encodeQueryResponse(m: QueryResponse): Uint8Array {
   return encodeTyped(SerfType.queryResponse, (w) =>
-    w.mapHeader(5).key('Flags').int(m.flags).key('From').str(m.from).key('ID').int(m.id).key('LTime').int(m.ltime).key('Payload').rawOrNil(m.payload),
+    w
+      .mapHeader(5)
+      .key('Flags')
+      .int(m.flags)
+      .key('From')
+      .str(m.from)
+      .key('ID')
+      .int(m.id)
+      .key('LTime')
+      .int(m.ltime)
+      .key('Payload')
+      .rawOrNil(m.payload),
   );
 }
 
@@ -120,7 +140,8 @@ export function decodeQuery(b: Uint8Array): Query {
   });
   // A Go time.Duration: an int64 of nanoseconds (a float, NaN included, is malformed).
   const timeout = m.get('Timeout');
-  const int64 = (v: unknown) => (typeof v === 'number' && Number.isInteger(v)) || (typeof v === 'bigint' && v >= -(2n ** 63n) && v < 2n ** 63n);
+  const int64 = (v: unknown) =>
+    (typeof v === 'number' && Number.isInteger(v)) || (typeof v === 'bigint' && v >= -(2n ** 63n) && v < 2n ** 63n);
   if (timeout !== undefined && timeout !== null && !int64(timeout)) throw new DecodeError('query timeout is not a 64-bit integer');
   return {
     ltime: u64(m, 'LTime'),

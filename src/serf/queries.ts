@@ -78,13 +78,20 @@ export class Queries {
    * Starts a query and delivers it to us too, as Serf does; returns its Lamport time and
    * whether it is to be broadcast (the caller broadcasts `bytes`).
    */
-  start(name: string, payload: Uint8Array, options: QueryOptions, collector: QueryCollector | null, nowMs: number): { ltime: bigint; bytes: Uint8Array; broadcast: boolean } {
+  start(
+    name: string,
+    payload: Uint8Array,
+    options: QueryOptions,
+    collector: QueryCollector | null,
+    nowMs: number,
+  ): { ltime: bigint; bytes: Uint8Array; broadcast: boolean } {
     const { config, gossip } = this.#ctx;
     const self = gossip.endpointOf(this.#ctx.name)!;
     const nodes = gossip.memberCount;
     const timeoutMs = options.timeoutMs ?? config.gossipIntervalMs * config.queryTimeoutMult * Math.ceil(Math.log10(nodes + 1));
     const relayFactor = options.relayFactor ?? 0;
-    if (!Number.isInteger(relayFactor) || relayFactor < 0 || relayFactor > MAX_RELAY_FACTOR) throw invalidArgument('relayFactor', `an integer in [0, ${MAX_RELAY_FACTOR}]`, relayFactor);
+    if (!Number.isInteger(relayFactor) || relayFactor < 0 || relayFactor > MAX_RELAY_FACTOR)
+      throw invalidArgument('relayFactor', `an integer in [0, ${MAX_RELAY_FACTOR}]`, relayFactor);
     if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) throw invalidArgument('timeoutMs', 'a positive integer', timeoutMs);
     const query: Query = {
       ltime: this.#clock.time,
@@ -100,7 +107,8 @@ export class Queries {
       payload,
     };
     const bytes = encodeQuery(query);
-    if (bytes.length > config.querySizeLimitBytes) throw invalidArgument('query', `at most ${config.querySizeLimitBytes} bytes encoded`, `${bytes.length} bytes`);
+    if (bytes.length > config.querySizeLimitBytes)
+      throw invalidArgument('query', `at most ${config.querySizeLimitBytes} bytes encoded`, `${bytes.length} bytes`);
     this.#running.set(query.ltime, { id: query.id, acks: new Set(), responses: new Set(), collector });
     this.#ctx.timer({ kind: 'queryTimeout', ltime: query.ltime }, nowMs + timeoutMs);
     this.#clock.increment();
@@ -147,7 +155,14 @@ export class Queries {
     if (!this.#admits(q.filters)) return rebroadcast;
     if (q.flags & QueryFlag.ack) this.#reply(q, QueryFlag.ack, null, nowMs);
     const timeoutMs = Number(q.timeoutNs / 1_000_000n);
-    const incoming: IncomingQuery = { ltime: q.ltime, id: q.id, name: q.name, payload: q.payload, from: q.sourceNode, deadlineMs: nowMs + timeoutMs };
+    const incoming: IncomingQuery = {
+      ltime: q.ltime,
+      id: q.id,
+      name: q.name,
+      payload: q.payload,
+      from: q.sourceNode,
+      deadlineMs: nowMs + timeoutMs,
+    };
     this.#incoming.set(incoming, q);
     if (q.name.startsWith(INTERNAL_QUERY_PREFIX)) this.#internal(incoming, q, nowMs);
     else this.#ctx.emit({ type: 'query', query: incoming });

@@ -8,7 +8,8 @@ import { DecodeError, Writer, decodeValue, text } from '../gossip/codec/msgpack.
 
 export const FilterType = { node: 0, tag: 1 } as const;
 
-export type QueryFilter = { readonly type: 'node'; readonly names: readonly string[] } | { readonly type: 'tag'; readonly tag: string; readonly expr: string };
+export type QueryFilter =
+  { readonly type: 'node'; readonly names: readonly string[] } | { readonly type: 'tag'; readonly tag: string; readonly expr: string };
 
 /** Longest tag expression we compile; tag values are at most 512 bytes anyway. */
 export const MAX_FILTER_EXPR_CHARS = 256;

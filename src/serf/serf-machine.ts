@@ -206,7 +206,8 @@ export class SerfMachine {
    */
   query(name: string, payload: Uint8Array, options: QueryOptions, nowMs: number): bigint {
     const running = this.#queries.running;
-    if (running >= MAX_RUNNING_QUERIES) throw invalidArgument('query', `one of at most ${MAX_RUNNING_QUERIES} running queries`, `query ${running + 1}`);
+    if (running >= MAX_RUNNING_QUERIES)
+      throw invalidArgument('query', `one of at most ${MAX_RUNNING_QUERIES} running queries`, `query ${running + 1}`);
     const started = this.#queries.start(name, payload, options, null, nowMs);
     if (started.broadcast) this.gossip.broadcastUser(started.bytes);
     this.#pump(nowMs);
@@ -262,7 +263,12 @@ export class SerfMachine {
       case 'serfReap':
         if (!this.#tokens.isCurrent('serfReap', timer.token)) return;
         this.#outbox.timer({ kind: 'serfReap', token: this.#tokens.next('serfReap') }, nowMs + this.config.reapIntervalMs);
-        for (const e of this.members.reap(nowMs, this.config.reconnectWindowMs, this.config.tombstoneTimeoutMs, this.config.recentIntentTimeoutMs)) {
+        for (const e of this.members.reap(
+          nowMs,
+          this.config.reconnectWindowMs,
+          this.config.tombstoneTimeoutMs,
+          this.config.recentIntentTimeoutMs,
+        )) {
           this.#outbox.emit({ type: 'member', ...e });
         }
         return;

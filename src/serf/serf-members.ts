@@ -84,7 +84,14 @@ export class SerfMembers {
   /** memberlist says the node is alive (new, or back from dead / left). */
   nodeJoin(view: MemberView, tags: Readonly<Record<string, string>>): SerfMemberEvent {
     const existing = this.#entries.get(view.name);
-    const base = { name: view.name, host: view.host, port: view.port, tags, protocol: versions(view.vsn, 0), delegate: versions(view.vsn, 3) };
+    const base = {
+      name: view.name,
+      host: view.host,
+      port: view.port,
+      tags,
+      protocol: versions(view.vsn, 0),
+      delegate: versions(view.vsn, 3),
+    };
     if (existing === undefined) {
       // An intent may have arrived before the member did (Serf holds the newest one per node).
       const intent = this.intents.get(view.name);
@@ -153,7 +160,13 @@ export class SerfMembers {
    * datagram would hold the member leaving everywhere for good. A real member's own leave never
    * needs that time to end `left`: its dead{From = self} reads so (nodeLeave).
    */
-  leaveIntent(node: string, ltime: bigint, prune: boolean, selfAlive: boolean, nowMs: number): { verdict: LeaveVerdict; event: SerfMemberEvent | null } {
+  leaveIntent(
+    node: string,
+    ltime: bigint,
+    prune: boolean,
+    selfAlive: boolean,
+    nowMs: number,
+  ): { verdict: LeaveVerdict; event: SerfMemberEvent | null } {
     const e = this.#entries.get(node);
     const unrefutable = ltime === MAX_LTIME;
     if (e === undefined) {

@@ -19,7 +19,8 @@ export function encodeTags(tags: Tags): Uint8Array {
   const entries = Object.entries(tags).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   const w = new Writer().u8(TAGS_MAGIC).mapHeader(entries.length);
   for (const [key, value] of entries) {
-    if (typeof value !== 'string') throw new SwimringError('ERR_INVALID_OPTION', ` must be a string, got ${describeValue(value)}`, `tags.${key}`);
+    if (typeof value !== 'string')
+      throw new SwimringError('ERR_INVALID_OPTION', ` must be a string, got ${describeValue(value)}`, `tags.${key}`);
     w.str(key).str(value);
   }
   const meta = w.finish();

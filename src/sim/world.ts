@@ -224,7 +224,11 @@ export class SimWorld {
 
   /** A fresh machine (and Serf layer) for the node: on creation and on restart. */
   #install(node: SimNode): void {
-    const options = { config: this.config, local: { name: node.name, host: node.address.host, port: node.address.port }, random: seededRandom(Math.floor(this.random() * 2 ** 32)) };
+    const options = {
+      config: this.config,
+      local: { name: node.name, host: node.address.host, port: node.address.port },
+      random: seededRandom(Math.floor(this.random() * 2 ** 32)),
+    };
     if (this.#serf) {
       node.serf = new SerfMachine(options);
       node.machine = node.serf.gossip;

@@ -62,7 +62,12 @@ interface Variant {
 function addrEdges(): Edge[] {
   const lengths = [0, 3, 4, 5, 16, 17];
   return [
-    ...lengths.map((n): Edge => ({ label: `addr of ${n} bytes`, raw: V.bin(Uint8Array.from({ length: n }, (_, i) => (n === 16 ? [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9][i]! : 10 + i))), n: BigInt(n), rawKind: 'raw' })),
+    ...lengths.map((n): Edge => ({
+      label: `addr of ${n} bytes`,
+      raw: V.bin(Uint8Array.from({ length: n }, (_, i) => (n === 16 ? [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9][i]! : 10 + i))),
+      n: BigInt(n),
+      rawKind: 'raw',
+    })),
     { label: 'addr nil', raw: V.nil(), n: 0n, rawKind: 'nil' },
     { label: 'addr integer', raw: V.int(0x0a000001), n: null, rawKind: 'other' },
     { label: 'addr array', raw: V.arr(V.int(10), V.int(0), V.int(0), V.int(1)), n: null, rawKind: 'other' },
@@ -78,7 +83,12 @@ const anyRaw = (e: Edge): Expect => (e.rawKind === 'other' ? 'refuse' : 'accept'
 function vsnEdges(): Edge[] {
   const full = [1, 5, 2, 2, 5, 5, 0];
   return [
-    ...Array.from({ length: 8 }, (_, n): Edge => ({ label: `Vsn of length ${n}`, raw: V.bin(Uint8Array.from(full.slice(0, n))), n: BigInt(n), rawKind: 'raw' })),
+    ...Array.from({ length: 8 }, (_, n): Edge => ({
+      label: `Vsn of length ${n}`,
+      raw: V.bin(Uint8Array.from(full.slice(0, n))),
+      n: BigInt(n),
+      rawKind: 'raw',
+    })),
     { label: 'Vsn nonsense [0,0,0,0,0,0]', raw: V.bin(new Uint8Array(6)), n: 6n, rawKind: 'raw' },
     { label: 'Vsn [255 x 6]', raw: V.bin(new Uint8Array(6).fill(255)), n: 6n, rawKind: 'raw' },
     { label: 'Vsn nil', raw: V.nil(), n: 0n, rawKind: 'nil' },
@@ -123,7 +133,10 @@ function variants(what: string, fields: Field[], build: (entries: [string, Raw][
   const out: Variant[] = [];
   let i = start;
   for (const target of fields) {
-    const cases = [...edgesFor(target.kind, maxBytes), { edge: { label: 'absent', raw: new Uint8Array(0), n: 0n, rawKind: 'nil' } as Edge, expect: 'accept' as Expect }];
+    const cases = [
+      ...edgesFor(target.kind, maxBytes),
+      { edge: { label: 'absent', raw: new Uint8Array(0), n: 0n, rawKind: 'nil' } as Edge, expect: 'accept' as Expect },
+    ];
     for (const { edge, expect } of cases) {
       i++;
       const entries: [string, Raw][] = [];
@@ -140,7 +153,12 @@ function variants(what: string, fields: Field[], build: (entries: [string, Raw][
 }
 
 /** Whole-message structure: lying lengths and deep nesting, in the body and inside each field. */
-function structural(what: string, fields: Field[], build: (entries: [string, Raw][]) => Uint8Array, wrap: (body: Uint8Array) => Uint8Array): Variant[] {
+function structural(
+  what: string,
+  fields: Field[],
+  build: (entries: [string, Raw][]) => Uint8Array,
+  wrap: (body: Uint8Array) => Uint8Array,
+): Variant[] {
   const out: Variant[] = [
     { label: `${what} body = map32 of 2^32−1 entries, nothing behind`, bytes: wrap(V.hugeMap()), expect: 'refuse' },
     { label: `${what} body = array32 of 2^32−1, nothing behind`, bytes: wrap(V.hugeArray()), expect: 'refuse' },
@@ -158,7 +176,11 @@ function structural(what: string, fields: Field[], build: (entries: [string, Raw
       ['1000 nested arrays', V.deepArray(1000)],
       ['1000 nested maps', V.deepMap(1000)],
     ] as const) {
-      out.push({ label: `${what}.${f.key} = ${label}`, bytes: build(fields.map((g) => [g.key, g === f ? raw : g.base(0)])), expect: 'refuse' });
+      out.push({
+        label: `${what}.${f.key} = ${label}`,
+        bytes: build(fields.map((g) => [g.key, g === f ? raw : g.base(0)])),
+        expect: 'refuse',
+      });
     }
   }
   return out;
@@ -259,7 +281,10 @@ function gossipBatch(name: string, type: number, fields: Field[]): Batch {
   return {
     name,
     layer: 'gossip',
-    variants: () => [...variants(name, fields, packet(type), MAX_PACKET_RAW), ...structural(name, fields, packet(type), (body) => cat([type], body))],
+    variants: () => [
+      ...variants(name, fields, packet(type), MAX_PACKET_RAW),
+      ...structural(name, fields, packet(type), (body) => cat([type], body)),
+    ],
   };
 }
 
@@ -267,31 +292,75 @@ function serfBatch(name: string, type: number, fields: Field[]): Batch {
   return {
     name,
     layer: 'serf',
-    variants: () => [...variants(name, fields, serfPacket(type), MAX_PACKET_RAW), ...structural(name, fields, serfPacket(type), (body) => cat([MessageType.user, type], body))],
+    variants: () => [
+      ...variants(name, fields, serfPacket(type), MAX_PACKET_RAW),
+      ...structural(name, fields, serfPacket(type), (body) => cat([MessageType.user, type], body)),
+    ],
   };
 }
 
 /** Serf's relay: [9][{DestAddr: {IP, Port, Zone}, DestName}][5 + query response]. */
 function relayVariants(): Variant[] {
-  const inner = cat([SerfType.queryResponse], V.map([['Flags', V.int(1)], ['From', V.str('mallory')], ['ID', V.int(1)], ['LTime', V.int(1)], ['Payload', V.nil()]]));
+  const inner = cat(
+    [SerfType.queryResponse],
+    V.map([
+      ['Flags', V.int(1)],
+      ['From', V.str('mallory')],
+      ['ID', V.int(1)],
+      ['LTime', V.int(1)],
+      ['Payload', V.nil()],
+    ]),
+  );
   const relay = (ip: Raw, port: Raw, name: Raw, body: Uint8Array = inner) =>
-    cat([MessageType.user, SerfType.relay], V.map([['DestAddr', V.map([['IP', ip], ['Port', port], ['Zone', V.str('')]])], ['DestName', name]]), body);
+    cat(
+      [MessageType.user, SerfType.relay],
+      V.map([
+        [
+          'DestAddr',
+          V.map([
+            ['IP', ip],
+            ['Port', port],
+            ['Zone', V.str('')],
+          ]),
+        ],
+        ['DestName', name],
+      ]),
+      body,
+    );
   const ip = V.bin(Uint8Array.from([10, 9, 9, 9]));
   const out: Variant[] = [];
-  for (const { edge } of edgesFor('addr', MAX_PACKET_RAW)) out.push({ label: `relay.DestAddr.IP = ${edge.label}`, bytes: relay(edge.raw, V.int(7946), V.str('x')), expect: mustBeIp(edge) });
+  for (const { edge } of edgesFor('addr', MAX_PACKET_RAW))
+    out.push({ label: `relay.DestAddr.IP = ${edge.label}`, bytes: relay(edge.raw, V.int(7946), V.str('x')), expect: mustBeIp(edge) });
   for (const { edge, expect } of edgesFor('u16', 0)) {
     // Go reads Port as a uint16 and would forward to port 0; we refuse port 0 (nothing listens there).
     const verdict: Expect = expect === 'refuse' ? 'refuse' : edge.n === 0n || edge.rawKind === 'nil' ? 'either' : expect;
     out.push({ label: `relay.DestAddr.Port = ${edge.label}`, bytes: relay(ip, edge.raw, V.str('x')), expect: verdict });
   }
-  for (const { edge } of edgesFor('str', MAX_PACKET_RAW)) out.push({ label: `relay.DestName = ${edge.label}`, bytes: relay(ip, V.int(7946), edge.raw), expect: 'either' });
+  for (const { edge } of edgesFor('str', MAX_PACKET_RAW))
+    out.push({ label: `relay.DestName = ${edge.label}`, bytes: relay(ip, V.int(7946), edge.raw), expect: 'either' });
   out.push(
     { label: 'relay with nothing behind the header', bytes: relay(ip, V.int(7946), V.str('x'), new Uint8Array(0)), expect: 'refuse' },
-    { label: 'relay of a user event (not a response)', bytes: relay(ip, V.int(7946), V.str('x'), cat([SerfType.userEvent], V.map([]))), expect: 'refuse' },
-    { label: 'relay of a relay', bytes: relay(ip, V.int(7946), V.str('x'), relay(ip, V.int(7946), V.str('x')).subarray(1)), expect: 'refuse' },
+    {
+      label: 'relay of a user event (not a response)',
+      bytes: relay(ip, V.int(7946), V.str('x'), cat([SerfType.userEvent], V.map([]))),
+      expect: 'refuse',
+    },
+    {
+      label: 'relay of a relay',
+      bytes: relay(ip, V.int(7946), V.str('x'), relay(ip, V.int(7946), V.str('x')).subarray(1)),
+      expect: 'refuse',
+    },
     { label: 'relay header map32 of 2^32−1', bytes: cat([MessageType.user, SerfType.relay], V.hugeMap()), expect: 'refuse' },
-    { label: 'relay DestAddr 1000 deep', bytes: cat([MessageType.user, SerfType.relay], V.map([['DestAddr', V.deepMap(1000)]])), expect: 'refuse' },
-    { label: 'relay DestAddr nil', bytes: cat([MessageType.user, SerfType.relay], V.map([['DestAddr', V.nil()]]), inner), expect: 'refuse' },
+    {
+      label: 'relay DestAddr 1000 deep',
+      bytes: cat([MessageType.user, SerfType.relay], V.map([['DestAddr', V.deepMap(1000)]])),
+      expect: 'refuse',
+    },
+    {
+      label: 'relay DestAddr nil',
+      bytes: cat([MessageType.user, SerfType.relay], V.map([['DestAddr', V.nil()]]), inner),
+      expect: 'refuse',
+    },
   );
   return out;
 }
@@ -309,7 +378,11 @@ function packetStructureVariants(): Variant[] {
   const compoundOfCompounds = encodeCompound([encodeCompound([encodeCompound([encodeCompound([encodeCompound([ping(2)])])])])]);
   return [
     { label: 'compound of 255 pings', bytes: encodeCompound(Array.from({ length: 255 }, (_, i) => ping(1000 + i))), expect: 'accept' },
-    { label: 'compound of 255 parts declaring 65535 bytes each, nothing behind', bytes: lying255, expect: 'accept' /* counted as truncatedCompound */ },
+    {
+      label: 'compound of 255 parts declaring 65535 bytes each, nothing behind',
+      bytes: lying255,
+      expect: 'accept' /* counted as truncatedCompound */,
+    },
     { label: 'compound of 255 empty parts', bytes: empty255, expect: 'refuse' },
     { label: 'compound declaring 255 parts, no lengths', bytes: Uint8Array.from([MessageType.compound, 255]), expect: 'refuse' },
     { label: 'compound with no count', bytes: Uint8Array.from([MessageType.compound]), expect: 'refuse' },
@@ -318,14 +391,50 @@ function packetStructureVariants(): Variant[] {
     { label: 'compound nested 5 deep', bytes: compoundOfCompounds, expect: 'refuse' },
     { label: 'compression bomb (1 MiB of zeros)', bytes: bomb, expect: 'refuse' },
     { label: 'compress with algo 1', bytes: encodeCompress({ algo: 1, buf: lzwCompress(ping(3)) }), expect: 'refuse' },
-    { label: 'compress with algo 2^32', bytes: message(MessageType.compress, [['Algo', V.int(2 ** 32)], ['Buf', V.bin(lzwCompress(ping(3)))]]), expect: 'refuse' },
-    { label: 'compress with algo NaN', bytes: message(MessageType.compress, [['Algo', V.nan()], ['Buf', V.bin(lzwCompress(ping(3)))]]), expect: 'refuse' },
-    { label: 'compress with Buf nil', bytes: message(MessageType.compress, [['Algo', V.int(0)], ['Buf', V.nil()]]), expect: 'refuse' },
-    { label: 'compress with Buf of garbage', bytes: message(MessageType.compress, [['Algo', V.int(0)], ['Buf', V.bin(Uint8Array.from([0xff, 0xff, 0xff]))]]), expect: 'refuse' },
+    {
+      label: 'compress with algo 2^32',
+      bytes: message(MessageType.compress, [
+        ['Algo', V.int(2 ** 32)],
+        ['Buf', V.bin(lzwCompress(ping(3)))],
+      ]),
+      expect: 'refuse',
+    },
+    {
+      label: 'compress with algo NaN',
+      bytes: message(MessageType.compress, [
+        ['Algo', V.nan()],
+        ['Buf', V.bin(lzwCompress(ping(3)))],
+      ]),
+      expect: 'refuse',
+    },
+    {
+      label: 'compress with Buf nil',
+      bytes: message(MessageType.compress, [
+        ['Algo', V.int(0)],
+        ['Buf', V.nil()],
+      ]),
+      expect: 'refuse',
+    },
+    {
+      label: 'compress with Buf of garbage',
+      bytes: message(MessageType.compress, [
+        ['Algo', V.int(0)],
+        ['Buf', V.bin(Uint8Array.from([0xff, 0xff, 0xff]))],
+      ]),
+      expect: 'refuse',
+    },
     { label: 'CRC header below the top level', bytes: encodeCompound([cat([MessageType.hasCrc, 0, 0, 0, 0], ping(4))]), expect: 'refuse' },
     { label: 'unknown type 200', bytes: Uint8Array.from([200, 0x80]), expect: 'accept' /* counted as unknownType */ },
-    { label: 'encrypt type on an unencrypted node', bytes: Uint8Array.from([MessageType.encrypt, 1, 2, 3]), expect: 'accept' /* counted as unknownType */ },
-    { label: 'pushPull type in a datagram', bytes: Uint8Array.from([MessageType.pushPull, 0x80]), expect: 'accept' /* counted as unknownType */ },
+    {
+      label: 'encrypt type on an unencrypted node',
+      bytes: Uint8Array.from([MessageType.encrypt, 1, 2, 3]),
+      expect: 'accept' /* counted as unknownType */,
+    },
+    {
+      label: 'pushPull type in a datagram',
+      bytes: Uint8Array.from([MessageType.pushPull, 0x80]),
+      expect: 'accept' /* counted as unknownType */,
+    },
   ];
 }
 
@@ -344,14 +453,23 @@ const STATE: Field[] = [
     semantic: (e) => (e.rawKind === 'nil' || (e.n !== null && e.n >= 0n && e.n <= 3n) ? 'accept' : 'refuse'),
   },
   // In a push/pull, versions no member can speak fail memberlist's verifyProtocol: all refused.
-  { key: 'Vsn', kind: 'vsn', base: bin(VSN), semantic: (e) => (e.label.startsWith('Vsn nonsense') || e.label.startsWith('Vsn [255') ? 'refuse' : vsnRule(e)) },
+  {
+    key: 'Vsn',
+    kind: 'vsn',
+    base: bin(VSN),
+    semantic: (e) => (e.label.startsWith('Vsn nonsense') || e.label.startsWith('Vsn [255') ? 'refuse' : vsnRule(e)),
+  },
 ];
 const MAX_STREAM_RAW = 200_000;
 
 function pushPull(header: [string, Raw][], states: Uint8Array[], userState: Uint8Array): Uint8Array {
   return cat([MessageType.pushPull], V.map(header), ...states, userState);
 }
-const header = (nodes: number, userStateLen: number): [string, Raw][] => [['Join', V.bool(false)], ['Nodes', V.int(nodes)], ['UserStateLen', V.int(userStateLen)]];
+const header = (nodes: number, userStateLen: number): [string, Raw][] => [
+  ['Join', V.bool(false)],
+  ['Nodes', V.int(nodes)],
+  ['UserStateLen', V.int(userStateLen)],
+];
 
 function pushPullVariants(): Variant[] {
   const state = (entries: [string, Raw][]) => V.map(entries);
@@ -363,26 +481,74 @@ function pushPullVariants(): Variant[] {
     const n = edge.n;
     // Nodes 0 turns the state's bytes into the user state, which is then not Serf's: refused.
     const verdict: Expect = expect !== 'accept' ? expect : n === 1n ? 'accept' : 'refuse';
-    out.push({ label: `pushPull.Nodes = ${edge.label}`, bytes: pushPull([['Join', V.bool(false)], ['Nodes', edge.raw], ['UserStateLen', V.int(us.length)]], [one], us), expect: verdict });
+    out.push({
+      label: `pushPull.Nodes = ${edge.label}`,
+      bytes: pushPull(
+        [
+          ['Join', V.bool(false)],
+          ['Nodes', edge.raw],
+          ['UserStateLen', V.int(us.length)],
+        ],
+        [one],
+        us,
+      ),
+      expect: verdict,
+    });
   }
   for (const { edge, expect } of edgesFor('int', 0)) {
     const n = edge.n;
     // A shorter user state than sent cuts Serf's state (refused there); 0 carries none.
     const verdict: Expect = expect !== 'accept' ? expect : n === null || n === 0n || n === BigInt(us.length) ? 'accept' : 'refuse';
-    out.push({ label: `pushPull.UserStateLen = ${edge.label}`, bytes: pushPull([['Join', V.bool(false)], ['Nodes', V.int(1)], ['UserStateLen', edge.raw]], [one], us), expect: verdict });
+    out.push({
+      label: `pushPull.UserStateLen = ${edge.label}`,
+      bytes: pushPull(
+        [
+          ['Join', V.bool(false)],
+          ['Nodes', V.int(1)],
+          ['UserStateLen', edge.raw],
+        ],
+        [one],
+        us,
+      ),
+      expect: verdict,
+    });
   }
   for (const { edge, expect } of edgesFor('bool', 0)) {
-    out.push({ label: `pushPull.Join = ${edge.label}`, bytes: pushPull([['Join', edge.raw], ['Nodes', V.int(1)], ['UserStateLen', V.int(0)]], [one], new Uint8Array(0)), expect });
+    out.push({
+      label: `pushPull.Join = ${edge.label}`,
+      bytes: pushPull(
+        [
+          ['Join', edge.raw],
+          ['Nodes', V.int(1)],
+          ['UserStateLen', V.int(0)],
+        ],
+        [one],
+        new Uint8Array(0),
+      ),
+      expect,
+    });
   }
   out.push(
-    { label: 'pushPull declaring 65 536 states, one behind', bytes: pushPull(header(65_536, 0), [one], new Uint8Array(0)), expect: 'refuse' },
+    {
+      label: 'pushPull declaring 65 536 states, one behind',
+      bytes: pushPull(header(65_536, 0), [one], new Uint8Array(0)),
+      expect: 'refuse',
+    },
     { label: 'pushPull declaring 2^31 states', bytes: pushPull(header(2 ** 31, 0), [one], new Uint8Array(0)), expect: 'refuse' },
-    { label: 'pushPull declaring a user state of 2^32−1 bytes', bytes: pushPull(header(1, 2 ** 32 - 1), [one], new Uint8Array(0)), expect: 'refuse' },
+    {
+      label: 'pushPull declaring a user state of 2^32−1 bytes',
+      bytes: pushPull(header(1, 2 ** 32 - 1), [one], new Uint8Array(0)),
+      expect: 'refuse',
+    },
     { label: 'pushPull header map32 of 2^32−1', bytes: cat([MessageType.pushPull], V.hugeMap()), expect: 'refuse' },
     { label: 'pushPull state map32 of 2^32−1', bytes: pushPull(header(1, 0), [V.hugeMap()], new Uint8Array(0)), expect: 'refuse' },
     { label: 'pushPull state 1000 deep', bytes: pushPull(header(1, 0), [V.deepMap(1000)], new Uint8Array(0)), expect: 'refuse' },
     { label: 'pushPull state is an array', bytes: pushPull(header(1, 0), [V.arr(V.int(1))], new Uint8Array(0)), expect: 'refuse' },
-    { label: 'pushPull of 1000 states of one name', bytes: pushPull(header(1000, 0), new Array(1000).fill(one), new Uint8Array(0)), expect: 'accept' },
+    {
+      label: 'pushPull of 1000 states of one name',
+      bytes: pushPull(header(1000, 0), new Array(1000).fill(one), new Uint8Array(0)),
+      expect: 'accept',
+    },
   );
   return out;
 }
@@ -407,16 +573,35 @@ function serfStateVariants(): Variant[] {
   };
   const base: [string, Raw][] = SERF_STATE.map((f) => [f.key, f.base(0)]);
   const out = variants('serfState', SERF_STATE, wrap, MAX_STREAM_RAW);
-  const field = (key: string, raw: Raw, label: string, expect: Expect) => out.push({ label: `serfState.${key} = ${label}`, bytes: wrap([...base, [key, raw]]), expect });
-  const slot = (ltime: Raw, events: Raw) => V.map([['Events', events], ['LTime', ltime]]);
-  const ev = (name: Raw, payload: Raw) => V.map([['Name', name], ['Payload', payload]]);
-  for (const { edge, expect } of edgesFor('u64', 0)) field('Events', V.arr(slot(edge.raw, V.arr(ev(V.str(`pp-ev-${edge.label}`), V.str('p'))))), `[{LTime: ${edge.label}}]`, expect);
-  for (const { edge, expect } of edgesFor('str', MAX_STREAM_RAW)) field('Events', V.arr(slot(V.int(1), V.arr(ev(edge.raw, V.str('p'))))), `[{Events: [{Name: ${edge.label}}]}]`, expect);
-  for (const { edge, expect } of edgesFor('bytes', MAX_STREAM_RAW)) field('Events', V.arr(slot(V.int(1), V.arr(ev(V.str(`pp-pl-${edge.label}`), edge.raw)))), `[{Events: [{Payload: ${edge.label}}]}]`, expect);
+  const field = (key: string, raw: Raw, label: string, expect: Expect) =>
+    out.push({ label: `serfState.${key} = ${label}`, bytes: wrap([...base, [key, raw]]), expect });
+  const slot = (ltime: Raw, events: Raw) =>
+    V.map([
+      ['Events', events],
+      ['LTime', ltime],
+    ]);
+  const ev = (name: Raw, payload: Raw) =>
+    V.map([
+      ['Name', name],
+      ['Payload', payload],
+    ]);
+  for (const { edge, expect } of edgesFor('u64', 0))
+    field('Events', V.arr(slot(edge.raw, V.arr(ev(V.str(`pp-ev-${edge.label}`), V.str('p'))))), `[{LTime: ${edge.label}}]`, expect);
+  for (const { edge, expect } of edgesFor('str', MAX_STREAM_RAW))
+    field('Events', V.arr(slot(V.int(1), V.arr(ev(edge.raw, V.str('p'))))), `[{Events: [{Name: ${edge.label}}]}]`, expect);
+  for (const { edge, expect } of edgesFor('bytes', MAX_STREAM_RAW))
+    field(
+      'Events',
+      V.arr(slot(V.int(1), V.arr(ev(V.str(`pp-pl-${edge.label}`), edge.raw)))),
+      `[{Events: [{Payload: ${edge.label}}]}]`,
+      expect,
+    );
   // A nil inside a map or slice: go-msgpack reads the zero value, we refuse it; either is harmless.
   const nilEither = (edge: Edge, expect: Expect): Expect => (edge.rawKind === 'nil' ? 'either' : expect);
-  for (const { edge, expect } of edgesFor('u64', 0)) field('StatusLTimes', V.map([[`unknown-${edge.label}`, edge.raw]]), `{unknown: ${edge.label}}`, nilEither(edge, expect));
-  for (const { edge, expect } of edgesFor('str', MAX_STREAM_RAW)) field('LeftMembers', V.arr(edge.raw), `[${edge.label}]`, nilEither(edge, expect));
+  for (const { edge, expect } of edgesFor('u64', 0))
+    field('StatusLTimes', V.map([[`unknown-${edge.label}`, edge.raw]]), `{unknown: ${edge.label}}`, nilEither(edge, expect));
+  for (const { edge, expect } of edgesFor('str', MAX_STREAM_RAW))
+    field('LeftMembers', V.arr(edge.raw), `[${edge.label}]`, nilEither(edge, expect));
   field('Events', V.arr(...new Array(512).fill(V.nil())), '512 nil slots (as Go sends)', 'accept');
   field('Events', V.str('x'), 'a string', 'refuse');
   field('Events', V.arr(V.int(1)), '[1]', 'refuse');
@@ -447,7 +632,10 @@ function runPacketBatch(c: Cluster, layer: 'gossip' | 'serf', list: Variant[]): 
     const serfBefore = victim.serf!.drops['malformedSerfMessage'] ?? 0;
     const result = injectPacket(c, VICTIM, v.bytes, v.label);
     if (result === 'threw') continue; // recorded in c.escaped
-    const refused = layer === 'gossip' ? (victim.machine.counters.drops['malformed'] ?? 0) - gossipBefore + (victim.machine.counters.drops['crc'] ?? 0) - crcBefore : (victim.serf!.drops['malformedSerfMessage'] ?? 0) - serfBefore;
+    const refused =
+      layer === 'gossip'
+        ? (victim.machine.counters.drops['malformed'] ?? 0) - gossipBefore + (victim.machine.counters.drops['crc'] ?? 0) - crcBefore
+        : (victim.serf!.drops['malformedSerfMessage'] ?? 0) - serfBefore;
     if (refused > 1) wrong.push(`${v.label}: counted ${refused} refusals for one input`);
     if (v.expect === 'refuse' && refused !== 1) wrong.push(`${v.label}: should be refused (one drop), was not`);
     if (v.expect === 'accept' && refused !== 0) wrong.push(`${v.label}: should be accepted, was refused`);
@@ -460,7 +648,11 @@ function runPacketBatch(c: Cluster, layer: 'gossip' | 'serf', list: Variant[]): 
 function runStreamBatch(c: Cluster, list: Variant[]): string[] {
   const victim = c.w.nodes.get(VICTIM)!;
   const wrong: string[] = [];
-  const counted = () => (victim.machine.counters.drops['malformedNodeState'] ?? 0) + (victim.machine.counters.drops['incompatibleVersions'] ?? 0) + (victim.serf!.drops['malformedRemoteState'] ?? 0) + (victim.serf!.drops['badRemoteState'] ?? 0);
+  const counted = () =>
+    (victim.machine.counters.drops['malformedNodeState'] ?? 0) +
+    (victim.machine.counters.drops['incompatibleVersions'] ?? 0) +
+    (victim.serf!.drops['malformedRemoteState'] ?? 0) +
+    (victim.serf!.drops['badRemoteState'] ?? 0);
   for (const v of list) {
     const before = counted();
     const result = injectStream(c, VICTIM, v.bytes, v.label);
@@ -513,10 +705,12 @@ describe('adversarial: every field of every message at its edges (simulator, 4 n
       }));
   }
 
-  for (const [index, [name, make]] of ([
-    ['memberlist push/pull (stream)', pushPullVariants],
-    ['Serf push/pull state (stream)', serfStateVariants],
-  ] as const).entries()) {
+  for (const [index, [name, make]] of (
+    [
+      ['memberlist push/pull (stream)', pushPullVariants],
+      ['Serf push/pull state (stream)', serfStateVariants],
+    ] as const
+  ).entries()) {
     it(`${name}: each edge value is refused or accepted as Go's types say; the cluster stays whole`, () =>
       withSeed(SEED + 100 + index, (seed) => {
         const c = serfCluster(seed);
@@ -536,7 +730,12 @@ describe('adversarial: every field of every message at its edges (simulator, 4 n
       const c = serfCluster(seed);
       const victim = c.w.nodes.get(VICTIM)!;
       injectPacket(c, VICTIM, Uint8Array.from([MessageType.user]), 'empty user message');
-      injectPacket(c, VICTIM, cat([MessageType.user, SerfType.userEvent], new Uint8Array(MAX_PACKET_RAW).fill(0xff)), 'user event of 60 000 bytes of 0xff');
+      injectPacket(
+        c,
+        VICTIM,
+        cat([MessageType.user, SerfType.userEvent], new Uint8Array(MAX_PACKET_RAW).fill(0xff)),
+        'user event of 60 000 bytes of 0xff',
+      );
       for (let t = 10; t < 256; t++) injectPacket(c, VICTIM, Uint8Array.from([MessageType.user, t, 0x80]), `serf type ${t}`);
       assert.equal(victim.serf!.drops['unknownSerfType'], 246, 'each unknown Serf type counted once');
       assert.equal(victim.serf!.drops['malformedSerfMessage'], 1, 'the 0xff body is malformed');
@@ -565,29 +764,77 @@ describe('adversarial: Serf internal query payloads at their edges (decoders)', 
       else if (expect === 'accept' && r !== 'ok') escaped.push(`${label}: should be accepted`);
     };
     const conflict: [string, FieldKind][] = [
-      ['Addr', 'addr'], ['DelegateCur', 'u8'], ['DelegateMax', 'u8'], ['DelegateMin', 'u8'], ['Name', 'str'], ['Port', 'u16'],
-      ['ProtocolCur', 'u8'], ['ProtocolMax', 'u8'], ['ProtocolMin', 'u8'], ['Status', 'int'],
+      ['Addr', 'addr'],
+      ['DelegateCur', 'u8'],
+      ['DelegateMax', 'u8'],
+      ['DelegateMin', 'u8'],
+      ['Name', 'str'],
+      ['Port', 'u16'],
+      ['ProtocolCur', 'u8'],
+      ['ProtocolMax', 'u8'],
+      ['ProtocolMin', 'u8'],
+      ['Status', 'int'],
     ];
     for (const [key, kind] of conflict) {
       for (const { edge } of edgesFor(kind, 60_000)) {
-        check(`conflict.${key} = ${edge.label}`, () => decodeConflictResponse(cat([SerfType.conflictResponse], V.map([[key, edge.raw], ['Tags', V.map([])]]))));
+        check(`conflict.${key} = ${edge.label}`, () =>
+          decodeConflictResponse(
+            cat(
+              [SerfType.conflictResponse],
+              V.map([
+                [key, edge.raw],
+                ['Tags', V.map([])],
+              ]),
+            ),
+          ),
+        );
       }
     }
-    for (const raw of [V.hugeMap(), V.deepMap(1000), V.nil(), V.int(1), new Uint8Array(0)]) check('conflict body', () => decodeConflictResponse(cat([SerfType.conflictResponse], raw)));
+    for (const raw of [V.hugeMap(), V.deepMap(1000), V.nil(), V.int(1), new Uint8Array(0)])
+      check('conflict body', () => decodeConflictResponse(cat([SerfType.conflictResponse], raw)));
     check('conflict Tags map32', () => decodeConflictResponse(cat([SerfType.conflictResponse], V.map([['Tags', V.hugeMap()]]))), 'refuse');
-    for (const { edge, expect } of edgesFor('bytes', 60_000)) check(`keyRequest.Key = ${edge.label}`, () => decodeKeyRequest(cat([SerfType.keyRequest], V.map([['Key', edge.raw]]))), expect);
+    for (const { edge, expect } of edgesFor('bytes', 60_000))
+      check(`keyRequest.Key = ${edge.label}`, () => decodeKeyRequest(cat([SerfType.keyRequest], V.map([['Key', edge.raw]]))), expect);
     check('keyRequest of another type', () => decodeKeyRequest(Uint8Array.from([SerfType.keyResponse, 0x80])), 'refuse');
     check('keyRequest body map32', () => decodeKeyRequest(cat([SerfType.keyRequest], V.hugeMap())), 'refuse');
-    const keyResponse: [string, FieldKind][] = [['Message', 'str'], ['PrimaryKey', 'str'], ['Result', 'bool']];
+    const keyResponse: [string, FieldKind][] = [
+      ['Message', 'str'],
+      ['PrimaryKey', 'str'],
+      ['Result', 'bool'],
+    ];
     for (const [key, kind] of keyResponse) {
-      for (const { edge, expect } of edgesFor(kind, 60_000)) check(`keyResponse.${key} = ${edge.label}`, () => decodeKeyResponse(cat([SerfType.keyResponse], V.map([[key, edge.raw]]))), expect);
+      for (const { edge, expect } of edgesFor(kind, 60_000))
+        check(`keyResponse.${key} = ${edge.label}`, () => decodeKeyResponse(cat([SerfType.keyResponse], V.map([[key, edge.raw]]))), expect);
     }
     // A nil inside []string: go-msgpack reads it as "", we refuse it; either is harmless.
-    for (const { edge, expect } of edgesFor('str', 60_000)) check(`keyResponse.Keys = [${edge.label}]`, () => decodeKeyResponse(cat([SerfType.keyResponse], V.map([['Keys', V.arr(edge.raw)]]))), edge.rawKind === 'nil' ? 'either' : expect);
+    for (const { edge, expect } of edgesFor('str', 60_000))
+      check(
+        `keyResponse.Keys = [${edge.label}]`,
+        () => decodeKeyResponse(cat([SerfType.keyResponse], V.map([['Keys', V.arr(edge.raw)]]))),
+        edge.rawKind === 'nil' ? 'either' : expect,
+      );
     check('keyResponse.Keys array32', () => decodeKeyResponse(cat([SerfType.keyResponse], V.map([['Keys', V.hugeArray()]]))), 'refuse');
-    check('keyResponse.Keys 1000 deep', () => decodeKeyResponse(cat([SerfType.keyResponse], V.map([['Keys', V.deepArray(1000)]]))), 'refuse');
-    for (const { edge } of edgesFor('u16', 0)) check(`relay port ${edge.label}`, () => decodeRelay(V.map([['DestAddr', V.map([['IP', V.bin(ADDR)], ['Port', edge.raw]])]])));
-    for (const { edge, expect } of edgesFor('u64', 0)) check(`serfState.LTime = ${edge.label}`, () => decodeSerfState(V.map([['LTime', edge.raw]])), expect);
+    check(
+      'keyResponse.Keys 1000 deep',
+      () => decodeKeyResponse(cat([SerfType.keyResponse], V.map([['Keys', V.deepArray(1000)]]))),
+      'refuse',
+    );
+    for (const { edge } of edgesFor('u16', 0))
+      check(`relay port ${edge.label}`, () =>
+        decodeRelay(
+          V.map([
+            [
+              'DestAddr',
+              V.map([
+                ['IP', V.bin(ADDR)],
+                ['Port', edge.raw],
+              ]),
+            ],
+          ]),
+        ),
+      );
+    for (const { edge, expect } of edgesFor('u64', 0))
+      check(`serfState.LTime = ${edge.label}`, () => decodeSerfState(V.map([['LTime', edge.raw]])), expect);
     assert.deepEqual(escaped, []);
   });
 });

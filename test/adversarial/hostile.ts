@@ -39,7 +39,8 @@ export const V = {
   nil: (): Raw => Uint8Array.from([0xc0]),
   bool: (b: boolean): Raw => Uint8Array.from([b ? 0xc3 : 0xc2]),
   arr: (...items: Raw[]): Raw => cat(new Writer(8).arrayHeader(items.length).finish(), ...items),
-  map: (entries: [string, Raw][]): Raw => cat(new Writer(8).mapHeader(entries.length).finish(), ...entries.flatMap(([k, v]) => [V.str(k), v])),
+  map: (entries: [string, Raw][]): Raw =>
+    cat(new Writer(8).mapHeader(entries.length).finish(), ...entries.flatMap(([k, v]) => [V.str(k), v])),
   /** An array32 / map32 / str32 declaring 2^32−1 with nothing behind it. */
   hugeArray: (): Raw => Uint8Array.from([0xdd, 0xff, 0xff, 0xff, 0xff]),
   hugeMap: (): Raw => Uint8Array.from([0xdf, 0xff, 0xff, 0xff, 0xff]),
@@ -71,7 +72,14 @@ export interface Edge {
   rawKind: 'raw' | 'nil' | 'other';
 }
 
-const MAXES: Record<string, bigint> = { u8: 0xffn, u16: 0xffffn, u32: 0xffff_ffffn, u64: 2n ** 64n - 1n, int64: 2n ** 63n - 1n, int: 2n ** 63n - 1n };
+const MAXES: Record<string, bigint> = {
+  u8: 0xffn,
+  u16: 0xffffn,
+  u32: 0xffff_ffffn,
+  u64: 2n ** 64n - 1n,
+  int64: 2n ** 63n - 1n,
+  int: 2n ** 63n - 1n,
+};
 
 export function integerEdges(kind: 'u8' | 'u16' | 'u32' | 'u64' | 'int64' | 'int'): Edge[] {
   const max = MAXES[kind]!;
@@ -169,7 +177,11 @@ export interface Cluster {
 }
 
 export function serfCluster(seed: number, n = 4, overrides: Partial<GossipConfig> = {}): Cluster {
-  const w = new SimWorld(seed, resolveGossipConfig('lan', { reconnectWindowMs: 120_000, tombstoneTimeoutMs: 120_000, reapIntervalMs: 5_000, ...overrides }), { serf: true });
+  const w = new SimWorld(
+    seed,
+    resolveGossipConfig('lan', { reconnectWindowMs: 120_000, tombstoneTimeoutMs: 120_000, reapIntervalMs: 5_000, ...overrides }),
+    { serf: true },
+  );
   const names = Array.from({ length: n }, (_, i) => `n${i}`);
   w.addNode(names[0]!);
   for (let i = 1; i < n; i++) w.addNode(names[i]!, names[Math.floor(w.random() * i)]!);
@@ -185,7 +197,8 @@ export function trackAcks(c: Cluster, name: string): void {
   const drain = serf.drain.bind(serf);
   serf.drain = (): SerfEffect[] => {
     const out = drain();
-    for (const e of out) if (e.type === 'queryAck') c.acks.set(`${name}@${e.ltime}`, (c.acks.get(`${name}@${e.ltime}`) ?? new Set()).add(e.from));
+    for (const e of out)
+      if (e.type === 'queryAck') c.acks.set(`${name}@${e.ltime}`, (c.acks.get(`${name}@${e.ltime}`) ?? new Set()).add(e.from));
     return out;
   };
 }
@@ -249,7 +262,10 @@ export function assertHealthy(c: Cluster, what: string, settleMs = 60_000): stri
   const from = names[Math.floor(w.random() * names.length)]!;
   w.userEvent(from, event, text(what.slice(0, 100)));
   const got = (o: string) => w.userEvents.filter((e) => e.observer === o && e.event.name === event).length;
-  assert.ok(w.runUntilTrue(() => names.every((o) => got(o) >= 1), 30_000) !== null, `${what}: the event ${event} from ${from} reaches everyone: ${names.map((o) => `${o}=${got(o)}`)}`);
+  assert.ok(
+    w.runUntilTrue(() => names.every((o) => got(o) >= 1), 30_000) !== null,
+    `${what}: the event ${event} from ${from} reaches everyone: ${names.map((o) => `${o}=${got(o)}`)}`,
+  );
   const asker = names[Math.floor(w.random() * names.length)]!;
   const serf = w.nodes.get(asker)!.serf!;
   const q = serf.query(`q-${event}`, text('?'), { requestAck: true, timeoutMs: 5000 }, w.nowMs);

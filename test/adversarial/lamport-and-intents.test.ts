@@ -11,7 +11,20 @@ import { encodeSerfState } from '../../src/serf/push-pull.js';
 import { MAX_PER_SLOT, SEEN_RING_SLOTS, SeenRing } from '../../src/serf/seen-ring.js';
 import { MAX_RECENT_INTENTS } from '../../src/serf/serf-members.js';
 import { seeds, withSeed } from '../helpers/sim.js';
-import { type Cluster, V, allAlive, assertDeliveredOnce, assertHealthy, cat, injectPacket, injectStream, serfCluster, statuses, text, trackAcks } from './hostile.js';
+import {
+  type Cluster,
+  V,
+  allAlive,
+  assertDeliveredOnce,
+  assertHealthy,
+  cat,
+  injectPacket,
+  injectStream,
+  serfCluster,
+  statuses,
+  text,
+  trackAcks,
+} from './hostile.js';
 
 const MAX = 2n ** 64n - 1n;
 const LTIMES = [MAX, MAX - 1n, 2n ** 63n, MAX - 512n];
@@ -19,7 +32,16 @@ const LTIMES = [MAX, MAX - 1n, 2n ** 63n, MAX - 512n];
 const BOUND_MS = 60_000;
 
 const serfDatagram = (m: Uint8Array) => packPacket([encodeUser(m)], { compress: false, crc: false });
-const pushPullWith = (userState: Uint8Array) => cat([MessageType.pushPull], V.map([['Join', V.bool(false)], ['Nodes', V.int(0)], ['UserStateLen', V.int(userState.length)]]), userState);
+const pushPullWith = (userState: Uint8Array) =>
+  cat(
+    [MessageType.pushPull],
+    V.map([
+      ['Join', V.bool(false)],
+      ['Nodes', V.int(0)],
+      ['UserStateLen', V.int(userState.length)],
+    ]),
+    userState,
+  );
 
 function settle(c: Cluster, what: string): void {
   const { w, names } = c;
@@ -43,39 +65,123 @@ const VICTIM = 'n0';
 const LIVE = 'n2';
 
 const FORGERIES: Forge[] = [
-  { name: 'user event', inject: (c, ltime) => injectPacket(c, VICTIM, serfDatagram(encodeUserEvent({ ltime, name: 'forged', payload: text('!'), coalesce: false })), 'user event') },
+  {
+    name: 'user event',
+    inject: (c, ltime) =>
+      injectPacket(c, VICTIM, serfDatagram(encodeUserEvent({ ltime, name: 'forged', payload: text('!'), coalesce: false })), 'user event'),
+  },
   {
     name: 'query',
     inject: (c, ltime) =>
       injectPacket(
         c,
         VICTIM,
-        serfDatagram(encodeQuery({ ltime, id: 4242, addr: Uint8Array.from([10, 9, 9, 9]), port: 7946, sourceNode: 'mallory', filters: [], flags: 1, relayFactor: 0, timeoutNs: 1_000_000_000n, name: 'forged', payload: text('?') })),
+        serfDatagram(
+          encodeQuery({
+            ltime,
+            id: 4242,
+            addr: Uint8Array.from([10, 9, 9, 9]),
+            port: 7946,
+            sourceNode: 'mallory',
+            filters: [],
+            flags: 1,
+            relayFactor: 0,
+            timeoutNs: 1_000_000_000n,
+            name: 'forged',
+            payload: text('?'),
+          }),
+        ),
         'query',
       ),
   },
-  { name: `join intent about live ${LIVE}`, inject: (c, ltime) => injectPacket(c, VICTIM, serfDatagram(encodeJoinIntent({ ltime, node: LIVE })), 'join intent') },
-  { name: `leave intent about live ${LIVE}`, inject: (c, ltime) => injectPacket(c, VICTIM, serfDatagram(encodeLeaveIntent({ ltime, node: LIVE, prune: false })), 'leave intent') },
-  { name: `leave intent about the victim itself`, inject: (c, ltime) => injectPacket(c, VICTIM, serfDatagram(encodeLeaveIntent({ ltime, node: VICTIM, prune: false })), 'leave intent (self)') },
-  { name: `pruning leave intent about live ${LIVE}`, inject: (c, ltime) => injectPacket(c, VICTIM, serfDatagram(encodeLeaveIntent({ ltime, node: LIVE, prune: true })), 'prune intent') },
+  {
+    name: `join intent about live ${LIVE}`,
+    inject: (c, ltime) => injectPacket(c, VICTIM, serfDatagram(encodeJoinIntent({ ltime, node: LIVE })), 'join intent'),
+  },
+  {
+    name: `leave intent about live ${LIVE}`,
+    inject: (c, ltime) => injectPacket(c, VICTIM, serfDatagram(encodeLeaveIntent({ ltime, node: LIVE, prune: false })), 'leave intent'),
+  },
+  {
+    name: `leave intent about the victim itself`,
+    inject: (c, ltime) =>
+      injectPacket(c, VICTIM, serfDatagram(encodeLeaveIntent({ ltime, node: VICTIM, prune: false })), 'leave intent (self)'),
+  },
+  {
+    name: `pruning leave intent about live ${LIVE}`,
+    inject: (c, ltime) => injectPacket(c, VICTIM, serfDatagram(encodeLeaveIntent({ ltime, node: LIVE, prune: true })), 'prune intent'),
+  },
   {
     name: 'push/pull state (LTime, EventLTime, QueryLTime)',
-    inject: (c, ltime) => injectStream(c, VICTIM, pushPullWith(encodeSerfState({ ltime, eventLTime: ltime, queryLTime: ltime, statusLTimes: new Map(), leftMembers: [], events: [] })), 'push/pull clocks'),
+    inject: (c, ltime) =>
+      injectStream(
+        c,
+        VICTIM,
+        pushPullWith(
+          encodeSerfState({ ltime, eventLTime: ltime, queryLTime: ltime, statusLTimes: new Map(), leftMembers: [], events: [] }),
+        ),
+        'push/pull clocks',
+      ),
   },
   {
     name: `push/pull state (StatusLTimes of ${LIVE} and of the victim)`,
     inject: (c, ltime) =>
-      injectStream(c, VICTIM, pushPullWith(encodeSerfState({ ltime: 1n, eventLTime: 1n, queryLTime: 1n, statusLTimes: new Map([[LIVE, ltime], [VICTIM, ltime]]), leftMembers: [], events: [] })), 'push/pull status times'),
+      injectStream(
+        c,
+        VICTIM,
+        pushPullWith(
+          encodeSerfState({
+            ltime: 1n,
+            eventLTime: 1n,
+            queryLTime: 1n,
+            statusLTimes: new Map([
+              [LIVE, ltime],
+              [VICTIM, ltime],
+            ]),
+            leftMembers: [],
+            events: [],
+          }),
+        ),
+        'push/pull status times',
+      ),
   },
   {
     name: `push/pull state naming live ${LIVE} in LeftMembers`,
     inject: (c, ltime) =>
-      injectStream(c, VICTIM, pushPullWith(encodeSerfState({ ltime: 1n, eventLTime: 1n, queryLTime: 1n, statusLTimes: new Map([[LIVE, ltime]]), leftMembers: [LIVE], events: [] })), 'push/pull left members'),
+      injectStream(
+        c,
+        VICTIM,
+        pushPullWith(
+          encodeSerfState({
+            ltime: 1n,
+            eventLTime: 1n,
+            queryLTime: 1n,
+            statusLTimes: new Map([[LIVE, ltime]]),
+            leftMembers: [LIVE],
+            events: [],
+          }),
+        ),
+        'push/pull left members',
+      ),
   },
   {
     name: 'push/pull state carrying an event',
     inject: (c, ltime) =>
-      injectStream(c, VICTIM, pushPullWith(encodeSerfState({ ltime: 1n, eventLTime: ltime, queryLTime: 1n, statusLTimes: new Map(), leftMembers: [], events: [{ ltime, events: [{ name: 'forged-pp', payload: text('!') }] }] })), 'push/pull event'),
+      injectStream(
+        c,
+        VICTIM,
+        pushPullWith(
+          encodeSerfState({
+            ltime: 1n,
+            eventLTime: ltime,
+            queryLTime: 1n,
+            statusLTimes: new Map(),
+            leftMembers: [],
+            events: [{ ltime, events: [{ name: 'forged-pp', payload: text('!') }] }],
+          }),
+        ),
+        'push/pull event',
+      ),
   },
 ];
 
@@ -93,7 +199,8 @@ describe('adversarial: Lamport times near 2^64 (simulator)', () => {
             wholeAfter(c, `${forge.name} at ${ltime}`);
             for (const node of c.w.liveNodes()) {
               const serf = node.serf!;
-              for (const t of [serf.clock.time, serf.eventClock.time, serf.queryClock.time]) assert.ok(t >= 0n && t <= MAX, `${node.name}: clock ${t} in uint64`);
+              for (const t of [serf.clock.time, serf.eventClock.time, serf.queryClock.time])
+                assert.ok(t >= 0n && t <= MAX, `${node.name}: clock ${t} in uint64`);
             }
           });
         }
@@ -111,7 +218,12 @@ describe('adversarial: forged intents and accusations about live members (simula
         const c = serfCluster(s);
         for (const target of c.names) {
           for (const ahead of [1n, 1000n, 2n ** 40n]) {
-            injectPacket(c, VICTIM, serfDatagram(encodeLeaveIntent({ ltime: current(c, target) + ahead, node: target, prune: false })), `leave ${target} +${ahead}`);
+            injectPacket(
+              c,
+              VICTIM,
+              serfDatagram(encodeLeaveIntent({ ltime: current(c, target) + ahead, node: target, prune: false })),
+              `leave ${target} +${ahead}`,
+            );
             c.w.runFor(1000);
             settle(c, `leave intent about ${target} at +${ahead}`);
           }
@@ -127,11 +239,20 @@ describe('adversarial: forged intents and accusations about live members (simula
         const c = serfCluster(s);
         const machine = c.w.nodes.get(VICTIM)!.machine;
         for (const target of c.names) {
-          for (const [kind, encode] of [['suspect', encodeSuspect], ['dead', encodeDead], ['left (dead from itself)', encodeDead]] as const) {
+          for (const [kind, encode] of [
+            ['suspect', encodeSuspect],
+            ['dead', encodeDead],
+            ['left (dead from itself)', encodeDead],
+          ] as const) {
             const slot = machine.members.slotOf(target);
             const incarnation = machine.members.incarnation(slot) + 1;
             const from = kind.startsWith('left') ? target : 'mallory';
-            injectPacket(c, VICTIM, packPacket([encode({ node: target, incarnation, from })], { compress: false, crc: false }), `${kind} ${target}`);
+            injectPacket(
+              c,
+              VICTIM,
+              packPacket([encode({ node: target, incarnation, from })], { compress: false, crc: false }),
+              `${kind} ${target}`,
+            );
             c.w.runFor(500);
             settle(c, `${kind} about ${target} at incarnation ${incarnation}`);
           }
@@ -153,7 +274,15 @@ describe('adversarial: forged intents and accusations about live members (simula
       it(`a forged ${kind} about ${target === VICTIM ? 'the victim itself' : `live ${target}`} at incarnation 2^32−1: refuted within the bound, events and queries still work`, () =>
         withSeed(seeds(1)[0]! + (fromSelf ? 10 : 0) + (target === VICTIM ? 20 : 0), (s) => {
           const c = serfCluster(s);
-          injectPacket(c, VICTIM, packPacket([encode({ node: target, incarnation: 2 ** 32 - 1, from: fromSelf ? target : 'mallory' })], { compress: false, crc: false }), kind);
+          injectPacket(
+            c,
+            VICTIM,
+            packPacket([encode({ node: target, incarnation: 2 ** 32 - 1, from: fromSelf ? target : 'mallory' })], {
+              compress: false,
+              crc: false,
+            }),
+            kind,
+          );
           c.w.runFor(1000);
           wholeAfter(c, `${kind} about ${target} at 2^32−1`);
         }));
@@ -164,15 +293,17 @@ describe('adversarial: forged intents and accusations about live members (simula
     withSeed(seeds(1)[0]! + 30, (s) => {
       const c = serfCluster(s);
       const n2 = c.w.nodes.get(LIVE)!;
-      const bytes = packPacket(
-        [message4(LIVE, n2.address.host, n2.address.port, 2 ** 32 - 1)],
-        { compress: false, crc: false },
-      );
+      const bytes = packPacket([message4(LIVE, n2.address.host, n2.address.port, 2 ** 32 - 1)], { compress: false, crc: false });
       injectPacket(c, VICTIM, bytes, 'alive at 2^32−1');
       c.w.runFor(5000);
       settle(c, 'alive at 2^32−1');
       // The honest accusation that follows a lost probe: suspect at the incarnation held for it.
-      injectPacket(c, 'n1', packPacket([encodeSuspect({ node: LIVE, incarnation: 2 ** 32 - 1, from: 'n1' })], { compress: false, crc: false }), 'suspect after alive at max');
+      injectPacket(
+        c,
+        'n1',
+        packPacket([encodeSuspect({ node: LIVE, incarnation: 2 ** 32 - 1, from: 'n1' })], { compress: false, crc: false }),
+        'suspect after alive at max',
+      );
       c.w.runFor(1000);
       wholeAfter(c, `suspicion of ${LIVE} after an alive at 2^32−1`);
     }));
@@ -185,7 +316,8 @@ describe('adversarial: forged intents and accusations about live members (simula
         if (i % 500 === 0) c.w.runFor(200);
       }
       const long = 'x'.repeat(60_000);
-      for (let i = 0; i < 200; i++) injectPacket(c, VICTIM, serfDatagram(encodeJoinIntent({ ltime: 100_000n + BigInt(i), node: `${long}${i}` })), 'long join intent');
+      for (let i = 0; i < 200; i++)
+        injectPacket(c, VICTIM, serfDatagram(encodeJoinIntent({ ltime: 100_000n + BigInt(i), node: `${long}${i}` })), 'long join intent');
       c.w.runFor(5000);
       for (const node of c.w.liveNodes()) {
         const intents = node.serf!.members.intents.size;
@@ -203,7 +335,13 @@ describe('adversarial: forged intents and accusations about live members (simula
   it('forged leave intents for 10 000 unknown names: bounded, and a later member of one of those names joins alive', () =>
     withSeed(seeds(1)[0]! + 50, (s) => {
       const c = serfCluster(s);
-      for (let i = 0; i < 10_000; i++) injectPacket(c, VICTIM, serfDatagram(encodeLeaveIntent({ ltime: BigInt(10 + i), node: `n${4 + (i % 5000)}`, prune: false })), 'leave intent');
+      for (let i = 0; i < 10_000; i++)
+        injectPacket(
+          c,
+          VICTIM,
+          serfDatagram(encodeLeaveIntent({ ltime: BigInt(10 + i), node: `n${4 + (i % 5000)}`, prune: false })),
+          'leave intent',
+        );
       c.w.runFor(3000);
       for (const node of c.w.liveNodes()) assert.ok(node.serf!.members.intents.size <= MAX_RECENT_INTENTS);
       // n4 was named in a forged leave before it existed: once it joins it must not stay leaving.
@@ -223,7 +361,13 @@ describe('adversarial: forged intents and accusations about live members (simula
       assert.ok(ring.entries().every((e) => e.items.length <= MAX_PER_SLOT));
       const c = serfCluster(s);
       const before = c.w.userEvents.length;
-      for (let i = 0; i < 2000; i++) injectPacket(c, VICTIM, serfDatagram(encodeUserEvent({ ltime: 7n, name: `flood-${i}`, payload: text(''), coalesce: false })), 'event flood');
+      for (let i = 0; i < 2000; i++)
+        injectPacket(
+          c,
+          VICTIM,
+          serfDatagram(encodeUserEvent({ ltime: 7n, name: `flood-${i}`, payload: text(''), coalesce: false })),
+          'event flood',
+        );
       c.w.runFor(5000);
       const delivered = c.w.userEvents.slice(before).filter((e) => e.observer === VICTIM && e.event.name.startsWith('flood-')).length;
       assert.ok(delivered <= MAX_PER_SLOT, `the victim delivered ${delivered} of 2000 events at one time`);

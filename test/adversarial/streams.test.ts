@@ -8,7 +8,15 @@ import assert from 'node:assert/strict';
 import { type Socket, createConnection } from 'node:net';
 import { describe, it } from 'node:test';
 import { lzwCompress } from '../../src/gossip/codec/lzw.js';
-import { MessageType, encodeAck, encodeCompress, encodeErr, encodePing, encodePushPull, encodeUserStream } from '../../src/gossip/codec/messages.js';
+import {
+  MessageType,
+  encodeAck,
+  encodeCompress,
+  encodeErr,
+  encodePing,
+  encodePushPull,
+  encodeUserStream,
+} from '../../src/gossip/codec/messages.js';
 import { Writer } from '../../src/gossip/codec/msgpack.js';
 import { parseStream } from '../../src/gossip/codec/stream.js';
 import { encodeSerfState } from '../../src/serf/push-pull.js';
@@ -20,7 +28,12 @@ const sources = (n: number) => Array.from({ length: n }, (_, i) => `127.0.0.${i 
 const compress = (m: Uint8Array) => encodeCompress({ algo: 0, buf: lzwCompress(m) });
 
 /** Connects, writes `bytes` (all at once, or one byte every `trickleMs`), optionally ends, and collects what comes back until the socket closes. */
-function exchange(port: number, localAddress: string, bytes: Uint8Array, options: { end?: boolean; trickleMs?: number } = {}): Promise<Buffer> {
+function exchange(
+  port: number,
+  localAddress: string,
+  bytes: Uint8Array,
+  options: { end?: boolean; trickleMs?: number } = {},
+): Promise<Buffer> {
   return new Promise((resolve) => {
     const s: Socket = createConnection({ host: '127.0.0.1', port, localAddress });
     const chunks: Buffer[] = [];
@@ -73,7 +86,11 @@ const delta = (before: Record<string, number>, after: Record<string, number>) =>
 };
 
 /** Samples the node's stream budgets while `work` runs. */
-async function watched<T>(node: GossipNode, maxStreamBytes: number, work: Promise<T>): Promise<{ result: T; peakOpen: number; peakBytes: number }> {
+async function watched<T>(
+  node: GossipNode,
+  maxStreamBytes: number,
+  work: Promise<T>,
+): Promise<{ result: T; peakOpen: number; peakBytes: number }> {
   let peakOpen = 0;
   let peakBytes = 0;
   const sample = setInterval(() => {
@@ -97,15 +114,38 @@ async function newcomerJoins(a: GossipNode): Promise<void> {
 }
 
 async function quiet(a: GossipNode): Promise<void> {
-  await waitFor('every inbound stream is closed and its buffer released', () => a.inboundStreams.open === 0 && a.inboundStreams.bufferedBytes === 0, 10_000, 20);
+  await waitFor(
+    'every inbound stream is closed and its buffer released',
+    () => a.inboundStreams.open === 0 && a.inboundStreams.bufferedBytes === 0,
+    10_000,
+    20,
+  );
 }
 
 // ---- the stream messages ------------------------------------------------------------------
 
-const STATE = { name: 'pp', addr: Uint8Array.from([127, 0, 0, 9]), port: 7946, meta: Uint8Array.from([0xff, 0x80]), incarnation: 1, state: 0 as const, vsn: Uint8Array.from([1, 5, 2, 2, 5, 5]) };
-const SERF_STATE = encodeSerfState({ ltime: 1n, eventLTime: 1n, queryLTime: 1n, statusLTimes: new Map([['pp', 1n]]), leftMembers: [], events: [{ ltime: 1n, events: [{ name: 'e', payload: Uint8Array.from([1]) }] }] });
+const STATE = {
+  name: 'pp',
+  addr: Uint8Array.from([127, 0, 0, 9]),
+  port: 7946,
+  meta: Uint8Array.from([0xff, 0x80]),
+  incarnation: 1,
+  state: 0 as const,
+  vsn: Uint8Array.from([1, 5, 2, 2, 5, 5]),
+};
+const SERF_STATE = encodeSerfState({
+  ltime: 1n,
+  eventLTime: 1n,
+  queryLTime: 1n,
+  statusLTimes: new Map([['pp', 1n]]),
+  leftMembers: [],
+  events: [{ ltime: 1n, events: [{ name: 'e', payload: Uint8Array.from([1]) }] }],
+});
 const MESSAGES: [string, Uint8Array][] = [
-  ['pushPull', encodePushPull({ join: false, nodes: 2, userStateLen: SERF_STATE.length }, [STATE, { ...STATE, name: 'pq', port: 7947 }], SERF_STATE)],
+  [
+    'pushPull',
+    encodePushPull({ join: false, nodes: 2, userStateLen: SERF_STATE.length }, [STATE, { ...STATE, name: 'pq', port: 7947 }], SERF_STATE),
+  ],
   ['pushPull without states or user state', encodePushPull({ join: true, nodes: 0, userStateLen: 0 }, [], new Uint8Array(0))],
   ['ping', encodePing({ node: '', seqNo: 123_456, sourceAddr: Uint8Array.from([127, 0, 0, 2]), sourcePort: 7000, sourceNode: 'mallory' })],
   ['ack', encodeAck({ seqNo: 9, payload: Uint8Array.from([1, 2, 3]) })],
@@ -118,7 +158,10 @@ describe('adversarial streams: truncation at every boundary (codec)', () => {
     const maxBytes = 1 << 20;
     const failures: string[] = [];
     for (const [name, plain] of MESSAGES) {
-      for (const [form, bytes] of [['plain', plain], ['compressed', compress(plain)]] as const) {
+      for (const [form, bytes] of [
+        ['plain', plain],
+        ['compressed', compress(plain)],
+      ] as const) {
         for (let n = 0; n < bytes.length; n++) {
           try {
             const r = parseStream(bytes.subarray(0, n), maxBytes);
@@ -143,15 +186,26 @@ describe('adversarial streams on real sockets', () => {
     await using a = await GossipNode.create({ name: 'a', bind: '127.0.0.1:0', profile: 'local' });
     const before = drops(a);
     const tasks = Array.from({ length: 1000 }, (_, i) => async () => {
-      const reply = await exchange(a.address.port, sources(8)[i % 8]!, encodePing({ node: '', seqNo: i + 1, sourceAddr: null, sourcePort: 0, sourceNode: '' }));
+      const reply = await exchange(
+        a.address.port,
+        sources(8)[i % 8]!,
+        encodePing({ node: '', seqNo: i + 1, sourceAddr: null, sourcePort: 0, sourceNode: '' }),
+      );
       const parsed = parseStream(reply, 1 << 20);
       return parsed.status === 'complete' && parsed.message.type === 'ack' ? parsed.message.ack.seqNo : -1;
     });
     const { result } = await watched(a, a.machine.config.maxStreamBytes, pool(tasks, 24));
-    assert.deepEqual(result, Array.from({ length: 1000 }, (_, i) => i + 1), 'every connection got the ack of its own ping');
+    assert.deepEqual(
+      result,
+      Array.from({ length: 1000 }, (_, i) => i + 1),
+      'every connection got the ack of its own ping',
+    );
     await quiet(a);
     assert.deepEqual(delta(before, drops(a)), {}, 'nothing dropped: 24 at once from 8 sources is inside every limit');
-    assert.deepEqual(a.members().map((m) => m.name), ['a']);
+    assert.deepEqual(
+      a.members().map((m) => m.name),
+      ['a'],
+    );
     await newcomerJoins(a);
   });
 
@@ -160,7 +214,15 @@ describe('adversarial streams on real sockets', () => {
     await using local = await GossipNode.create({ name: 'local', bind: '127.0.0.1:0', profile: 'local' });
     const ping = encodePing({ node: '', seqNo: 42, sourceAddr: null, sourcePort: 0, sourceNode: '' });
     // An endless user message: it announces 1 MiB and trickles it.
-    const endless = cat(new Writer().u8(MessageType.user).mapHeader(1).key('UserMsgLen').int(1 << 20).finish(), new Uint8Array(1 << 20));
+    const endless = cat(
+      new Writer()
+        .u8(MessageType.user)
+        .mapHeader(1)
+        .key('UserMsgLen')
+        .int(1 << 20)
+        .finish(),
+      new Uint8Array(1 << 20),
+    );
     const localBefore = drops(local);
     const work = Promise.all([
       ...Array.from({ length: 8 }, (_, i) => exchange(lan.address.port, sources(4)[i % 4]!, ping, { trickleMs: 50 })),
@@ -180,17 +242,35 @@ describe('adversarial streams on real sockets', () => {
     await using a = await GossipNode.create({ name: 'a', bind: '127.0.0.1:0', profile: 'local' });
     const cuts: [string, Uint8Array][] = [];
     for (const [name, plain] of MESSAGES) {
-      for (const [form, bytes] of [['plain', plain], ['compressed', compress(plain)]] as const) {
+      for (const [form, bytes] of [
+        ['plain', plain],
+        ['compressed', compress(plain)],
+      ] as const) {
         // After the type byte, inside and after the first map header, half way, one byte short.
-        for (const n of new Set([1, 2, 3, Math.floor(bytes.length / 2), bytes.length - 1])) if (n > 0 && n < bytes.length) cuts.push([`${name} (${form}) cut at ${n}`, bytes.subarray(0, n)]);
+        for (const n of new Set([1, 2, 3, Math.floor(bytes.length / 2), bytes.length - 1]))
+          if (n > 0 && n < bytes.length) cuts.push([`${name} (${form}) cut at ${n}`, bytes.subarray(0, n)]);
       }
     }
     const before = drops(a);
-    const replies = await watched(a, a.machine.config.maxStreamBytes, pool(cuts.map(([, bytes], i) => () => exchange(a.address.port, sources(4)[i % 4]!, bytes, { end: true })), 16));
+    const replies = await watched(
+      a,
+      a.machine.config.maxStreamBytes,
+      pool(
+        cuts.map(
+          ([, bytes], i) =>
+            () =>
+              exchange(a.address.port, sources(4)[i % 4]!, bytes, { end: true }),
+        ),
+        16,
+      ),
+    );
     assert.equal(replies.result.length, cuts.length);
     assert.deepEqual(delta(before, drops(a)), { malformedStream: cuts.length }, 'one malformedStream per truncated stream');
     await quiet(a);
-    assert.deepEqual(a.members().map((m) => m.name), ['a']);
+    assert.deepEqual(
+      a.members().map((m) => m.name),
+      ['a'],
+    );
   });
 
   it('declared counts and lengths at their maximum are refused on the declaration alone, by reason (three that may be real are held to the deadline)', async () => {
@@ -200,7 +280,15 @@ describe('adversarial streams on real sockets', () => {
     // These declare what a real message may need (65 536 states is the limit; a header of 2^32−1
     // entries is not looked at before 1 KiB of header has arrived): held until the deadline.
     const mayWait = new Set(['pushPull Nodes = 65 536 (nothing behind)', 'pushPull header map32 of 2^32−1', 'user header map32 of 2^32−1']);
-    const header = (nodes: Uint8Array, userStateLen: Uint8Array) => cat([MessageType.pushPull], V.map([['Join', V.bool(false)], ['Nodes', nodes], ['UserStateLen', userStateLen]]));
+    const header = (nodes: Uint8Array, userStateLen: Uint8Array) =>
+      cat(
+        [MessageType.pushPull],
+        V.map([
+          ['Join', V.bool(false)],
+          ['Nodes', nodes],
+          ['UserStateLen', userStateLen],
+        ]),
+      );
     const userLen = (len: Uint8Array) => cat([MessageType.user], V.map([['UserMsgLen', len]]));
     const inputs: [string, Uint8Array][] = [
       ['pushPull Nodes = 65 536 (nothing behind)', header(V.int(65_536), V.int(0))],
@@ -239,12 +327,21 @@ describe('adversarial streams on real sockets', () => {
       await exchange(a.address.port, '127.0.0.2', bytes);
       const d = delta(before, drops(a));
       const keys = Object.keys(d);
-      const refused = keys.length === 1 && d[keys[0]!] === 1 && (keys[0] === 'streamTooLarge' || keys[0] === 'malformedStream' || (mayWait.has(label) && keys[0] === 'streamTimeout'));
+      const refused =
+        keys.length === 1 &&
+        d[keys[0]!] === 1 &&
+        (keys[0] === 'streamTooLarge' || keys[0] === 'malformedStream' || (mayWait.has(label) && keys[0] === 'streamTimeout'));
       reasons.push(`${label}: ${refused ? 'refused' : JSON.stringify(d)}`);
     }
-    assert.deepEqual(reasons, inputs.map(([label]) => `${label}: refused`));
+    assert.deepEqual(
+      reasons,
+      inputs.map(([label]) => `${label}: refused`),
+    );
     await quiet(a);
-    assert.deepEqual(a.members().map((m) => m.name), ['a']);
+    assert.deepEqual(
+      a.members().map((m) => m.name),
+      ['a'],
+    );
   });
 
   it('compression bombs of ping, ack, err and user messages (4 MiB inside a few KB) are dropped as streamTooLarge; budgets hold, a newcomer joins', async () => {
@@ -258,7 +355,10 @@ describe('adversarial streams on real sockets', () => {
       ['err with a 4 MiB Error', compress(cat([MessageType.err], [0x81], V.str('Error'), V.bin(fill)))],
       ['user with a 4 MiB payload', compress(encodeUserStream(fill))],
       ['user declaring 2^32−1 bytes, 4 MiB behind', compress(cat([MessageType.user], V.map([['UserMsgLen', V.int(2 ** 32 - 1)]]), fill))],
-      ['a 4 MiB run of nils after a ping', compress(cat(encodePing({ node: '', seqNo: 1, sourceAddr: null, sourcePort: 0, sourceNode: '' }), new Uint8Array(big).fill(0xc0)))],
+      [
+        'a 4 MiB run of nils after a ping',
+        compress(cat(encodePing({ node: '', seqNo: 1, sourceAddr: null, sourcePort: 0, sourceNode: '' }), new Uint8Array(big).fill(0xc0))),
+      ],
     ];
     for (const [label, bytes] of bombs) assert.ok(bytes.length < 64 * 1024, `${label} is small on the wire (${bytes.length} bytes)`);
     const before = drops(a);
@@ -266,18 +366,27 @@ describe('adversarial streams on real sockets', () => {
     const { result } = await watched(
       a,
       maxStreamBytes,
-      pool(bombs.map(([label, bytes], i) => async () => {
-        const reply = await exchange(a.address.port, sources(6)[i]!, bytes, { end: true });
-        return `${label}: ${reply.length === 0 ? 'closed' : reply[0] === MessageType.err || reply[0] === MessageType.compress ? 'error reply' : `reply type ${reply[0]}`}`;
-      }), 6),
+      pool(
+        bombs.map(([label, bytes], i) => async () => {
+          const reply = await exchange(a.address.port, sources(6)[i]!, bytes, { end: true });
+          return `${label}: ${reply.length === 0 ? 'closed' : reply[0] === MessageType.err || reply[0] === MessageType.compress ? 'error reply' : `reply type ${reply[0]}`}`;
+        }),
+        6,
+      ),
     );
     verdicts.push(...result);
-    assert.ok(verdicts.every((v) => !v.includes('reply type')), `no bomb is answered as a request: ${verdicts.join('; ')}`);
+    assert.ok(
+      verdicts.every((v) => !v.includes('reply type')),
+      `no bomb is answered as a request: ${verdicts.join('; ')}`,
+    );
     const d = delta(before, drops(a));
     // The last one is a whole ping followed by junk: the envelope is expanded whole first, so it too is over the limit.
     assert.deepEqual(d, { streamTooLarge: bombs.length }, `drops by reason: ${JSON.stringify(d)} (${verdicts.join('; ')})`);
     await quiet(a);
-    assert.deepEqual(a.members().map((m) => m.name), ['a']);
+    assert.deepEqual(
+      a.members().map((m) => m.name),
+      ['a'],
+    );
     await newcomerJoins(a);
   });
 });

@@ -19,7 +19,10 @@ const HUNG_AFTER_MS = 20_000;
 /** Runs the CLI from source; kills it (by its PID) if it has not exited within HUNG_AFTER_MS. */
 function runCli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: root, env: { ...process.env, SWIMRING_HTTP_TOKEN: '', ...env } });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+      cwd: root,
+      env: { ...process.env, SWIMRING_HTTP_TOKEN: '', ...env },
+    });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     const hung = setTimeout(() => child.kill('SIGKILL'), HUNG_AFTER_MS);
@@ -48,7 +51,6 @@ async function listening(server: Server | ReturnType<typeof createTcpServer>): P
   return (server.address() as { port: number }).port;
 }
 
-
 describe('swimring agent: its own failures exit with one line', () => {
   it('--http on a port in use', async () => {
     const taken = createTcpServer();
@@ -61,7 +63,13 @@ describe('swimring agent: its own failures exit with one line', () => {
     }
   });
 
-  for (const [flag, value] of [['--join', 'nohost:99999'], ['--join', 'a:b:c'], ['--join', ''], ['--advertise', 'a:b:c'], ['--advertise', '127.0.0.1:99999']] as const) {
+  for (const [flag, value] of [
+    ['--join', 'nohost:99999'],
+    ['--join', 'a:b:c'],
+    ['--join', ''],
+    ['--advertise', 'a:b:c'],
+    ['--advertise', '127.0.0.1:99999'],
+  ] as const) {
     it(`${flag} ${JSON.stringify(value)}`, async () => {
       const r = await runCli(['agent', '--name', 'x', '--bind', '127.0.0.1:0', flag, value, '--log-level', 'silent']);
       oneLine(r, 2, new RegExp(`^swimring agent: ${flag} must be`));
@@ -97,7 +105,12 @@ describe('swimring members, event and query: their own failures exit with one li
   }
 
   it('against a server that is not an agent: each fails (exit 1, one line), event included', async () => {
-    for (const [status, type, body] of [[200, 'text/html', '<html>hello</html>'], [404, 'text/plain', 'not found'], [200, 'application/json', '{"hello":'], [500, 'application/json', '[1,2']] as const) {
+    for (const [status, type, body] of [
+      [200, 'text/html', '<html>hello</html>'],
+      [404, 'text/plain', 'not found'],
+      [200, 'application/json', '{"hello":'],
+      [500, 'application/json', '[1,2'],
+    ] as const) {
       const server = createServer((req, res) => {
         req.resume();
         res.writeHead(status, { 'content-type': type });
@@ -115,11 +128,15 @@ describe('swimring members, event and query: their own failures exit with one li
 
   it('--timeout over 5m and a bad --relay-factor are usage errors', async () => {
     oneLine(await runCli(['query', '--http', '127.0.0.1:1', '--timeout', '24h', 'q']), 2, /--timeout must be at most 5m/);
-    oneLine(await runCli(['query', '--http', '127.0.0.1:1', '--relay-factor', '9', 'q']), 2, /--relay-factor must be an integer in \[0, 5\]/);
+    oneLine(
+      await runCli(['query', '--http', '127.0.0.1:1', '--relay-factor', '9', 'q']),
+      2,
+      /--relay-factor must be an integer in \[0, 5\]/,
+    );
   });
 });
 
-describe('the agent\'s HTTP: loopback by default, a token for what changes anything', () => {
+describe("the agent's HTTP: loopback by default, a token for what changes anything", () => {
   const procs = new Processes();
   after(() => procs.stopAll());
 

@@ -9,13 +9,29 @@ describe('swimring agent: bad arguments', () => {
     ['missing --name', ['agent'], /--name is required/],
     ['a bind that is not an IP', ['agent', '--name', 'x', '--bind', 'example:7946'], /--bind must be an IP address and port/],
     ['a port out of range', ['agent', '--name', 'x', '--bind', '127.0.0.1:70000'], /--bind must be host:port with a port in \[0, 65535\]/],
-    ['an unknown profile', ['agent', '--name', 'x', '--bind', '127.0.0.1:0', '--profile', 'moon'], /--profile must be one of lan, wan, local/],
-    ['a key that is not base64', ['agent', '--name', 'x', '--bind', '127.0.0.1:0', '--encrypt', 'not a key'], /--encrypt must be a base64 key/],
-    ['a key of the wrong size', ['agent', '--name', 'x', '--bind', '127.0.0.1:0', '--encrypt', Buffer.alloc(20).toString('base64')], /--encrypt must be a key of 16, 24 or 32 bytes/],
+    [
+      'an unknown profile',
+      ['agent', '--name', 'x', '--bind', '127.0.0.1:0', '--profile', 'moon'],
+      /--profile must be one of lan, wan, local/,
+    ],
+    [
+      'a key that is not base64',
+      ['agent', '--name', 'x', '--bind', '127.0.0.1:0', '--encrypt', 'not a key'],
+      /--encrypt must be a base64 key/,
+    ],
+    [
+      'a key of the wrong size',
+      ['agent', '--name', 'x', '--bind', '127.0.0.1:0', '--encrypt', Buffer.alloc(20).toString('base64')],
+      /--encrypt must be a key of 16, 24 or 32 bytes/,
+    ],
     ['an unknown log level', ['agent', '--name', 'x', '--log-level', 'loud'], /--log-level must be one of/],
     ['an unknown flag', ['agent', '--name', 'x', '--nope'], /Unknown option '--nope'/],
     ['a tag without =', ['agent', '--name', 'x', '--tag', 'role'], /--tag must be KEY=VALUE, got "role"/],
-    ['tags over 512 bytes', ['agent', '--name', 'x', '--bind', '127.0.0.1:0', '--tag', `big=${'x'.repeat(600)}`], /--tag must encode to at most 512 bytes/],
+    [
+      'tags over 512 bytes',
+      ['agent', '--name', 'x', '--bind', '127.0.0.1:0', '--tag', `big=${'x'.repeat(600)}`],
+      /--tag must encode to at most 512 bytes/,
+    ],
   ];
   for (const [label, args, message] of cases) {
     it(`${label}: one line on stderr, exit code 2`, async () => {
@@ -42,7 +58,8 @@ describe('swimring agent: bad arguments', () => {
   it('--help documents every flag', async () => {
     const r = await runCli(['agent', '--help']);
     assert.equal(r.code, 0);
-    for (const flag of ['--name', '--bind', '--advertise', '--join', '--tag', '--profile', '--encrypt', '--http', '--log-level']) assert.ok(r.stdout.includes(flag), flag);
+    for (const flag of ['--name', '--bind', '--advertise', '--join', '--tag', '--profile', '--encrypt', '--http', '--log-level'])
+      assert.ok(r.stdout.includes(flag), flag);
   });
 });
 
@@ -76,7 +93,11 @@ describe('swimring event and swimring query', () => {
     const sent = await runCli(['event', '--http', http, 'deploy', 'v9']);
     assert.equal(sent.code, 0, sent.stderr);
     assert.equal(sent.stdout, "Event 'deploy' dispatched! Coalescing enabled: true\n");
-    await waitFor('the agent prints the event', () => agent.lines.some((l) => l['event'] === 'user-event' && l['name'] === 'deploy' && l['payload'] === 'v9'), 10_000);
+    await waitFor(
+      'the agent prints the event',
+      () => agent.lines.some((l) => l['event'] === 'user-event' && l['name'] === 'deploy' && l['payload'] === 'v9'),
+      10_000,
+    );
     const q = await runCli(['query', '--http', http, '--timeout', '500ms', 'ping', 'x']);
     assert.equal(q.code, 0, q.stderr);
     assert.equal(q.stdout, "Query 'ping' dispatched\nAck from 'cli-1'\nTotal Acks: 1\nTotal Responses: 0\n");

@@ -34,7 +34,9 @@ const file = (name: string) => join(dir, `${++seq}-${name}`);
 /** Whether a process has ended (a zombie counts: an orphan's reaper may be slow, or absent in a container). */
 function dead(pid: number): boolean {
   try {
-    return readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').startsWith('Z');
+    return readFileSync(`/proc/${pid}/stat`, 'utf8')
+      .replace(/^.*\) /s, '')
+      .startsWith('Z');
   } catch {
     try {
       process.kill(pid, 0);
@@ -53,7 +55,12 @@ function capture(): { logger: pino.Logger; lines: Record<string, unknown>[] } {
 
 const self = { name: 'me', tags: { role: 'web', 'dc-name': 'east' } };
 const member = (name: string, tags: Record<string, string> = {}) => ({ name, host: '10.0.0.7', tags });
-const user = (ltime: number, name = 'deploy', payload = ''): HandlerEvent => ({ type: 'user', name, ltime: BigInt(ltime), payload: Buffer.from(payload) });
+const user = (ltime: number, name = 'deploy', payload = ''): HandlerEvent => ({
+  type: 'user',
+  name,
+  ltime: BigInt(ltime),
+  payload: Buffer.from(payload),
+});
 
 interface FakeQuery {
   event: HandlerEvent;
@@ -114,7 +121,12 @@ describe('--event-handler filters (Serf syntax)', () => {
       ['member-*=x', 'member-*'],
       [' member-join=x', ' member-join'],
     ] as const) {
-      assert.throws(() => parseEventHandler(value), (err: Error) => err.name === 'UsageError' && err.message.includes(`invalid event filter ${JSON.stringify(entry)}`) && !err.message.includes('\n'), value);
+      assert.throws(
+        () => parseEventHandler(value),
+        (err: Error) =>
+          err.name === 'UsageError' && err.message.includes(`invalid event filter ${JSON.stringify(entry)}`) && !err.message.includes('\n'),
+        value,
+      );
     }
   });
 
@@ -126,11 +138,21 @@ describe('--event-handler filters (Serf syntax)', () => {
     const [ping] = parseEventHandler('query:ping=x');
     const joinEvent: HandlerEvent = { type: 'member-join', members: [member('a')] };
     const leaveEvent: HandlerEvent = { type: 'member-leave', members: [member('a')] };
-    assert.ok(filterMatches(any!.filter, joinEvent) && filterMatches(any!.filter, user(1)) && filterMatches(any!.filter, query('ping').event));
+    assert.ok(
+      filterMatches(any!.filter, joinEvent) && filterMatches(any!.filter, user(1)) && filterMatches(any!.filter, query('ping').event),
+    );
     assert.ok(filterMatches(join!.filter, joinEvent) && !filterMatches(join!.filter, leaveEvent) && !filterMatches(join!.filter, user(1)));
     assert.ok(filterMatches(users!.filter, user(1, 'x')) && !filterMatches(users!.filter, query('x').event));
-    assert.ok(filterMatches(deploy!.filter, user(1, 'deploy')) && !filterMatches(deploy!.filter, user(1, 'deploy2')) && !filterMatches(deploy!.filter, user(1, 'Deploy')));
-    assert.ok(filterMatches(ping!.filter, query('ping').event) && !filterMatches(ping!.filter, query('pong').event) && !filterMatches(ping!.filter, user(1, 'ping')));
+    assert.ok(
+      filterMatches(deploy!.filter, user(1, 'deploy')) &&
+        !filterMatches(deploy!.filter, user(1, 'deploy2')) &&
+        !filterMatches(deploy!.filter, user(1, 'Deploy')),
+    );
+    assert.ok(
+      filterMatches(ping!.filter, query('ping').event) &&
+        !filterMatches(ping!.filter, query('pong').event) &&
+        !filterMatches(ping!.filter, user(1, 'ping')),
+    );
   });
 });
 
@@ -152,37 +174,56 @@ describe('the handler environment and stdin (Serf invoke.go formats)', () => {
   });
 
   it('builds the environment: inherited, then SERF_* (which win)', () => {
-    const tags = { role: 'db', 'dc-name': 'east', 'a-b': 'dash', a_b: 'underscore', 'ıd': 'x', note: 'a\tb,c=d' };
+    const tags = { role: 'db', 'dc-name': 'east', 'a-b': 'dash', a_b: 'underscore', ıd: 'x', note: 'a\tb,c=d' };
     const inherited = { PATH: '/usr/bin', SERF_EVENT: 'stale', SERF_USER_EVENT: 'inherited', KEEP: 'yes', UNSET: undefined };
     const env = handlerEnv({ name: 'node-1', tags }, { type: 'member-join', members: [] }, inherited);
-    assert.deepEqual(
-      Object.fromEntries(Object.entries(env).filter(([k]) => k.startsWith('SERF_'))),
-      {
-        SERF_EVENT: 'member-join',
-        SERF_SELF_NAME: 'node-1',
-        SERF_SELF_ROLE: 'db',
-        SERF_TAG_ROLE: 'db',
-        SERF_TAG_DC_NAME: 'east',
-        SERF_TAG_A_B: 'underscore', // a-b and a_b collide: the later key in sorted order wins
-        SERF_TAG_ID: 'x',
-        SERF_TAG_NOTE: 'a\tb,c=d',
-        SERF_USER_EVENT: 'inherited', // not a user event: the inherited value stays, as in Serf
-      },
-    );
+    assert.deepEqual(Object.fromEntries(Object.entries(env).filter(([k]) => k.startsWith('SERF_'))), {
+      SERF_EVENT: 'member-join',
+      SERF_SELF_NAME: 'node-1',
+      SERF_SELF_ROLE: 'db',
+      SERF_TAG_ROLE: 'db',
+      SERF_TAG_DC_NAME: 'east',
+      SERF_TAG_A_B: 'underscore', // a-b and a_b collide: the later key in sorted order wins
+      SERF_TAG_ID: 'x',
+      SERF_TAG_NOTE: 'a\tb,c=d',
+      SERF_USER_EVENT: 'inherited', // not a user event: the inherited value stays, as in Serf
+    });
     assert.equal(env['PATH'], '/usr/bin');
     assert.equal(env['KEEP'], 'yes');
     assert.ok(!('UNSET' in env));
 
     const noRole = handlerEnv({ name: 'n', tags: {} }, user(77, 'deploy'), {});
-    assert.deepEqual(noRole, { SERF_EVENT: 'user', SERF_SELF_NAME: 'n', SERF_SELF_ROLE: '', SERF_USER_EVENT: 'deploy', SERF_USER_LTIME: '77' });
-    const q = handlerEnv({ name: 'n', tags: {} }, { ...(query('ping').event as Extract<HandlerEvent, { type: 'query' }>), ltime: 18446744073709551615n }, {});
-    assert.deepEqual(q, { SERF_EVENT: 'query', SERF_SELF_NAME: 'n', SERF_SELF_ROLE: '', SERF_QUERY_NAME: 'ping', SERF_QUERY_LTIME: '18446744073709551615' });
+    assert.deepEqual(noRole, {
+      SERF_EVENT: 'user',
+      SERF_SELF_NAME: 'n',
+      SERF_SELF_ROLE: '',
+      SERF_USER_EVENT: 'deploy',
+      SERF_USER_LTIME: '77',
+    });
+    const q = handlerEnv(
+      { name: 'n', tags: {} },
+      { ...(query('ping').event as Extract<HandlerEvent, { type: 'query' }>), ltime: 18446744073709551615n },
+      {},
+    );
+    assert.deepEqual(q, {
+      SERF_EVENT: 'query',
+      SERF_SELF_NAME: 'n',
+      SERF_SELF_ROLE: '',
+      SERF_QUERY_NAME: 'ping',
+      SERF_QUERY_LTIME: '18446744073709551615',
+    });
   });
 
   it('writes member lines as Serf: name, address, role, tags (tabs and newlines escaped)', () => {
-    assert.equal(memberLine(member('web-1', { role: 'web', zone: 'b', 'dc-name': 'east' })), 'web-1\t10.0.0.7\tweb\tdc-name=east,role=web,zone=b\n');
+    assert.equal(
+      memberLine(member('web-1', { role: 'web', zone: 'b', 'dc-name': 'east' })),
+      'web-1\t10.0.0.7\tweb\tdc-name=east,role=web,zone=b\n',
+    );
     assert.equal(memberLine(member('bare')), 'bare\t10.0.0.7\t\t\n');
-    assert.equal(memberLine({ name: 'odd\tname\n', host: '::1', tags: { role: 'a\tb', k: 'v,w=x\ny' } }), 'odd\\tname\\n\t::1\ta\\tb\tk=v,w=x\\ny,role=a\\tb\n');
+    assert.equal(
+      memberLine({ name: 'odd\tname\n', host: '::1', tags: { role: 'a\tb', k: 'v,w=x\ny' } }),
+      'odd\\tname\\n\t::1\ta\\tb\tk=v,w=x\\ny,role=a\\tb\n',
+    );
     const event: HandlerEvent = { type: 'member-failed', members: [member('a'), member('b', { role: 'r' })] };
     assert.equal(handlerStdin(event).toString(), 'a\t10.0.0.7\t\t\nb\t10.0.0.7\tr\trole=r\n', 'one line per member');
   });
@@ -200,11 +241,18 @@ describe('the handler runner (real /bin/sh scripts)', () => {
   it('runs the script with that environment and stdin, for the events its filter takes', async () => {
     const env = file('env');
     const stdin = file('stdin');
-    const { r } = runner([`member-join=env > ${env}.tmp; cat > ${stdin}.tmp; mv ${env}.tmp ${env}; mv ${stdin}.tmp ${stdin}`], { env: { PATH: process.env['PATH'], INHERITED: 'yes' } });
+    const { r } = runner([`member-join=env > ${env}.tmp; cat > ${stdin}.tmp; mv ${env}.tmp ${env}; mv ${stdin}.tmp ${stdin}`], {
+      env: { PATH: process.env['PATH'], INHERITED: 'yes' },
+    });
     r.push({ type: 'member-leave', members: [member('ignored')] });
     r.push({ type: 'member-join', members: [member('web-1', { role: 'web' })] });
     await r.whenIdle();
-    const vars = Object.fromEntries(readFileSync(env, 'utf8').trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+    const vars = Object.fromEntries(
+      readFileSync(env, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+    );
     assert.equal(vars['SERF_EVENT'], 'member-join');
     assert.equal(vars['SERF_SELF_NAME'], 'me');
     assert.equal(vars['SERF_SELF_ROLE'], 'web');
@@ -216,17 +264,33 @@ describe('the handler runner (real /bin/sh scripts)', () => {
 
   it('runs handlers one at a time, in event order, each matching script in flag order', async () => {
     const log = file('order');
-    const { r } = runner([`user=echo "start $SERF_USER_LTIME" >> ${log}; sleep 0.05; echo "end $SERF_USER_LTIME" >> ${log}`, `user:deploy=echo "deploy $SERF_USER_LTIME" >> ${log}`]);
+    const { r } = runner([
+      `user=echo "start $SERF_USER_LTIME" >> ${log}; sleep 0.05; echo "end $SERF_USER_LTIME" >> ${log}`,
+      `user:deploy=echo "deploy $SERF_USER_LTIME" >> ${log}`,
+    ]);
     for (let i = 1; i <= 4; i++) r.push(user(i, i % 2 === 0 ? 'deploy' : 'other'));
     await r.whenIdle();
-    assert.deepEqual(readFileSync(log, 'utf8').trim().split('\n'), ['start 1', 'end 1', 'start 2', 'end 2', 'deploy 2', 'start 3', 'end 3', 'start 4', 'end 4', 'deploy 4']);
+    assert.deepEqual(readFileSync(log, 'utf8').trim().split('\n'), [
+      'start 1',
+      'end 1',
+      'start 2',
+      'end 2',
+      'deploy 2',
+      'start 3',
+      'end 3',
+      'start 4',
+      'end 4',
+      'deploy 4',
+    ]);
   });
 
   it('bounds the queue: past the bound the oldest waiting event is dropped, counted and logged', async () => {
     const go = file('go');
     const log = file('log');
     const started = file('started');
-    const { r, lines } = runner([`user=touch ${started}; while [ ! -e ${go} ]; do sleep 0.02; done; echo $SERF_USER_LTIME >> ${log}`], { maxQueuedEvents: 2 });
+    const { r, lines } = runner([`user=touch ${started}; while [ ! -e ${go} ]; do sleep 0.02; done; echo $SERF_USER_LTIME >> ${log}`], {
+      maxQueuedEvents: 2,
+    });
     r.push(user(1));
     await waitFor('the first handler runs', () => existsSync(started), 20_000, 20);
     for (let i = 2; i <= 5; i++) r.push(user(i));
@@ -257,7 +321,9 @@ describe('the handler runner (real /bin/sh scripts)', () => {
   it('kills a hanging handler (and what it started) at its timeout; the next event still runs', async () => {
     const bgPid = file('bgpid');
     const next = file('next');
-    const { r, lines } = runner([`user:hang=sleep 600 & echo $! > ${bgPid}; echo partial; wait`, `user:next=touch ${next}`], { timeoutMs: 300 });
+    const { r, lines } = runner([`user:hang=sleep 600 & echo $! > ${bgPid}; echo partial; wait`, `user:next=touch ${next}`], {
+      timeoutMs: 300,
+    });
     r.push(user(1, 'hang'));
     r.push(user(2, 'next'));
     await r.whenIdle();
@@ -318,7 +384,8 @@ describe('the handler runner (real /bin/sh scripts)', () => {
 
     it('refuses (does not truncate) an answer whose encoded message passes the size limit, as Serf', async () => {
       // The largest payload whose query response message fits 1024 bytes, for this query and name.
-      const fits = (n: number) => encodeQueryResponse({ ltime: 42n, id: 1234567, from: 'me', flags: 0, payload: new Uint8Array(n) }).length <= 1024;
+      const fits = (n: number) =>
+        encodeQueryResponse({ ltime: 42n, id: 1234567, from: 'me', flags: 0, payload: new Uint8Array(n) }).length <= 1024;
       let max = 0;
       while (fits(max + 1)) max++;
       assert.ok(max > 900 && max < 1024);
@@ -328,7 +395,10 @@ describe('the handler runner (real /bin/sh scripts)', () => {
       r.push(ok.event);
       r.push(big.event);
       await r.whenIdle();
-      assert.deepEqual(ok.responses.map((b) => b.length), [max]);
+      assert.deepEqual(
+        ok.responses.map((b) => b.length),
+        [max],
+      );
       assert.equal(big.responses.length, 0);
       assert.ok(lines.some((l) => l['level'] === 40 && String(l['msg']).includes('response exceeds limit of 1024 bytes')));
     });
@@ -373,7 +443,11 @@ describe("attach: a node's events to its handlers", () => {
     const b = await GossipNode.create({ name: 'att-b', bind: '127.0.0.1:0', profile: 'local' });
     try {
       const { logger } = capture();
-      const scripts = [`member-join,member-update,member-leave,member-failed=echo "$SERF_EVENT $(tr '\\t' '|')" >> ${log}`, `user:deploy=echo "user $SERF_USER_EVENT $(cat)" >> ${log}`, 'query:ping=echo pong'];
+      const scripts = [
+        `member-join,member-update,member-leave,member-failed=echo "$SERF_EVENT $(tr '\\t' '|')" >> ${log}`,
+        `user:deploy=echo "user $SERF_USER_EVENT $(cat)" >> ${log}`,
+        'query:ping=echo pong',
+      ];
       const r = new EventHandlerRunner({ scripts: scripts.flatMap(parseEventHandler), logger }).attach(a);
       const lines = () => (existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n') : []);
       await b.join([`127.0.0.1:${a.address.port}`]);
@@ -411,7 +485,10 @@ describe('swimring agent --event-handler', () => {
 
   it('refuses a bad filter or timeout before binding anything: one line, exit 2', async () => {
     for (const [args, message] of [
-      [['--event-handler', 'member-join,bogus=./x.sh'], /^swimring agent: --event-handler has an invalid event filter "bogus" in "member-join,bogus=\.\/x\.sh"/],
+      [
+        ['--event-handler', 'member-join,bogus=./x.sh'],
+        /^swimring agent: --event-handler has an invalid event filter "bogus" in "member-join,bogus=\.\/x\.sh"/,
+      ],
       [['--event-handler', 'x', '--event-handler-timeout', '0s'], /^swimring agent: --event-handler-timeout must be positive/],
       [['--event-handler-timeout', '5s'], /^swimring agent: --event-handler-timeout needs --event-handler/],
     ] as const) {
@@ -424,7 +501,16 @@ describe('swimring agent --event-handler', () => {
 
   it("answers a query through its handler (the README's query:ping example), and sees its own join", async () => {
     const joins = file('joins');
-    const agent = await startAgent(procs, 'eh-1', ['--http', '127.0.0.1:0', '--tag', 'role=web', '--event-handler', 'query:ping=echo pong', '--event-handler', `member-join=cat >> ${joins}`]);
+    const agent = await startAgent(procs, 'eh-1', [
+      '--http',
+      '127.0.0.1:0',
+      '--tag',
+      'role=web',
+      '--event-handler',
+      'query:ping=echo pong',
+      '--event-handler',
+      `member-join=cat >> ${joins}`,
+    ]);
     const res = await fetch(`http://${httpOf(agent)}/query?name=ping&timeout=3s`, { method: 'POST' });
     const replies = (await res.text())
       .trim()
@@ -434,6 +520,10 @@ describe('swimring agent --event-handler', () => {
       replies.filter((l) => l['type'] === 'response'),
       [{ type: 'response', from: 'eh-1', payload: 'pong\n' }],
     );
-    await waitFor('the handler saw its own member-join', () => existsSync(joins) && readFileSync(joins, 'utf8') === 'eh-1\t127.0.0.1\tweb\trole=web\n', 20_000);
+    await waitFor(
+      'the handler saw its own member-join',
+      () => existsSync(joins) && readFileSync(joins, 'utf8') === 'eh-1\t127.0.0.1\tweb\trole=web\n',
+      20_000,
+    );
   });
 });

@@ -11,29 +11,66 @@ import { type Agent, Processes, freePort, httpOf, kill, startAgent, waitFor } fr
 
 const json = async <T>(url: string): Promise<T> => (await (await fetch(url)).json()) as T;
 
-type RingBody = { checksum: string; partitions: number; replicas: number; hash: string; placement: string; members: string[]; owners: string[][] };
+type RingBody = {
+  checksum: string;
+  partitions: number;
+  replicas: number;
+  hash: string;
+  placement: string;
+  members: string[];
+  owners: string[][];
+};
 type RouteBody = { key: string; partition: number; members: { name: string }[] };
 
 const PARTITIONS = 64;
 const REPLICAS = 3;
-const ringArgs = ['--profile', 'local', '--partitions', String(PARTITIONS), '--replicas', String(REPLICAS), '--zone-tag', 'zone', '--weight-tag', 'weight', '--http', '127.0.0.1:0'];
+const ringArgs = [
+  '--profile',
+  'local',
+  '--partitions',
+  String(PARTITIONS),
+  '--replicas',
+  String(REPLICAS),
+  '--zone-tag',
+  'zone',
+  '--weight-tag',
+  'weight',
+  '--http',
+  '127.0.0.1:0',
+];
 const KEYS = ['user:1', 'user:42', 'order:7', 'cart/9f3c', 'naïve 日本', 'k'];
 
 /** Starts the agents all at once, each but the first joining the first (--join retries until it answers). */
 async function startCluster(procs: Processes, specs: { name: string; tags: string[] }[]): Promise<Agent[]> {
   const seedPort = await freePort();
   return Promise.all(
-    specs.map((s, i) => startAgent(procs, s.name, [...ringArgs, ...s.tags.flatMap((t) => ['--tag', t]), ...(i === 0 ? [] : ['--join', `127.0.0.1:${seedPort}`])], i === 0 ? { port: seedPort } : {})),
+    specs.map((s, i) =>
+      startAgent(
+        procs,
+        s.name,
+        [...ringArgs, ...s.tags.flatMap((t) => ['--tag', t]), ...(i === 0 ? [] : ['--join', `127.0.0.1:${seedPort}`])],
+        i === 0 ? { port: seedPort } : {},
+      ),
+    ),
   );
 }
 
 /** Every agent's /ring, once they all report the same checksum over exactly `members`. */
 async function agreeOn(agents: Agent[], members: string[]): Promise<{ agent: Agent; ring: RingBody }[]> {
   const want = [...members].sort().join();
-  return waitFor(`${agents.map((a) => a.name).join(', ')} agree on a ring of ${want}`, async () => {
-    const rings = await Promise.all(agents.map(async (agent) => ({ agent, ring: await json<RingBody>(`http://${httpOf(agent)}/ring`) })));
-    return rings.every(({ ring }) => [...ring.members].sort().join() === want) && new Set(rings.map(({ ring }) => ring.checksum)).size === 1 && rings;
-  }, 30_000, 100);
+  return waitFor(
+    `${agents.map((a) => a.name).join(', ')} agree on a ring of ${want}`,
+    async () => {
+      const rings = await Promise.all(agents.map(async (agent) => ({ agent, ring: await json<RingBody>(`http://${httpOf(agent)}/ring`) })));
+      return (
+        rings.every(({ ring }) => [...ring.members].sort().join() === want) &&
+        new Set(rings.map(({ ring }) => ring.checksum)).size === 1 &&
+        rings
+      );
+    },
+    30_000,
+    100,
+  );
 }
 
 /** The (partition → replica) holdings an agent's acquire/release/promote/demote lines add up to. */
@@ -41,7 +78,8 @@ function heldFromLines(agent: Agent): Map<number, number> {
   const held = new Map<number, number>();
   for (const l of agent.lines) {
     if (l['event'] === 'release') held.delete(l['partition'] as number);
-    else if (l['event'] === 'acquire' || l['event'] === 'promote' || l['event'] === 'demote') held.set(l['partition'] as number, l['replica'] as number);
+    else if (l['event'] === 'acquire' || l['event'] === 'promote' || l['event'] === 'demote')
+      held.set(l['partition'] as number, l['replica'] as number);
   }
   return held;
 }
@@ -50,7 +88,10 @@ const ownersOf = (t: PartitionTable) => Array.from({ length: t.partitions }, (_,
 
 /** Every agent's /ring is `expected`, owner for owner, and its lines add up to its share of it. */
 async function assertRingIs(rings: { agent: Agent; ring: RingBody }[], expected: PartitionTable): Promise<void> {
-  for (const { agent: { name }, ring } of rings) {
+  for (const {
+    agent: { name },
+    ring,
+  } of rings) {
     assert.equal(ring.checksum, expected.checksum, `${name}: checksum`);
     assert.deepEqual(
       { partitions: ring.partitions, replicas: ring.replicas, hash: ring.hash, placement: ring.placement, members: ring.members },
@@ -77,13 +118,24 @@ describe('swimring agent --zone-tag and --weight-tag', () => {
     const zones: Record<string, string> = { a0: 'a', a1: 'a', b0: 'b', b1: 'b', c0: 'c', c1: 'c' };
     const weights: Record<string, number> = { a0: 1, a1: 4, b0: 2, b1: 1, c0: 4, c1: 2 };
     const names = Object.keys(zones);
-    const agents = await startCluster(procs, names.map((name) => ({ name, tags: [`zone=${zones[name]}`, `weight=${weights[name]}`] })));
+    const agents = await startCluster(
+      procs,
+      names.map((name) => ({ name, tags: [`zone=${zones[name]}`, `weight=${weights[name]}`] })),
+    );
 
     const rings = await agreeOn(agents, names);
     const expected = createPartitionTable({ members: names, partitions: PARTITIONS, replicas: REPLICAS, zones, weights });
     // Both tags count: the table over the same members without either is another table.
-    assert.notDeepEqual(ownersOf(createPartitionTable({ members: names, partitions: PARTITIONS, replicas: REPLICAS, zones })), ownersOf(expected), 'weights change owners');
-    assert.notDeepEqual(ownersOf(createPartitionTable({ members: names, partitions: PARTITIONS, replicas: REPLICAS, weights })), ownersOf(expected), 'zones change owners');
+    assert.notDeepEqual(
+      ownersOf(createPartitionTable({ members: names, partitions: PARTITIONS, replicas: REPLICAS, zones })),
+      ownersOf(expected),
+      'weights change owners',
+    );
+    assert.notDeepEqual(
+      ownersOf(createPartitionTable({ members: names, partitions: PARTITIONS, replicas: REPLICAS, weights })),
+      ownersOf(expected),
+      'zones change owners',
+    );
     await assertRingIs(rings, expected);
 
     // The zone property itself: the 3 owners of every partition are in 3 distinct zones.
@@ -93,16 +145,40 @@ describe('swimring agent --zone-tag and --weight-tag', () => {
     }
 
     // GET /route on every agent and `swimring route --zones --weights` agree with the table.
-    const cli = await runCli(['route', '--members', names.join(','), '--partitions', String(PARTITIONS), '--replicas', String(REPLICAS), '--zones', names.map((n) => `${n}=${zones[n]}`).join(','), '--weights', names.map((n) => `${n}=${weights[n]}`).join(','), '--', ...KEYS]);
+    const cli = await runCli([
+      'route',
+      '--members',
+      names.join(','),
+      '--partitions',
+      String(PARTITIONS),
+      '--replicas',
+      String(REPLICAS),
+      '--zones',
+      names.map((n) => `${n}=${zones[n]}`).join(','),
+      '--weights',
+      names.map((n) => `${n}=${weights[n]}`).join(','),
+      '--',
+      ...KEYS,
+    ]);
     assert.equal(cli.code, 0, cli.stderr);
-    const cliLines = cli.stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as { key: string; partition: number; members: string[] });
-    assert.deepEqual(cliLines, KEYS.map((key) => ({ key, partition: expected.partitionForKey(key), members: [...expected.membersForKey(key)] })));
+    const cliLines = cli.stdout
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { key: string; partition: number; members: string[] });
+    assert.deepEqual(
+      cliLines,
+      KEYS.map((key) => ({ key, partition: expected.partitionForKey(key), members: [...expected.membersForKey(key)] })),
+    );
     for (const a of agents) {
       for (const key of KEYS) {
         const route = await json<RouteBody>(`http://${httpOf(a)}/route?key=${encodeURIComponent(key)}`);
         assert.equal(route.key, key);
         assert.equal(route.partition, expected.partitionForKey(key), `${a.name}: partition of ${key}`);
-        assert.deepEqual(route.members.map((m) => m.name), [...expected.membersForKey(key)], `${a.name}: owners of ${key}`);
+        assert.deepEqual(
+          route.members.map((m) => m.name),
+          [...expected.membersForKey(key)],
+          `${a.name}: owners of ${key}`,
+        );
       }
     }
 
@@ -118,7 +194,8 @@ describe('swimring agent --zone-tag and --weight-tag', () => {
     assert.notEqual(expected5.checksum, expected.checksum);
     await assertRingIs(after5, expected5);
     for (const a of survivors) {
-      for (const l of a.lines.slice(marks.get(a.name))) assert.notEqual(l['from'], 'a1', `${a.name}: ${JSON.stringify(l)} is not taken from the dead member`);
+      for (const l of a.lines.slice(marks.get(a.name)))
+        assert.notEqual(l['from'], 'a1', `${a.name}: ${JSON.stringify(l)} is not taken from the dead member`);
     }
     // Zone a has one member left, a zone of its own: every partition still spans 3 zones.
     for (const [p, owners] of after5[0]!.ring.owners.entries()) {
@@ -126,7 +203,11 @@ describe('swimring agent --zone-tag and --weight-tag', () => {
     }
     for (const key of KEYS) {
       const route = await json<RouteBody>(`http://${httpOf(survivors[0]!)}/route?key=${encodeURIComponent(key)}`);
-      assert.deepEqual(route.members.map((m) => m.name), [...expected5.membersForKey(key)], `after the kill, owners of ${key}`);
+      assert.deepEqual(
+        route.members.map((m) => m.name),
+        [...expected5.membersForKey(key)],
+        `after the kill, owners of ${key}`,
+      );
     }
   });
 
@@ -149,7 +230,10 @@ describe('swimring agent --zone-tag and --weight-tag', () => {
     // Unlisted members of `zones` are zones of their own; unlisted members of `weights` weigh 1.
     const base = { members: names, partitions: PARTITIONS, replicas: REPLICAS };
     const expected = createPartitionTable({ ...base, zones: { w0: 'x', w1: 'x' }, weights: { w0: 8 } });
-    assert.equal(expected.checksum, createPartitionTable({ ...base, zones: { w0: 'x', w1: 'x' }, weights: { w0: 8, w1: 1, w2: 1, w3: 1 } }).checksum);
+    assert.equal(
+      expected.checksum,
+      createPartitionTable({ ...base, zones: { w0: 'x', w1: 'x' }, weights: { w0: 8, w1: 1, w2: 1, w3: 1 } }).checksum,
+    );
     await assertRingIs(rings, expected);
 
     // What the ring would be had it read the tags otherwise: each is a different table, so the
@@ -158,7 +242,10 @@ describe('swimring agent --zone-tag and --weight-tag', () => {
       ['the valid weight ignored', createPartitionTable({ ...base, zones: { w0: 'x', w1: 'x' } })],
       ["'0x10' read as Number() reads it (16)", createPartitionTable({ ...base, zones: { w0: 'x', w1: 'x' }, weights: { w0: 8, w2: 16 } })],
       ["'1e7' clamped to 1e6", createPartitionTable({ ...base, zones: { w0: 'x', w1: 'x' }, weights: { w0: 8, w3: 1e6 } })],
-      ['the empty and the missing zone tag one shared zone', createPartitionTable({ ...base, zones: { w0: 'x', w1: 'x', w2: '(none)', w3: '(none)' }, weights: { w0: 8 } })],
+      [
+        'the empty and the missing zone tag one shared zone',
+        createPartitionTable({ ...base, zones: { w0: 'x', w1: 'x', w2: '(none)', w3: '(none)' }, weights: { w0: 8 } }),
+      ],
     ];
     for (const [what, table] of otherwise) assert.notDeepEqual(ownersOf(table), ownersOf(expected), `${what} gives other owners`);
   });

@@ -17,10 +17,31 @@ describe('swimring agent at the largest ring', () => {
 
   it(`--partitions ${MAX}: /health answers while the initial acquires are printed; all of them come out`, async () => {
     const child = procs.track(
-      spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'agent', '--name', 'big', '--bind', '127.0.0.1:0', '--profile', 'local', '--log-level', 'silent', '--partitions', String(MAX), '--http', '127.0.0.1:0'], {
-        cwd: root,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      }),
+      spawn(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          'src/cli/main.ts',
+          'agent',
+          '--name',
+          'big',
+          '--bind',
+          '127.0.0.1:0',
+          '--profile',
+          'local',
+          '--log-level',
+          'silent',
+          '--partitions',
+          String(MAX),
+          '--http',
+          '127.0.0.1:0',
+        ],
+        {
+          cwd: root,
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      ),
     );
     let acquires = 0;
     let http: string | undefined;
@@ -35,7 +56,12 @@ describe('swimring agent at the largest ring', () => {
         else if (line.startsWith('{"event":"started"')) http = (JSON.parse(line) as { http: string }).http;
       }
     });
-    await waitFor('the agent started', () => http !== undefined || (child.exitCode !== null ? Promise.reject(new Error(stderr)) : false), 60_000, 20);
+    await waitFor(
+      'the agent started',
+      () => http !== undefined || (child.exitCode !== null ? Promise.reject(new Error(stderr)) : false),
+      60_000,
+      20,
+    );
     const res = await fetch(`http://${http}/health`, { signal: AbortSignal.timeout(30_000) });
     const printedByThen = acquires;
     assert.equal(res.status, 200);

@@ -26,24 +26,63 @@ describe('swimring agent with the ring', () => {
       servers.push(server);
       backends.set(name, `http://127.0.0.1:${port}`);
     }
-    const ringArgs = (name: string) => ['--profile', 'local', '--partitions', '64', '--replicas', '2', '--watch-tag', 'role=^cache$', '--tag', 'role=cache', '--tag', `http=${backends.get(name)}`, '--http', '127.0.0.1:0'];
+    const ringArgs = (name: string) => [
+      '--profile',
+      'local',
+      '--partitions',
+      '64',
+      '--replicas',
+      '2',
+      '--watch-tag',
+      'role=^cache$',
+      '--tag',
+      'role=cache',
+      '--tag',
+      `http=${backends.get(name)}`,
+      '--http',
+      '127.0.0.1:0',
+    ];
     const agents: Agent[] = [await startAgent(procs, 'k0', ringArgs('k0'))];
-    for (const name of ['k1', 'k2']) agents.push(await startAgent(procs, name, [...ringArgs(name), '--join', `127.0.0.1:${agents[0]!.port}`]));
-    const router = await startAgent(procs, 'router', ['--profile', 'local', '--partitions', '64', '--replicas', '2', '--watch-tag', 'role=^cache$', '--http', '127.0.0.1:0', '--join', `127.0.0.1:${agents[0]!.port}`]);
+    for (const name of ['k1', 'k2'])
+      agents.push(await startAgent(procs, name, [...ringArgs(name), '--join', `127.0.0.1:${agents[0]!.port}`]));
+    const router = await startAgent(procs, 'router', [
+      '--profile',
+      'local',
+      '--partitions',
+      '64',
+      '--replicas',
+      '2',
+      '--watch-tag',
+      'role=^cache$',
+      '--http',
+      '127.0.0.1:0',
+      '--join',
+      `127.0.0.1:${agents[0]!.port}`,
+    ]);
 
     type RingBody = { checksum: string; members: string[]; owners: string[][] };
-    await waitFor('all four agree on a 3-member ring', async () => {
-      const rings = await Promise.all([...agents, router].map((a) => json<RingBody>(`http://${httpOf(a)}/ring`)));
-      return rings.every((r) => r.members.join() === 'k0,k1,k2') && new Set(rings.map((r) => r.checksum)).size === 1;
-    }, 20_000);
+    await waitFor(
+      'all four agree on a 3-member ring',
+      async () => {
+        const rings = await Promise.all([...agents, router].map((a) => json<RingBody>(`http://${httpOf(a)}/ring`)));
+        return rings.every((r) => r.members.join() === 'k0,k1,k2') && new Set(rings.map((r) => r.checksum)).size === 1;
+      },
+      20_000,
+    );
     const ring = await json<RingBody>(`http://${httpOf(router)}/ring`);
     assert.equal(ring.owners.length, 64);
     assert.ok(ring.owners.every((o) => o.length === 2 && o[0] !== o[1]));
-    assert.ok(router.lines.every((l) => l['event'] !== 'acquire'), 'the router owns nothing');
+    assert.ok(
+      router.lines.every((l) => l['event'] !== 'acquire'),
+      'the router owns nothing',
+    );
     assert.ok(agents.every((a) => a.lines.some((l) => l['event'] === 'acquire')));
 
     const route = await json<{ partition: number; members: { name: string }[] }>(`http://${httpOf(router)}/route?key=user:7`);
-    assert.deepEqual(route.members.map((m) => m.name), ring.owners[route.partition]);
+    assert.deepEqual(
+      route.members.map((m) => m.name),
+      ring.owners[route.partition],
+    );
     const metrics = await (await fetch(`http://${httpOf(agents[1]!)}/metrics`)).text();
     assert.match(metrics, /^swimring_members\{status="alive"\} 4$/m);
     assert.match(metrics, /^swimring_ring_members 3$/m);
@@ -65,9 +104,16 @@ describe('swimring agent with the ring', () => {
     const failover = await fetch(`http://${httpOf(router)}/proxy/user:7/items`, { method: 'POST', body: 'data' });
     assert.equal(await failover.text(), `${route.members[1]!.name} POST /items`);
     const survivors = agents.filter((a) => a !== victim);
-    await waitFor('survivors acquire the victim\'s partitions from a surviving replica', () =>
-      survivors.every((a) => a.lines.some((l) => l['event'] === 'acquire' && l['from'] !== primary && l['from'] !== null)), 30_000);
-    await waitFor('the ring shrinks to two', async () => (await json<RingBody>(`http://${httpOf(router)}/ring`)).members.length === 2, 30_000);
+    await waitFor(
+      "survivors acquire the victim's partitions from a surviving replica",
+      () => survivors.every((a) => a.lines.some((l) => l['event'] === 'acquire' && l['from'] !== primary && l['from'] !== null)),
+      30_000,
+    );
+    await waitFor(
+      'the ring shrinks to two',
+      async () => (await json<RingBody>(`http://${httpOf(router)}/ring`)).members.length === 2,
+      30_000,
+    );
   });
 
   it('5 agents with handoff: kill -9 moves partitions to surviving replicas, the restarted member reacquires, and the proxy never fails', async () => {
@@ -82,7 +128,21 @@ describe('swimring agent with the ring', () => {
       servers.push(server);
       backend.set(name, server);
     };
-    const args = (name: string) => ['--profile', 'local', '--partitions', '64', '--replicas', '2', '--handoff', '--ready-after', '300ms', '--tag', `http=http://127.0.0.1:${backendPort.get(name)}`, '--http', '127.0.0.1:0'];
+    const args = (name: string) => [
+      '--profile',
+      'local',
+      '--partitions',
+      '64',
+      '--replicas',
+      '2',
+      '--handoff',
+      '--ready-after',
+      '300ms',
+      '--tag',
+      `http=http://127.0.0.1:${backendPort.get(name)}`,
+      '--http',
+      '127.0.0.1:0',
+    ];
     const agents = new Map<string, Agent>();
     for (const name of names) {
       await serve(name);
@@ -92,7 +152,11 @@ describe('swimring agent with the ring', () => {
     const p0 = agents.get('p0')!;
     type RingBody = { checksum: string; members: string[] };
     const agree = async (n: number) => {
-      const rings = await Promise.all([...agents.values()].filter((a) => a.child.exitCode === null && a.child.signalCode === null).map((a) => json<RingBody>(`http://${httpOf(a)}/ring`)));
+      const rings = await Promise.all(
+        [...agents.values()]
+          .filter((a) => a.child.exitCode === null && a.child.signalCode === null)
+          .map((a) => json<RingBody>(`http://${httpOf(a)}/ring`)),
+      );
       return rings.every((r) => r.members.length === n) && new Set(rings.map((r) => r.checksum)).size === 1;
     };
     await waitFor('five agree', () => agree(5), 20_000);
@@ -122,9 +186,18 @@ describe('swimring agent with the ring', () => {
     await kill(victim.child, 'SIGKILL');
     const survivors = [...agents.values()].filter((a) => a !== victim);
     const mark = new Map(survivors.map((a) => [a.name, a.lines.length]));
-    await waitFor('the survivors acquire p2\'s partitions from a surviving replica', () =>
-      survivors.some((a) => a.lines.slice(mark.get(a.name)).some((l) => l['event'] === 'acquire' && typeof l['from'] === 'string' && l['from'] !== 'p2')), 30_000);
-    assert.ok(survivors.every((a) => !a.lines.slice(mark.get(a.name)).some((l) => l['event'] === 'acquire' && l['from'] === 'p2')), 'never from the dead member');
+    await waitFor(
+      "the survivors acquire p2's partitions from a surviving replica",
+      () =>
+        survivors.some((a) =>
+          a.lines.slice(mark.get(a.name)).some((l) => l['event'] === 'acquire' && typeof l['from'] === 'string' && l['from'] !== 'p2'),
+        ),
+      30_000,
+    );
+    assert.ok(
+      survivors.every((a) => !a.lines.slice(mark.get(a.name)).some((l) => l['event'] === 'acquire' && l['from'] === 'p2')),
+      'never from the dead member',
+    );
     await waitFor('four agree', () => agree(4), 30_000);
 
     await serve('p2');
@@ -139,10 +212,14 @@ describe('swimring agent with the ring', () => {
     assert.ok(requests > 100, `${requests} requests`);
     assert.deepEqual(failures, [], `${failures.length} of ${requests} proxied requests failed`);
     // Readiness is gossiped; a tag update the epidemic missed arrives with the next push/pull.
-    await waitFor('settled: the ready holders are the owners', async () => {
-      const route = await json<{ members: { name: string }[]; ready: { name: string }[] }>(`http://${httpOf(p0)}/route?key=key-1`);
-      return route.ready.map((m) => m.name).join() === route.members.map((m) => m.name).join();
-    }, 40_000);
+    await waitFor(
+      'settled: the ready holders are the owners',
+      async () => {
+        const route = await json<{ members: { name: string }[]; ready: { name: string }[] }>(`http://${httpOf(p0)}/route?key=key-1`);
+        return route.ready.map((m) => m.name).join() === route.members.map((m) => m.name).join();
+      },
+      40_000,
+    );
   });
 
   it('a fourth agent started with --join prints only its share, from the previous holders; so does a restarted one', async () => {
@@ -160,16 +237,31 @@ describe('swimring agent with the ring', () => {
       return rings.every((r) => r.members.join() === members) && new Set(rings.map((r) => r.checksum)).size === 1;
     };
     await waitFor('three agree', () => agree('j0,j1,j2'), 20_000);
-    const ringLines = (a: Agent, from = 0) => a.lines.slice(from).filter((l) => ['acquire', 'release', 'promote', 'demote'].includes(l['event'] as string));
+    const ringLines = (a: Agent, from = 0) =>
+      a.lines.slice(from).filter((l) => ['acquire', 'release', 'promote', 'demote'].includes(l['event'] as string));
     /** The agent printed exactly its share of `ring`, as acquires from the holders in `before`. */
     const assertShare = (a: Agent, from: number, ring: RingBody, before: RingBody) => {
       const lines = ringLines(a, from);
-      assert.deepEqual(lines.filter((l) => l['event'] !== 'acquire'), [], `${a.name}: acquires only`);
-      const share = ring.owners.flatMap((owners, p) => (owners.includes(a.name) ? [`${p}:${owners.indexOf(a.name)}:${before.owners[p]![0]}`] : []));
-      assert.deepEqual(lines.map((l) => `${l['partition']}:${l['replica']}:${l['from']}`).sort(), share.sort(), `${a.name}: exactly its share, from the previous primary`);
+      assert.deepEqual(
+        lines.filter((l) => l['event'] !== 'acquire'),
+        [],
+        `${a.name}: acquires only`,
+      );
+      const share = ring.owners.flatMap((owners, p) =>
+        owners.includes(a.name) ? [`${p}:${owners.indexOf(a.name)}:${before.owners[p]![0]}`] : [],
+      );
+      assert.deepEqual(
+        lines.map((l) => `${l['partition']}:${l['replica']}:${l['from']}`).sort(),
+        share.sort(),
+        `${a.name}: exactly its share, from the previous primary`,
+      );
     };
     // Each of the three joined with its share only (j1 and j2 never held the keyspace).
-    for (const name of ['j1', 'j2']) assert.ok(ringLines(agents.get(name)!).every((l) => l['event'] !== 'acquire' || l['from'] !== null), `${name}: no acquire without a source`);
+    for (const name of ['j1', 'j2'])
+      assert.ok(
+        ringLines(agents.get(name)!).every((l) => l['event'] !== 'acquire' || l['from'] !== null),
+        `${name}: no acquire without a source`,
+      );
     const three = await json<RingBody>(`http://${httpOf(agents.get('j0')!)}/ring`);
     const marks = new Map(names.map((n) => [n, agents.get(n)!.lines.length]));
 
@@ -197,7 +289,11 @@ describe('swimring agent with the ring', () => {
     const back = await startAgent(procs, 'j3', [...args, '--join', `127.0.0.1:${agents.get('j1')!.port}`], { port: j3.port });
     agents.set('j3', back);
     await waitFor('four agree again', () => agree('j0,j1,j2,j3'), 30_000);
-    await waitFor('j3 printed its share again', () => ringLines(back).length >= share && back.lines.some((l) => l['event'] === 'joined'), 10_000);
+    await waitFor(
+      'j3 printed its share again',
+      () => ringLines(back).length >= share && back.lines.some((l) => l['event'] === 'joined'),
+      10_000,
+    );
     assertShare(back, 0, four, three);
   });
 

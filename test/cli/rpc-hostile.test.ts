@@ -48,7 +48,9 @@ describe('Serf RPC: hostile clients', () => {
   async function stillServes(): Promise<void> {
     if (serfHere) {
       const out = await new Promise<string>((resolve, reject) =>
-        execFile('serf', ['members', `-rpc-addr=${rpc}`, `-rpc-auth=${AUTH}`], { encoding: 'utf8', timeout: 30_000 }, (err, stdout) => (err ? reject(err) : resolve(stdout))),
+        execFile('serf', ['members', `-rpc-addr=${rpc}`, `-rpc-auth=${AUTH}`], { encoding: 'utf8', timeout: 30_000 }, (err, stdout) =>
+          err ? reject(err) : resolve(stdout),
+        ),
       );
       assert.match(out, /^hostile\s+127\.0\.0\.1:\d+\s+alive\s*\n$/);
       return;
@@ -59,7 +61,16 @@ describe('Serf RPC: hostile clients', () => {
     c.close();
   }
 
-  const dropped = (reason: RegExp) => waitFor(`the agent logs a drop: ${reason}`, () => agent.stderr().split('\n').some((l) => l.includes('RPC client dropped') && reason.test(l)), 15_000);
+  const dropped = (reason: RegExp) =>
+    waitFor(
+      `the agent logs a drop: ${reason}`,
+      () =>
+        agent
+          .stderr()
+          .split('\n')
+          .some((l) => l.includes('RPC client dropped') && reason.test(l)),
+      15_000,
+    );
 
   it('answers protocol errors with Serf strings', async () => {
     // Stalled connections first: they run out their deadlines while the rest goes on.
@@ -86,16 +97,26 @@ describe('Serf RPC: hostile clients', () => {
     assert.deepEqual(await c.request('stream', { Type: 'member-join,bogus' }), { error: 'Invalid event filter' });
     const first = await c.subscribe('stream', { Type: 'user:x,query' }, () => {});
     assert.equal(first.error, '');
-    assert.deepEqual(await c.subscribe('stream', { Type: '*' }, () => {}, first.seq), { error: 'Stream with given sequence exists', seq: first.seq });
-    assert.deepEqual(await c.request('respond', { ID: 12345, Payload: { bin: Buffer.from('x') } }), { error: 'No pending queries matching ID' });
+    assert.deepEqual(await c.subscribe('stream', { Type: '*' }, () => {}, first.seq), {
+      error: 'Stream with given sequence exists',
+      seq: first.seq,
+    });
+    assert.deepEqual(await c.request('respond', { ID: 12345, Payload: { bin: Buffer.from('x') } }), {
+      error: 'No pending queries matching ID',
+    });
     assert.deepEqual(await c.request('monitor', { LogLevel: 'error' }), { error: 'Unknown log level: ERROR' });
     const mon = await c.subscribe('monitor', { LogLevel: 'warn' }, () => {});
     assert.equal(mon.error, '');
     assert.deepEqual(await c.request('monitor', { LogLevel: 'debug' }), { error: 'Monitor already exists' });
     assert.deepEqual(await c.request('stop', { Stop: 999 }), { error: '' });
     assert.deepEqual(await c.request('stop', { Stop: mon.seq }), { error: '' });
-    assert.deepEqual(await c.request('query', { Name: '_serf_list-keys', Timeout: 1_000_000_000 }), { error: "Queries cannot contain the '_serf_' prefix" });
-    assert.match((await c.request('event', { Name: 'big', Payload: { bin: new Uint8Array(2000) }, Coalesce: true })).error, /at most 512 bytes/);
+    assert.deepEqual(await c.request('query', { Name: '_serf_list-keys', Timeout: 1_000_000_000 }), {
+      error: "Queries cannot contain the '_serf_' prefix",
+    });
+    assert.match(
+      (await c.request('event', { Name: 'big', Payload: { bin: new Uint8Array(2000) }, Coalesce: true })).error,
+      /at most 512 bytes/,
+    );
     const coord = await c.request('get-coordinate', { Node: 'hostile' });
     assert.deepEqual(coord, { error: '', body: { Coord: { Adjustment: 0, Error: 0, Height: 0, Vec: null }, Ok: false } });
     const filtered = await c.request('members-filtered', { Tags: { x: '(a+)+$' }, Status: '', Name: '' });
@@ -162,7 +183,11 @@ describe('Serf RPC: hostile clients', () => {
         logger.info({ i, line }, 'filler');
         if (i % 100 === 0) await new Promise((r) => setImmediate(r));
       }
-      await waitFor('the slow monitor is dropped and that is logged', () => seen.some((l) => /\[WARN\] swimring: RPC client dropped .*reason=too slow/.test(l)), 15_000);
+      await waitFor(
+        'the slow monitor is dropped and that is logged',
+        () => seen.some((l) => /\[WARN\] swimring: RPC client dropped .*reason=too slow/.test(l)),
+        15_000,
+      );
       slow.socket.resume();
       await slow.closed;
       const r = await healthy.request('members');
@@ -187,15 +212,19 @@ describe('Serf RPC: hostile clients', () => {
     } finally {
       for (const c of open) c.close();
     }
-    await waitFor('a new client is served once the others are gone', async () => {
-      try {
-        const c = await SerfRpcClient.connect(rpc, { authKey: AUTH });
-        c.close();
-        return true;
-      } catch {
-        return false;
-      }
-    }, 15_000);
+    await waitFor(
+      'a new client is served once the others are gone',
+      async () => {
+        try {
+          const c = await SerfRpcClient.connect(rpc, { authKey: AUTH });
+          c.close();
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      15_000,
+    );
     await stillServes();
     assert.equal(agent.child.exitCode, null, 'the agent is still running');
   });

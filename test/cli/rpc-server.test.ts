@@ -5,7 +5,19 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { GoRpcWriter, objectEnd } from '../../src/cli/rpc/codec.js';
 import { createAgentLogger } from '../../src/cli/rpc/log-hub.js';
-import { filterAdmits, parseEventFilter, writeHeader, writeKeyResponse, writeLogRecord, writeMember, writeMemberEvent, writeNoCoordinate, writeQueryEvent, writeQueryRecord, writeUserEvent } from '../../src/cli/rpc/protocol.js';
+import {
+  filterAdmits,
+  parseEventFilter,
+  writeHeader,
+  writeKeyResponse,
+  writeLogRecord,
+  writeMember,
+  writeMemberEvent,
+  writeNoCoordinate,
+  writeQueryEvent,
+  writeQueryRecord,
+  writeUserEvent,
+} from '../../src/cli/rpc/protocol.js';
 import { RpcServer, decodeBase64 } from '../../src/cli/rpc/server.js';
 import { GossipNode, type Member } from '../../src/io/gossip-node.js';
 import { waitFor } from '../helpers/processes.js';
@@ -30,18 +42,40 @@ const p2: Member = {
 
 describe('Serf RPC encodings, byte for byte as serf 0.9.4 sends them', () => {
   it('headers, members, member events, user events, queries, logs, keys, coordinates', () => {
-    assert.equal(hex((w) => writeHeader(w, 1n, '')), '82a54572726f72a0a353657101');
-    assert.equal(hex((w) => writeHeader(w, 2n, 'Handshake already performed')), '82a54572726f72bb48616e647368616b6520616c726561647920706572666f726d6564a353657102');
-    const member = '8ba441646472c4047f000001ab44656c656761746543757205ab44656c65676174654d617805ab44656c65676174654d696e02a44e616d65a27032a4506f7274cd461bab50726f746f636f6c43757202ab50726f746f636f6c4d617805ab50726f746f636f6c4d696e01a6537461747573a5616c697665a45461677381a4726f6c65a3776562';
-    assert.equal(hex((w) => writeMember(w, p2)), member);
-    assert.equal(hex((w) => writeMemberEvent(w, 'member-update', [p2])), `82a54576656e74ad6d656d6265722d757064617465a74d656d6265727391${member}`);
+    assert.equal(
+      hex((w) => writeHeader(w, 1n, '')),
+      '82a54572726f72a0a353657101',
+    );
+    assert.equal(
+      hex((w) => writeHeader(w, 2n, 'Handshake already performed')),
+      '82a54572726f72bb48616e647368616b6520616c726561647920706572666f726d6564a353657102',
+    );
+    const member =
+      '8ba441646472c4047f000001ab44656c656761746543757205ab44656c65676174654d617805ab44656c65676174654d696e02a44e616d65a27032a4506f7274cd461bab50726f746f636f6c43757202ab50726f746f636f6c4d617805ab50726f746f636f6c4d696e01a6537461747573a5616c697665a45461677381a4726f6c65a3776562';
+    assert.equal(
+      hex((w) => writeMember(w, p2)),
+      member,
+    );
+    assert.equal(
+      hex((w) => writeMemberEvent(w, 'member-update', [p2])),
+      `82a54576656e74ad6d656d6265722d757064617465a74d656d6265727391${member}`,
+    );
     assert.equal(
       hex((w) => writeUserEvent(w, { ltime: 1n, name: 'ev1', payload: Buffer.from('hello'), coalesce: true })),
       '85a8436f616c65736365c3a54576656e74a475736572a54c54696d6501a44e616d65a3657631a75061796c6f6164c40568656c6c6f',
     );
-    assert.equal(hex((w) => writeQueryEvent(w, 1n, { ltime: 1n, name: 'q1', payload: Buffer.from('pp') })), '85a54576656e74a57175657279a2494401a54c54696d6501a44e616d65a27131a75061796c6f6164c4027070');
-    assert.equal(hex((w) => writeQueryRecord(w, { type: 'ack', from: 'p1' })), '83a446726f6da27031a75061796c6f6164c0a454797065a361636b');
-    assert.equal(hex((w) => writeQueryRecord(w, null)), '83a446726f6da0a75061796c6f6164c0a454797065a4646f6e65');
+    assert.equal(
+      hex((w) => writeQueryEvent(w, 1n, { ltime: 1n, name: 'q1', payload: Buffer.from('pp') })),
+      '85a54576656e74a57175657279a2494401a54c54696d6501a44e616d65a27131a75061796c6f6164c4027070',
+    );
+    assert.equal(
+      hex((w) => writeQueryRecord(w, { type: 'ack', from: 'p1' })),
+      '83a446726f6da27031a75061796c6f6164c0a454797065a361636b',
+    );
+    assert.equal(
+      hex((w) => writeQueryRecord(w, null)),
+      '83a446726f6da0a75061796c6f6164c0a454797065a4646f6e65',
+    );
     // A string of 32 to 255 bytes is str8 here (go-msgpack's WriteExt), unlike on the gossip wire.
     assert.equal(
       hex((w) => writeLogRecord(w, '2026/11/29 02:12:24 [INFO] agent: Serf agent starting')),
@@ -62,7 +96,10 @@ describe('Serf RPC encodings, byte for byte as serf 0.9.4 sends them', () => {
       ),
       '85a44b65797380a84d6573736167657382a27031d9294b657972696e6720697320656d7074792028656e6372797074696f6e206e6f7420656e61626c656429a27032d9294b657972696e6720697320656d7074792028656e6372797074696f6e206e6f7420656e61626c656429a64e756d45727202a84e756d4e6f64657302a74e756d5265737002',
     );
-    assert.equal(hex(writeNoCoordinate), '82a5436f6f726484aa41646a7573746d656e74cb0000000000000000a54572726f72cb0000000000000000a6486569676874cb0000000000000000a3566563c0a24f6bc2');
+    assert.equal(
+      hex(writeNoCoordinate),
+      '82a5436f6f726484aa41646a7573746d656e74cb0000000000000000a54572726f72cb0000000000000000a6486569676874cb0000000000000000a3566563c0a24f6bc2',
+    );
   });
 
   it('stream filters as Serf parses them', () => {

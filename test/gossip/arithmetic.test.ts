@@ -19,11 +19,17 @@ describe('suspicion arithmetic (§9.3)', () => {
     it(`min(${mult}, n=${n}, ${interval} ms) = ${expected} ms`, () => assert.equal(suspicionMinMs(mult, n, interval), expected));
   }
   it('confirmations wanted: SuspicionMult − 2, or 0 when n − 2 is smaller', () => {
-    assert.deepEqual([3, 4, 5, 10].map((n) => confirmationsWanted(4, n)), [0, 2, 2, 2]);
+    assert.deepEqual(
+      [3, 4, 5, 10].map((n) => confirmationsWanted(4, n)),
+      [0, 2, 2, 2],
+    );
     assert.equal(confirmationsWanted(6, 10), 4);
   });
   it('the timeout falls from max to min logarithmically in the confirmations', () => {
-    assert.deepEqual([0, 1, 2, 3].map((c) => suspicionTimeoutMs(4000, 24000, 2, c)), [24000, 11381, 4000, 4000]);
+    assert.deepEqual(
+      [0, 1, 2, 3].map((c) => suspicionTimeoutMs(4000, 24000, 2, c)),
+      [24000, 11381, 4000, 4000],
+    );
     assert.equal(suspicionTimeoutMs(4000, 24000, 0, 0), 4000, 'k = 0: the minimum');
   });
 });
@@ -48,10 +54,19 @@ describe('broadcast queue (§9.5)', () => {
     q.queue({ key: null, bytes: msg(1, 10) });
     q.queue({ key: null, bytes: msg(2, 20) });
     q.queue({ key: null, bytes: msg(3, 10) });
-    assert.deepEqual(q.take(2, 1000, 2).map((b) => b[0]), [3, 2, 1]);
+    assert.deepEqual(
+      q.take(2, 1000, 2).map((b) => b[0]),
+      [3, 2, 1],
+    );
     q.queue({ key: null, bytes: msg(4, 5) });
-    assert.deepEqual(q.take(2, 1000, 2).map((b) => b[0]), [4, 3, 2, 1]);
-    assert.deepEqual(q.take(2, 1000, 2).map((b) => b[0]), [4]);
+    assert.deepEqual(
+      q.take(2, 1000, 2).map((b) => b[0]),
+      [4, 3, 2, 1],
+    );
+    assert.deepEqual(
+      q.take(2, 1000, 2).map((b) => b[0]),
+      [4],
+    );
     assert.equal(q.length, 0);
   });
 
@@ -60,8 +75,14 @@ describe('broadcast queue (§9.5)', () => {
     q.queue({ key: null, bytes: msg(1, 50) });
     q.queue({ key: null, bytes: msg(2, 500) });
     q.queue({ key: null, bytes: msg(3, 50) });
-    assert.deepEqual(q.take(2, 200, 9).map((b) => b[0]), [3, 1]);
-    assert.deepEqual(q.take(2, 600, 9).map((b) => b[0]), [2, 3]);
+    assert.deepEqual(
+      q.take(2, 200, 9).map((b) => b[0]),
+      [3, 1],
+    );
+    assert.deepEqual(
+      q.take(2, 600, 9).map((b) => b[0]),
+      [2, 3],
+    );
   });
   it('fits the budget, counting the per-message overhead', () => {
     const q = new BroadcastQueue(100);
@@ -86,20 +107,50 @@ describe('profiles and limits (§9.1)', () => {
   it('LAN is memberlist DefaultLANConfig as the Serf agent uses it', () => {
     const lan = PROFILES.lan;
     assert.deepEqual(
-      [lan.probeIntervalMs, lan.probeTimeoutMs, lan.indirectChecks, lan.retransmitMult, lan.suspicionMult, lan.suspicionMaxTimeoutMult, lan.pushPullIntervalMs, lan.gossipIntervalMs, lan.gossipNodes, lan.gossipToTheDeadMs, lan.awarenessMaxMultiplier, lan.udpBufferBytes],
+      [
+        lan.probeIntervalMs,
+        lan.probeTimeoutMs,
+        lan.indirectChecks,
+        lan.retransmitMult,
+        lan.suspicionMult,
+        lan.suspicionMaxTimeoutMult,
+        lan.pushPullIntervalMs,
+        lan.gossipIntervalMs,
+        lan.gossipNodes,
+        lan.gossipToTheDeadMs,
+        lan.awarenessMaxMultiplier,
+        lan.udpBufferBytes,
+      ],
       [1000, 500, 3, 4, 4, 6, 30000, 200, 3, 30000, 8, 1400],
     );
-    assert.deepEqual([PROFILES.wan.probeIntervalMs, PROFILES.wan.suspicionMult, PROFILES.local.probeTimeoutMs, PROFILES.local.indirectChecks], [5000, 6, 200, 1]);
+    assert.deepEqual(
+      [PROFILES.wan.probeIntervalMs, PROFILES.wan.suspicionMult, PROFILES.local.probeTimeoutMs, PROFILES.local.indirectChecks],
+      [5000, 6, 200, 1],
+    );
   });
   it('retransmit limit and push/pull scaling follow the cluster size', () => {
     const lan = PROFILES.lan;
-    assert.deepEqual([1, 9, 10, 99, 100].map((n) => retransmitLimit(lan, n)), [4, 4, 8, 8, 12]);
-    assert.deepEqual([32, 33, 64, 65, 1000].map((n) => pushPullIntervalMs(lan, n)), [30000, 60000, 60000, 90000, 180000]);
+    assert.deepEqual(
+      [1, 9, 10, 99, 100].map((n) => retransmitLimit(lan, n)),
+      [4, 4, 8, 8, 12],
+    );
+    assert.deepEqual(
+      [32, 33, 64, 65, 1000].map((n) => pushPullIntervalMs(lan, n)),
+      [30000, 60000, 60000, 90000, 180000],
+    );
   });
   it('validates overrides with ERR_INVALID_OPTION naming the option', () => {
-    assert.throws(() => resolveGossipConfig('lan', { probeIntervalMs: 0 }), { code: 'ERR_INVALID_OPTION', message: /^probeIntervalMs must be an integer in \[1, 3600000\]/ });
-    assert.throws(() => resolveGossipConfig('lan', { lifeguard: 'yes' as never }), { code: 'ERR_INVALID_OPTION', message: /^lifeguard must be a boolean/ });
-    assert.throws(() => resolveGossipConfig('lan', { probeTimeoutMs: 2000 }), { message: /^probeTimeoutMs must be at most probeIntervalMs/ });
+    assert.throws(() => resolveGossipConfig('lan', { probeIntervalMs: 0 }), {
+      code: 'ERR_INVALID_OPTION',
+      message: /^probeIntervalMs must be an integer in \[1, 3600000\]/,
+    });
+    assert.throws(() => resolveGossipConfig('lan', { lifeguard: 'yes' as never }), {
+      code: 'ERR_INVALID_OPTION',
+      message: /^lifeguard must be a boolean/,
+    });
+    assert.throws(() => resolveGossipConfig('lan', { probeTimeoutMs: 2000 }), {
+      message: /^probeTimeoutMs must be at most probeIntervalMs/,
+    });
     assert.throws(() => resolveGossipConfig('moon' as never), { message: /^profile must be one of lan, wan, local/ });
     assert.throws(() => resolveGossipConfig('lan', { nonsense: 1 } as never), { message: /^nonsense must be a known gossip option/ });
   });

@@ -65,19 +65,22 @@ describe('msgpack (go-msgpack dialect)', () => {
 
   it('round-trips any value it can write', () => {
     check(
-      fc.property(fc.array(fc.oneof(fc.integer(), fc.bigInt({ min: 0n, max: 0xffffffffffffffffn }), fc.uint8Array({ maxLength: 300 }), fc.boolean())), (values) => {
-        const w = new Writer().arrayHeader(values.length);
-        for (const v of values) {
-          if (typeof v === 'boolean') w.bool(v);
-          else if (v instanceof Uint8Array) w.raw(v);
-          else w.int(v);
-        }
-        const decoded = decodeValue(w.finish()).value as unknown[];
-        assert.deepEqual(
-          decoded.map((v) => (typeof v === 'bigint' ? v : typeof v === 'number' ? BigInt(v) : v)),
-          values.map((v) => (typeof v === 'number' ? BigInt(v) : v)),
-        );
-      }),
+      fc.property(
+        fc.array(fc.oneof(fc.integer(), fc.bigInt({ min: 0n, max: 0xffffffffffffffffn }), fc.uint8Array({ maxLength: 300 }), fc.boolean())),
+        (values) => {
+          const w = new Writer().arrayHeader(values.length);
+          for (const v of values) {
+            if (typeof v === 'boolean') w.bool(v);
+            else if (v instanceof Uint8Array) w.raw(v);
+            else w.int(v);
+          }
+          const decoded = decodeValue(w.finish()).value as unknown[];
+          assert.deepEqual(
+            decoded.map((v) => (typeof v === 'bigint' ? v : typeof v === 'number' ? BigInt(v) : v)),
+            values.map((v) => (typeof v === 'number' ? BigInt(v) : v)),
+          );
+        },
+      ),
     );
   });
 
@@ -106,7 +109,10 @@ describe('memberlist messages', () => {
   // Packets captured between two Debian serf agents (wire reference §5.1).
   it('encodes a ping byte-identical to a Go agent', () => {
     const ping = encodePing({ node: 'n3', seqNo: 1, sourceAddr: LOCAL, sourceNode: 'n4', sourcePort: 7949 });
-    assert.equal(hex(ping), `0085a4${ascii('Node')}a2${ascii('n3')}a5${ascii('SeqNo')}01aa${ascii('SourceAddr')}a47f000001aa${ascii('SourceNode')}a2${ascii('n4')}aa${ascii('SourcePort')}cd1f0d`);
+    assert.equal(
+      hex(ping),
+      `0085a4${ascii('Node')}a2${ascii('n3')}a5${ascii('SeqNo')}01aa${ascii('SourceAddr')}a47f000001aa${ascii('SourceNode')}a2${ascii('n4')}aa${ascii('SourcePort')}cd1f0d`,
+    );
     assert.equal(ping.length, 61);
     assert.deepEqual(decodePing(ping.subarray(1)), { node: 'n3', seqNo: 1, sourceAddr: LOCAL, sourceNode: 'n4', sourcePort: 7949 });
   });
@@ -131,13 +137,20 @@ describe('memberlist messages', () => {
     const ind = { seqNo: 70000, node: 'x', target: LOCAL, port: 8000, nack: true, sourceAddr: LOCAL, sourcePort: 1, sourceNode: 'me' };
     assert.deepEqual(decodeIndirectPing(encodeIndirectPing(ind).subarray(1)), ind);
     assert.deepEqual(decodeAck(encodeAck({ seqNo: 4294967295, payload: null }).subarray(1)), { seqNo: 4294967295, payload: null });
-    assert.deepEqual(decodeSuspect(encodeSuspect({ node: 'a', incarnation: 5, from: 'b' }).subarray(1)), { node: 'a', incarnation: 5, from: 'b' });
+    assert.deepEqual(decodeSuspect(encodeSuspect({ node: 'a', incarnation: 5, from: 'b' }).subarray(1)), {
+      node: 'a',
+      incarnation: 5,
+      from: 'b',
+    });
   });
 
   it('rejects fields of the wrong type or range with a DecodeError', () => {
     const w = new Writer().mapHeader(2).str('SeqNo').int(-1).str('Node').str('x');
     assert.throws(() => decodePing(w.finish()), DecodeError);
-    const big = new Writer().mapHeader(1).str('SeqNo').int(2 ** 32);
+    const big = new Writer()
+      .mapHeader(1)
+      .str('SeqNo')
+      .int(2 ** 32);
     assert.throws(() => decodePing(big.finish()), DecodeError);
     const wrong = new Writer().mapHeader(1).str('Node').int(3);
     assert.throws(() => decodePing(wrong.finish()), DecodeError);
@@ -171,15 +184,24 @@ describe('CRC-32 and LZW', () => {
       assert.equal(hex(lzwCompress(plain)), v.compressedBufHex, 'our encoder writes exactly what Go wrote');
       const parsed = parseStream(unhex(v.streamHex), 1 << 24);
       assert.equal(parsed.status, 'complete');
-      assert.ok(parsed.status === 'complete' && parsed.compressed && parsed.message.type === 'pushPull' && parsed.message.states.length > 0);
+      assert.ok(
+        parsed.status === 'complete' && parsed.compressed && parsed.message.type === 'pushPull' && parsed.message.states.length > 0,
+      );
     });
   }
 
   it('LZW round-trips any input, including past table resets', () => {
     check(
-      fc.property(fc.oneof(fc.uint8Array({ maxLength: 3000 }), fc.uint8Array({ minLength: 9000, maxLength: 20000 }), fc.array(fc.constantFrom(0, 1, 2), { maxLength: 20000 }).map((a) => Uint8Array.from(a))), (input) => {
-        assert.deepEqual(lzwDecompress(lzwCompress(input), input.length + 1), input);
-      }),
+      fc.property(
+        fc.oneof(
+          fc.uint8Array({ maxLength: 3000 }),
+          fc.uint8Array({ minLength: 9000, maxLength: 20000 }),
+          fc.array(fc.constantFrom(0, 1, 2), { maxLength: 20000 }).map((a) => Uint8Array.from(a)),
+        ),
+        (input) => {
+          assert.deepEqual(lzwDecompress(lzwCompress(input), input.length + 1), input);
+        },
+      ),
       100,
     );
   });

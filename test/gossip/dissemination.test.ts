@@ -21,7 +21,8 @@ function world(others: number, overrides: Partial<GossipConfig> = {}) {
   const self = members.insert('me', endpointOf(Uint8Array.from([10, 0, 0, 1]), 7946, Uint8Array.of(), VSN), 0);
   members.setState(self, ALIVE, 1, 0);
   members.enlist(self, random);
-  for (let i = 2; i < 2 + others; i++) members.setState(members.add(`n${i}`, endpointOf(Uint8Array.from([10, 0, 0, i]), 7946, Uint8Array.of(), VSN), 0, random), ALIVE, 1, 0);
+  for (let i = 2; i < 2 + others; i++)
+    members.setState(members.add(`n${i}`, endpointOf(Uint8Array.from([10, 0, 0, i]), 7946, Uint8Array.of(), VSN), 0, random), ALIVE, 1, 0);
   const outbox = new Outbox<Effect>();
   const counters = { packetsOut: 0, bytesOut: 0, drops: outbox.drops } as unknown as Counters;
   const state = { started: true, nowMs: 100, leaving: false, left: 0 };
@@ -41,7 +42,9 @@ function world(others: number, overrides: Partial<GossipConfig> = {}) {
     left: () => state.left++,
   });
   const sends = () =>
-    outbox.drain().flatMap((e) => (e.type === 'send' ? [{ to: e.to.host, messages: unpackPacket(e.bytes).messages.map((m) => m.type) }] : []));
+    outbox
+      .drain()
+      .flatMap((e) => (e.type === 'send' ? [{ to: e.to.host, messages: unpackPacket(e.bytes).messages.map((m) => m.type) }] : []));
   return { config, members, outbox, counters, state, gossip, sends };
 }
 

@@ -19,7 +19,8 @@ function machine(maxMembers?: number): GossipMachine {
   return m;
 }
 
-const alive = (node: string, meta = Uint8Array.from([0xff, 0x80])) => encodeAlive({ node, incarnation: 1, addr: Uint8Array.from([10, 0, 0, 2]), port: 7946, meta, vsn: VSN });
+const alive = (node: string, meta = Uint8Array.from([0xff, 0x80])) =>
+  encodeAlive({ node, incarnation: 1, addr: Uint8Array.from([10, 0, 0, 2]), port: 7946, meta, vsn: VSN });
 
 describe('member budgets', () => {
   it('forged alives for new names stop at maxMembers; the rest are dropped and counted', () => {

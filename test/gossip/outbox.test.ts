@@ -5,7 +5,9 @@ import type { Effect } from '../../src/gossip/machine.js';
 import { Outbox } from '../../src/gossip/outbox.js';
 import { TimerTokens } from '../../src/gossip/timer-tokens.js';
 
-type TestEffect = { readonly type: 'say'; readonly text: string } | { readonly type: 'timer'; readonly timer: { kind: 'tick'; n: number }; readonly atMs: number };
+type TestEffect =
+  | { readonly type: 'say'; readonly text: string }
+  | { readonly type: 'timer'; readonly timer: { kind: 'tick'; n: number }; readonly atMs: number };
 
 describe('Outbox', () => {
   it('drains effects and timers in the order they were emitted, then is empty', () => {

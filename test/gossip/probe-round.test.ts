@@ -4,7 +4,16 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Address } from '../../src/gossip/address.js';
 import { Awareness } from '../../src/gossip/awareness.js';
-import { MessageType, type IndirectPing, type Suspect, decodeAck, decodeIndirectPing, decodeNack, decodePing, decodeSuspect } from '../../src/gossip/codec/messages.js';
+import {
+  MessageType,
+  type IndirectPing,
+  type Suspect,
+  decodeAck,
+  decodeIndirectPing,
+  decodeNack,
+  decodePing,
+  decodeSuspect,
+} from '../../src/gossip/codec/messages.js';
 import { type GossipConfig, resolveGossipConfig } from '../../src/gossip/config.js';
 import type { Counters, Effect, TokenTimerKind } from '../../src/gossip/effects.js';
 import { ALIVE, MemberTable, SUSPECT, endpointOf } from '../../src/gossip/members.js';
@@ -64,7 +73,16 @@ function world(others: number, overrides: Partial<GossipConfig> = {}) {
 const body = (m: Uint8Array) => m.subarray(1);
 
 function relayRequest(seqNo: number, nack: boolean, target = 3): IndirectPing {
-  return { seqNo, target: Uint8Array.from([10, 0, 0, target]), port: 7946, node: `n${target}`, nack, sourceAddr: Uint8Array.from([10, 0, 0, 9]), sourcePort: 9000, sourceNode: 'asker' };
+  return {
+    seqNo,
+    target: Uint8Array.from([10, 0, 0, target]),
+    port: 7946,
+    node: `n${target}`,
+    nack,
+    sourceAddr: Uint8Array.from([10, 0, 0, 9]),
+    sourcePort: 9000,
+    sourceNode: 'asker',
+  };
 }
 const ASKER_PACKET_SOURCE = { host: '10.0.0.8', port: 1 };
 
@@ -245,7 +263,10 @@ describe('probe round: pings for us', () => {
   it('acks a ping, and tells a sender we hold suspect what we believe', () => {
     const w = world(2);
     w.members.setState(w.members.slotOf('n2'), SUSPECT, 3, 0);
-    w.round.handlePing({ seqNo: 9, node: 'me', sourceAddr: Uint8Array.from([10, 0, 0, 2]), sourcePort: 7946, sourceNode: 'n2' }, { host: '10.0.0.2', port: 1234 });
+    w.round.handlePing(
+      { seqNo: 9, node: 'me', sourceAddr: Uint8Array.from([10, 0, 0, 2]), sourcePort: 7946, sourceNode: 'n2' },
+      { host: '10.0.0.2', port: 1234 },
+    );
     const reply = w.sent[0]!;
     assert.deepEqual(reply.to, { host: '10.0.0.2', port: 7946 });
     assert.equal(decodeAck(body(reply.messages[0]!)).seqNo, 9);

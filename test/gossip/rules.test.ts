@@ -1,7 +1,15 @@
 // Table-driven tests of the state rules (wire reference §9.5), fed through the real packet path.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { MessageType, decodeAlive, decodeDead, encodeAlive, encodeDead, encodeIndirectPing, encodeSuspect } from '../../src/gossip/codec/messages.js';
+import {
+  MessageType,
+  decodeAlive,
+  decodeDead,
+  encodeAlive,
+  encodeDead,
+  encodeIndirectPing,
+  encodeSuspect,
+} from '../../src/gossip/codec/messages.js';
 import { unpackPacket } from '../../src/gossip/codec/packet.js';
 import { resolveGossipConfig } from '../../src/gossip/config.js';
 import { type Effect, GossipMachine, MAX_PENDING_RELAYS } from '../../src/gossip/machine.js';
@@ -12,14 +20,29 @@ const META = Uint8Array.from([0xff, 0x80]);
 const PEER = { host: '10.0.0.9', port: 7946 };
 
 function machine(): GossipMachine {
-  const m = new GossipMachine({ config: resolveGossipConfig('lan'), local: { name: 'me', host: '10.0.0.1', port: 7946 }, random: seededRandom(1) });
+  const m = new GossipMachine({
+    config: resolveGossipConfig('lan'),
+    local: { name: 'me', host: '10.0.0.1', port: 7946 },
+    random: seededRandom(1),
+  });
   m.start(0);
   m.drain();
   return m;
 }
 
-function alive(node: string, incarnation: number, extra: { host?: number; port?: number; meta?: Uint8Array; vsn?: Uint8Array } = {}): Uint8Array {
-  return encodeAlive({ node, incarnation, addr: Uint8Array.from([10, 0, 0, extra.host ?? 2]), port: extra.port ?? 7946, meta: extra.meta ?? META, vsn: extra.vsn ?? VSN });
+function alive(
+  node: string,
+  incarnation: number,
+  extra: { host?: number; port?: number; meta?: Uint8Array; vsn?: Uint8Array } = {},
+): Uint8Array {
+  return encodeAlive({
+    node,
+    incarnation,
+    addr: Uint8Array.from([10, 0, 0, extra.host ?? 2]),
+    port: extra.port ?? 7946,
+    meta: extra.meta ?? META,
+    vsn: extra.vsn ?? VSN,
+  });
 }
 
 function feed(m: GossipMachine, packet: Uint8Array, nowMs = 1000): Effect[] {
@@ -27,23 +50,107 @@ function feed(m: GossipMachine, packet: Uint8Array, nowMs = 1000): Effect[] {
   return m.drain();
 }
 
-const memberEvents = (effects: Effect[]) => effects.filter((e) => e.type === 'member').map((e) => (e.type === 'member' ? `${e.change}:${e.member.name}:${e.member.status}` : ''));
+const memberEvents = (effects: Effect[]) =>
+  effects.filter((e) => e.type === 'member').map((e) => (e.type === 'member' ? `${e.change}:${e.member.name}:${e.member.status}` : ''));
 
 describe('alive rule', () => {
-  const cases: { name: string; setup: Uint8Array[]; packet: Uint8Array; status?: string; incarnation?: number; events: string[]; drop?: string }[] = [
+  const cases: {
+    name: string;
+    setup: Uint8Array[];
+    packet: Uint8Array;
+    status?: string;
+    incarnation?: number;
+    events: string[];
+    drop?: string;
+  }[] = [
     { name: 'an unknown node joins', setup: [], packet: alive('b', 1), status: 'alive', incarnation: 1, events: ['join:b:alive'] },
-    { name: 'the same news again changes nothing', setup: [alive('b', 1)], packet: alive('b', 1), status: 'alive', incarnation: 1, events: [] },
+    {
+      name: 'the same news again changes nothing',
+      setup: [alive('b', 1)],
+      packet: alive('b', 1),
+      status: 'alive',
+      incarnation: 1,
+      events: [],
+    },
     { name: 'an older incarnation is ignored', setup: [alive('b', 5)], packet: alive('b', 4), status: 'alive', incarnation: 5, events: [] },
-    { name: 'a newer incarnation with new meta is an update', setup: [alive('b', 1)], packet: alive('b', 2, { meta: Uint8Array.from([0xff, 0x81, 0xa1, 0x61, 0xa1, 0x62]) }), status: 'alive', incarnation: 2, events: ['update:b:alive'] },
-    { name: 'a newer incarnation with the same meta is silent', setup: [alive('b', 1)], packet: alive('b', 2), status: 'alive', incarnation: 2, events: [] },
-    { name: 'another address for a live name is a conflict', setup: [alive('b', 1)], packet: alive('b', 9, { host: 3 }), status: 'alive', incarnation: 1, events: [], drop: 'conflictingAddress' },
-    { name: 'a member that left may come back at another address', setup: [alive('b', 1), encodeDead({ node: 'b', incarnation: 1, from: 'b' })], packet: alive('b', 1, { host: 3 }), status: 'alive', incarnation: 1, events: ['join:b:alive'] },
-    { name: 'a failed member may not come back at another address while reclaim is off', setup: [alive('b', 1), encodeDead({ node: 'b', incarnation: 1, from: 'x' })], packet: alive('b', 5, { host: 3 }), status: 'dead', incarnation: 1, events: [], drop: 'conflictingAddress' },
-    { name: 'a dead member comes back with a higher incarnation', setup: [alive('b', 1), encodeDead({ node: 'b', incarnation: 1, from: 'x' })], packet: alive('b', 2), status: 'alive', incarnation: 2, events: ['join:b:alive'] },
-    { name: 'an impossible version range is ignored', setup: [], packet: alive('b', 1, { vsn: Uint8Array.from([3, 2, 2, 2, 5, 5]) }), events: [], drop: 'badVersion' },
-    { name: 'a current version outside its own range is ignored (it would block every push/pull)', setup: [], packet: alive('b', 1, { vsn: Uint8Array.from([1, 5, 9, 2, 5, 5]) }), events: [], drop: 'badVersion' },
-    { name: 'a zero delegate range is ignored', setup: [], packet: alive('b', 1, { vsn: Uint8Array.from([1, 5, 2, 0, 0, 0]) }), events: [], drop: 'badVersion' },
-    { name: 'a short Vsn is malformed', setup: [], packet: alive('b', 1, { vsn: Uint8Array.from([1, 5, 2]) }), events: [], drop: 'malformed' },
+    {
+      name: 'a newer incarnation with new meta is an update',
+      setup: [alive('b', 1)],
+      packet: alive('b', 2, { meta: Uint8Array.from([0xff, 0x81, 0xa1, 0x61, 0xa1, 0x62]) }),
+      status: 'alive',
+      incarnation: 2,
+      events: ['update:b:alive'],
+    },
+    {
+      name: 'a newer incarnation with the same meta is silent',
+      setup: [alive('b', 1)],
+      packet: alive('b', 2),
+      status: 'alive',
+      incarnation: 2,
+      events: [],
+    },
+    {
+      name: 'another address for a live name is a conflict',
+      setup: [alive('b', 1)],
+      packet: alive('b', 9, { host: 3 }),
+      status: 'alive',
+      incarnation: 1,
+      events: [],
+      drop: 'conflictingAddress',
+    },
+    {
+      name: 'a member that left may come back at another address',
+      setup: [alive('b', 1), encodeDead({ node: 'b', incarnation: 1, from: 'b' })],
+      packet: alive('b', 1, { host: 3 }),
+      status: 'alive',
+      incarnation: 1,
+      events: ['join:b:alive'],
+    },
+    {
+      name: 'a failed member may not come back at another address while reclaim is off',
+      setup: [alive('b', 1), encodeDead({ node: 'b', incarnation: 1, from: 'x' })],
+      packet: alive('b', 5, { host: 3 }),
+      status: 'dead',
+      incarnation: 1,
+      events: [],
+      drop: 'conflictingAddress',
+    },
+    {
+      name: 'a dead member comes back with a higher incarnation',
+      setup: [alive('b', 1), encodeDead({ node: 'b', incarnation: 1, from: 'x' })],
+      packet: alive('b', 2),
+      status: 'alive',
+      incarnation: 2,
+      events: ['join:b:alive'],
+    },
+    {
+      name: 'an impossible version range is ignored',
+      setup: [],
+      packet: alive('b', 1, { vsn: Uint8Array.from([3, 2, 2, 2, 5, 5]) }),
+      events: [],
+      drop: 'badVersion',
+    },
+    {
+      name: 'a current version outside its own range is ignored (it would block every push/pull)',
+      setup: [],
+      packet: alive('b', 1, { vsn: Uint8Array.from([1, 5, 9, 2, 5, 5]) }),
+      events: [],
+      drop: 'badVersion',
+    },
+    {
+      name: 'a zero delegate range is ignored',
+      setup: [],
+      packet: alive('b', 1, { vsn: Uint8Array.from([1, 5, 2, 0, 0, 0]) }),
+      events: [],
+      drop: 'badVersion',
+    },
+    {
+      name: 'a short Vsn is malformed',
+      setup: [],
+      packet: alive('b', 1, { vsn: Uint8Array.from([1, 5, 2]) }),
+      events: [],
+      drop: 'malformed',
+    },
   ];
   for (const c of cases) {
     it(c.name, () => {
@@ -60,7 +167,11 @@ describe('alive rule', () => {
 
 describe('dead-node reclaim (deadNodeReclaimTimeMs)', () => {
   it('a member failed longer than the reclaim time may come back at another address, not sooner', () => {
-    const m = new GossipMachine({ config: resolveGossipConfig('lan', { deadNodeReclaimTimeMs: 60_000 }), local: { name: 'me', host: '10.0.0.1', port: 7946 }, random: seededRandom(1) });
+    const m = new GossipMachine({
+      config: resolveGossipConfig('lan', { deadNodeReclaimTimeMs: 60_000 }),
+      local: { name: 'me', host: '10.0.0.1', port: 7946 },
+      random: seededRandom(1),
+    });
     m.start(0);
     m.drain();
     feed(m, alive('b', 4), 0);
@@ -155,7 +266,11 @@ describe('refutation', () => {
     ['suspect about us', encodeSuspect({ node: 'me', incarnation: 1, from: 'x' }), 2],
     ['dead about us', encodeDead({ node: 'me', incarnation: 7, from: 'x' }), 8],
     ['alive about us with a newer incarnation', alive('me', 4, { host: 1 }), 5],
-    ['alive about us with our incarnation but other meta', alive('me', 1, { host: 1, meta: Uint8Array.from([0xff, 0x81, 0xa1, 0x61, 0xa0]) }), 2],
+    [
+      'alive about us with our incarnation but other meta',
+      alive('me', 1, { host: 1, meta: Uint8Array.from([0xff, 0x81, 0xa1, 0x61, 0xa0]) }),
+      2,
+    ],
   ];
   for (const [name, packet, incarnation] of accusations) {
     it(`${name}: we outbid it and stay alive`, () => {
@@ -183,7 +298,10 @@ describe('refutation', () => {
         .flatMap((e) => (e.type === 'send' ? unpackPacket(e.bytes).messages : []))
         .filter((msg) => msg.type === MessageType.alive)
         .map((msg) => decodeAlive(msg.body));
-      assert.deepEqual(back.map((a) => [a.node, a.incarnation]), [['me', 5]]);
+      assert.deepEqual(
+        back.map((a) => [a.node, a.incarnation]),
+        [['me', 5]],
+      );
     });
   }
 
@@ -210,7 +328,15 @@ describe('rejoining after a restart', () => {
     const m = machine();
     const id = m.join(PEER, 0);
     m.drain();
-    const state = (name: string, incarnation: number, state: 0 | 1 | 2, host: number) => ({ name, addr: Uint8Array.from([10, 0, 0, host]), port: 7946, meta: META, incarnation, state, vsn: VSN });
+    const state = (name: string, incarnation: number, state: 0 | 1 | 2, host: number) => ({
+      name,
+      addr: Uint8Array.from([10, 0, 0, host]),
+      port: 7946,
+      meta: META,
+      incarnation,
+      state,
+      vsn: VSN,
+    });
     // Twenty others: the gossip round that spreads the refutation picks three of them.
     const others = Array.from({ length: 20 }, (_, i) => state(`n${i}`, 1, 0, 20 + i));
     const states = [state('seed', 3, 0, 9), state('me', 6, 2, 1), ...others];
@@ -224,7 +350,10 @@ describe('rejoining after a restart', () => {
       .filter((msg) => msg.type === MessageType.alive)
       .map((msg) => decodeAlive(msg.body))
       .filter((a) => a.node === 'me');
-    assert.ok(toSeed.some((a) => a.incarnation === 7), 'the seed gets our new alive at once, whatever the gossip picks');
+    assert.ok(
+      toSeed.some((a) => a.incarnation === 7),
+      'the seed gets our new alive at once, whatever the gossip picks',
+    );
   });
 });
 
@@ -232,7 +361,15 @@ describe('restore (a known member list, not gossiped)', () => {
   it('adds unknown alive members with a join each, and skips itself, known members and the not alive', () => {
     const m = machine();
     feed(m, alive('b', 4));
-    const state = (name: string, incarnation: number, state: 0 | 1 | 2 | 3, host = 5) => ({ name, addr: Uint8Array.from([10, 0, 0, host]), port: 7946, meta: META, incarnation, state, vsn: VSN });
+    const state = (name: string, incarnation: number, state: 0 | 1 | 2 | 3, host = 5) => ({
+      name,
+      addr: Uint8Array.from([10, 0, 0, host]),
+      port: 7946,
+      meta: META,
+      incarnation,
+      state,
+      vsn: VSN,
+    });
     m.restore([state('me', 9, 0, 1), state('b', 9, 0), state('c', 2, 0), state('d', 2, 2)], 50);
     assert.deepEqual(memberEvents(m.drain()), ['join:c:alive']);
     assert.equal(m.members.get('b')!.incarnation, 4, 'a known member is left as it is');
@@ -255,7 +392,9 @@ describe('stale suspicion timers', () => {
   it('the timer of a refuted suspicion does not expire a later suspicion of the same node', () => {
     const m = machine();
     feed(m, alive('b', 1));
-    const first = feed(m, encodeSuspect({ node: 'b', incarnation: 1, from: 'x' }), 0).find((e) => e.type === 'timer' && e.timer.kind === 'suspicion');
+    const first = feed(m, encodeSuspect({ node: 'b', incarnation: 1, from: 'x' }), 0).find(
+      (e) => e.type === 'timer' && e.timer.kind === 'suspicion',
+    );
     feed(m, alive('b', 2), 100); // refuted
     feed(m, encodeSuspect({ node: 'b', incarnation: 2, from: 'x' }), 200); // suspected again
     assert.ok(first?.type === 'timer');
@@ -270,7 +409,19 @@ describe('bounds', () => {
     const m = machine();
     let sends = 0;
     for (let i = 0; i < 300; i++) {
-      const effects = feed(m, encodeIndirectPing({ seqNo: i, node: 'z', target: Uint8Array.from([10, 0, 0, 7]), port: 7946, nack: true, sourceAddr: null, sourcePort: 0, sourceNode: '' }));
+      const effects = feed(
+        m,
+        encodeIndirectPing({
+          seqNo: i,
+          node: 'z',
+          target: Uint8Array.from([10, 0, 0, 7]),
+          port: 7946,
+          nack: true,
+          sourceAddr: null,
+          sourcePort: 0,
+          sourceNode: '',
+        }),
+      );
       sends += effects.filter((e) => e.type === 'send').length;
     }
     assert.equal(m.counters.drops['tooManyRelays'], 300 - MAX_PENDING_RELAYS);

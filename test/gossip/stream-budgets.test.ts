@@ -16,7 +16,15 @@ import { check } from '../helpers/property.js';
 const MAX = 16 * 1024 * 1024;
 
 function pushPullHeader(nodes: number, userStateLen = 0): Writer {
-  return new Writer().u8(MessageType.pushPull).mapHeader(3).key('Join').bool(false).key('Nodes').int(nodes).key('UserStateLen').int(userStateLen);
+  return new Writer()
+    .u8(MessageType.pushPull)
+    .mapHeader(3)
+    .key('Join')
+    .bool(false)
+    .key('Nodes')
+    .int(nodes)
+    .key('UserStateLen')
+    .int(userStateLen);
 }
 
 function compressed(plain: Uint8Array): Uint8Array {
@@ -46,7 +54,10 @@ describe('stream budgets', () => {
   it('a compressed message may expand only MAX_COMPRESSION_RATIO times; real push/pulls stay well inside', () => {
     const real = encodePushPull({ join: false, nodes: 10_000, userStateLen: 0 }, members(10_000), new Uint8Array(0));
     const envelope = compressed(real);
-    assert.ok(real.length / envelope.length < MAX_COMPRESSION_RATIO / 4, `a 10 000-member push/pull compresses ${(real.length / envelope.length).toFixed(1)}×`);
+    assert.ok(
+      real.length / envelope.length < MAX_COMPRESSION_RATIO / 4,
+      `a 10 000-member push/pull compresses ${(real.length / envelope.length).toFixed(1)}×`,
+    );
     const parsed = parseStream(envelope, MAX);
     assert.ok(parsed.status === 'complete' && parsed.message.type === 'pushPull' && parsed.message.states.length === 10_000);
     // A valid message that compresses far better than that is over budget (its expansion is the cost).
@@ -62,7 +73,9 @@ describe('stream budgets', () => {
 
   it('a compressed push/pull whose bytes cannot hold its declared states is refused', () => {
     const one = encodePushPull({ join: false, nodes: 1, userStateLen: 0 }, members(1), new Uint8Array(0));
-    const lie = pushPullHeader(5000).bytes(one.subarray(pushPullHeader(1).finish().length)).finish();
+    const lie = pushPullHeader(5000)
+      .bytes(one.subarray(pushPullHeader(1).finish().length))
+      .finish();
     assert.throws(() => parseStream(compressed(lie), MAX), /truncated/);
   });
 
@@ -84,19 +97,23 @@ describe('stream budgets', () => {
       new Writer().u8(MessageType.user).mapHeader(1).key('UserMsgLen').int(70_000).bytes(new Uint8Array(70_000).fill(7)).finish(),
     ];
     check(
-      fc.property(fc.constantFrom(...messages.keys()), fc.array(fc.integer({ min: 1, max: 5000 }), { minLength: 1, maxLength: 200 }), (which, sizes) => {
-        const message = messages[which]!;
-        const trailing = Uint8Array.from([...message, 1, 2, 3]);
-        const framer = new StreamFramer(MAX);
-        let at = 0;
-        let whole: Uint8Array | null = null;
-        for (let i = 0; whole === null && at < trailing.length; i++) {
-          const n = sizes[i % sizes.length]!;
-          whole = framer.push(trailing.subarray(at, at + n));
-          at += n;
-        }
-        assert.deepEqual(whole, message);
-      }),
+      fc.property(
+        fc.constantFrom(...messages.keys()),
+        fc.array(fc.integer({ min: 1, max: 5000 }), { minLength: 1, maxLength: 200 }),
+        (which, sizes) => {
+          const message = messages[which]!;
+          const trailing = Uint8Array.from([...message, 1, 2, 3]);
+          const framer = new StreamFramer(MAX);
+          let at = 0;
+          let whole: Uint8Array | null = null;
+          for (let i = 0; whole === null && at < trailing.length; i++) {
+            const n = sizes[i % sizes.length]!;
+            whole = framer.push(trailing.subarray(at, at + n));
+            at += n;
+          }
+          assert.deepEqual(whole, message);
+        },
+      ),
       200,
     );
   });
@@ -139,7 +156,9 @@ describe('datagram budgets', () => {
     const datagram = encodeCompound(Array.from({ length: 40 }, () => part));
     assert.ok(datagram.length < 20_000);
     assert.throws(() => unpackPacket(datagram), BudgetExceededError);
-    const fits = encodeCompound(Array.from({ length: 2 }, () => encodeCompress({ algo: 0, buf: lzwCompress(new Uint8Array(MAX_PACKET_BYTES / 4)) })));
+    const fits = encodeCompound(
+      Array.from({ length: 2 }, () => encodeCompress({ algo: 0, buf: lzwCompress(new Uint8Array(MAX_PACKET_BYTES / 4)) })),
+    );
     assert.equal(unpackPacket(fits).messages.length, 2);
   });
 });

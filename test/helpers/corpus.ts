@@ -1,4 +1,14 @@
-import { encodeAck, encodeAlive, encodeDead, encodeIndirectPing, encodeNack, encodePing, encodePushPull, encodeSuspect, encodeUser } from '../../src/gossip/codec/messages.js';
+import {
+  encodeAck,
+  encodeAlive,
+  encodeDead,
+  encodeIndirectPing,
+  encodeNack,
+  encodePing,
+  encodePushPull,
+  encodeSuspect,
+  encodeUser,
+} from '../../src/gossip/codec/messages.js';
 import { encodeCompound, packPacket } from '../../src/gossip/codec/packet.js';
 
 const LOCAL = Uint8Array.from([127, 0, 0, 1]);
@@ -19,15 +29,32 @@ export function validPackets(names: readonly string[], host: Uint8Array = LOCAL)
       alive,
       encodeUser(Uint8Array.from([1, 0x82, 0xa5, 0x4c, 0x54, 0x69, 0x6d, 0x65, 1])),
     ];
-    out.push(...msgs, encodeCompound(msgs.slice(0, 5)), packPacket(msgs, { compress: true, crc: true }), packPacket([alive], { compress: false, crc: true }));
+    out.push(
+      ...msgs,
+      encodeCompound(msgs.slice(0, 5)),
+      packPacket(msgs, { compress: true, crc: true }),
+      packPacket([alive], { compress: false, crc: true }),
+    );
   }
   return out;
 }
 
 export function validStreams(names: readonly string[]): Uint8Array[] {
-  const states = names.map((name, i) => ({ name, addr: LOCAL, port: 7946 + i, meta: Uint8Array.from([0xff, 0x80]), incarnation: 1, state: 0 as const, vsn: VSN }));
+  const states = names.map((name, i) => ({
+    name,
+    addr: LOCAL,
+    port: 7946 + i,
+    meta: Uint8Array.from([0xff, 0x80]),
+    incarnation: 1,
+    state: 0 as const,
+    vsn: VSN,
+  }));
   const pp = encodePushPull({ join: false, nodes: states.length, userStateLen: 2 }, states, Uint8Array.from([2, 0xc0]));
-  return [pp, packPacket([pp], { compress: true, crc: false }), encodePing({ node: names[0] ?? '', seqNo: 1, sourceAddr: null, sourcePort: 0, sourceNode: '' })];
+  return [
+    pp,
+    packPacket([pp], { compress: true, crc: false }),
+    encodePing({ node: names[0] ?? '', seqNo: 1, sourceAddr: null, sourcePort: 0, sourceNode: '' }),
+  ];
 }
 
 /** Byte-level mutations: flips, truncation, insertion, deletion, splicing, garbage. */
@@ -50,7 +77,8 @@ export function mutate(input: Uint8Array, random: () => number): Uint8Array {
         bytes.splice(at, 1 + Math.floor(random() * 8));
         break;
       case 4:
-        if (bytes.length) bytes[at % bytes.length] = [0x00, 0x7f, 0x80, 0xc0, 0xc1, 0xcf, 0xdb, 0xdd, 0xdf, 0xff][Math.floor(random() * 10)]!;
+        if (bytes.length)
+          bytes[at % bytes.length] = [0x00, 0x7f, 0x80, 0xc0, 0xc1, 0xcf, 0xdb, 0xdd, 0xdf, 0xff][Math.floor(random() * 10)]!;
         break;
       case 5:
         bytes.splice(at, 0, ...bytes.slice(0, Math.floor(random() * 32)));

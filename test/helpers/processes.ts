@@ -34,7 +34,12 @@ export async function freePort(): Promise<number> {
   }
 }
 
-export async function waitFor<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 60_000, everyMs = 200): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  probe: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs = 60_000,
+  everyMs = 200,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await probe();
@@ -127,13 +132,17 @@ export async function startSerf(procs: Processes, name: string, options: SerfOpt
       return (JSON.parse(out) as { members: SerfAgent['members'] extends () => infer R ? R : never }).members;
     },
   };
-  await waitFor(`serf agent ${name} RPC`, () => {
-    try {
-      return agent.members().length > 0;
-    } catch {
-      return false;
-    }
-  }, 20_000);
+  await waitFor(
+    `serf agent ${name} RPC`,
+    () => {
+      try {
+        return agent.members().length > 0;
+      } catch {
+        return false;
+      }
+    },
+    20_000,
+  );
   return agent;
 }
 
@@ -150,10 +159,14 @@ export interface Agent {
 export async function startAgent(procs: Processes, name: string, args: string[] = [], options: { port?: number } = {}): Promise<Agent> {
   const port = options.port ?? (await freePort());
   const child = procs.track(
-    spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'agent', '--name', name, '--bind', `127.0.0.1:${port}`, '--log-level', 'debug', ...args], {
-      cwd: root,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    }),
+    spawn(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli/main.ts', 'agent', '--name', name, '--bind', `127.0.0.1:${port}`, '--log-level', 'debug', ...args],
+      {
+        cwd: root,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    ),
   );
   const lines: Record<string, unknown>[] = [];
   let err = '';
@@ -169,7 +182,13 @@ export async function startAgent(procs: Processes, name: string, args: string[] 
     if (err.length > 1 << 20) err = err.slice(-(1 << 19));
   });
   const agent = { name, port, child, lines, stderr: () => err };
-  await waitFor(`swimring agent ${name} started`, () => lines.some((l) => l['event'] === 'started') || (child.exitCode !== null ? Promise.reject(new Error(`agent ${name} exited: ${err}`)) : false), 20_000);
+  await waitFor(
+    `swimring agent ${name} started`,
+    () =>
+      lines.some((l) => l['event'] === 'started') ||
+      (child.exitCode !== null ? Promise.reject(new Error(`agent ${name} exited: ${err}`)) : false),
+    20_000,
+  );
   return agent;
 }
 

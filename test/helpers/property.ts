@@ -6,10 +6,7 @@ import fc from 'fast-check';
  */
 export const propertySeed = Number(process.env['FC_SEED'] ?? 20261121);
 
-export function check<Ts extends [unknown, ...unknown[]]>(
-  property: fc.IProperty<Ts>,
-  numRuns = 200,
-): void {
+export function check<Ts extends [unknown, ...unknown[]]>(property: fc.IProperty<Ts>, numRuns = 200): void {
   fc.assert(property, { seed: propertySeed, numRuns });
 }
 

@@ -37,7 +37,17 @@ export function encode(w: GoRpcWriter, v: Body): GoRpcWriter {
   return w;
 }
 
-const WITH_RESPONSE_BODY = new Set(['members', 'members-filtered', 'join', 'install-key', 'use-key', 'remove-key', 'list-keys', 'stats', 'get-coordinate']);
+const WITH_RESPONSE_BODY = new Set([
+  'members',
+  'members-filtered',
+  'join',
+  'install-key',
+  'use-key',
+  'remove-key',
+  'list-keys',
+  'stats',
+  'get-coordinate',
+]);
 const NO_BODY_ERRORS = new Set(['Authentication required', 'Handshake required', 'Unsupported command']);
 
 export interface Response {
@@ -116,9 +126,16 @@ export class SerfRpcClient {
   }
 
   /** A stream, monitor or query: resolves with the first response; records go to `onRecord`. */
-  subscribe(command: 'stream' | 'monitor' | 'query', body: Body, onRecord: (r: Plain) => void, seq?: bigint): Promise<Response & { seq: bigint }> {
+  subscribe(
+    command: 'stream' | 'monitor' | 'query',
+    body: Body,
+    onRecord: (r: Plain) => void,
+    seq?: bigint,
+  ): Promise<Response & { seq: bigint }> {
     const s = seq ?? ++this.#seq;
-    const done = new Promise<Response & { seq: bigint }>((resolve) => this.#handlers.set(s, { command, resolve: (r) => resolve({ ...r, seq: s }), record: onRecord, started: false }));
+    const done = new Promise<Response & { seq: bigint }>((resolve) =>
+      this.#handlers.set(s, { command, resolve: (r) => resolve({ ...r, seq: s }), record: onRecord, started: false }),
+    );
     this.send(command, s, body);
     return done;
   }

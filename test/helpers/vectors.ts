@@ -5,8 +5,7 @@ import { fileURLToPath } from 'node:url';
  * Golden vectors produced by the real, unmodified libring code (see the file's metadata).
  * SWIMRING_VECTORS points the tests at another file of the same format (e.g. the held-out half).
  */
-export const vectorsPath =
-  process.env['SWIMRING_VECTORS'] ?? fileURLToPath(new URL('../vectors/libring-vectors.json', import.meta.url));
+export const vectorsPath = process.env['SWIMRING_VECTORS'] ?? fileURLToPath(new URL('../vectors/libring-vectors.json', import.meta.url));
 
 export interface KeyVector {
   key: string;

@@ -13,7 +13,7 @@ const available = serfAvailable();
 const skip = available ? false : `serf is not installed (${INSTALL_SERF})`;
 
 /** Odd keys on purpose: Serf upper-cases `ı` to I, turns é, - and . into _, and escapes the tab in member lines. */
-const TAGS: Record<string, string> = { role: 'web', 'dc-name': 'east', 'ıd': 'x', 'zoné': 'b', 'app.version': '1.2', note: 'a\tb,c=d' };
+const TAGS: Record<string, string> = { role: 'web', 'dc-name': 'east', ıd: 'x', zoné: 'b', 'app.version': '1.2', note: 'a\tb,c=d' };
 
 interface Run {
   env: Record<string, string>;
@@ -29,7 +29,8 @@ describe('event handlers: swimring agent and serf agent side by side', { skip },
   });
 
   /** What a handler records: its SERF_* variables, then its stdin (renamed into place last). */
-  const record = (kind: string) => `f="${dir}/$SERF_SELF_NAME.${kind}.$$"; env | grep '^SERF_' | sort > "$f.env"; cat > "$f.tmp"; mv "$f.tmp" "$f.stdin"`;
+  const record = (kind: string) =>
+    `f="${dir}/$SERF_SELF_NAME.${kind}.$$"; env | grep '^SERF_' | sort > "$f.env"; cat > "$f.tmp"; mv "$f.tmp" "$f.stdin"`;
   const handlers = [
     `member-join=${record('join')}`,
     `member-update=${record('update')}`,
@@ -60,12 +61,25 @@ describe('event handlers: swimring agent and serf agent side by side', { skip },
     return [name, addr, role, tags!.split(',').sort().join(',')].join('\t');
   };
   /** Member lines from all of an agent's runs of that kind, by member name. */
-  const memberLines = (agent: string, kind: string) => new Map(runs(agent, kind).flatMap((r) => r.stdin.split('\n').filter(Boolean).map((l) => [l.split('\t')[0]!, canonical(l)] as const)));
+  const memberLines = (agent: string, kind: string) =>
+    new Map(
+      runs(agent, kind).flatMap((r) =>
+        r.stdin
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => [l.split('\t')[0]!, canonical(l)] as const),
+      ),
+    );
   const joinLines = (agent: string) => memberLines(agent, 'join');
 
   it('member-join, member-update, user:deploy and query:ping handlers see the same thing on both agents; member-leave', async () => {
     const serf = await startSerf(procs, 'serf-eh', { tags: TAGS, eventHandlers: handlers });
-    const ts = await startAgent(procs, 'ts-eh', ['--join', `127.0.0.1:${serf.port}`, ...Object.entries(TAGS).flatMap(([k, v]) => ['--tag', `${k}=${v}`]), ...handlers.flatMap((h) => ['--event-handler', h])]);
+    const ts = await startAgent(procs, 'ts-eh', [
+      '--join',
+      `127.0.0.1:${serf.port}`,
+      ...Object.entries(TAGS).flatMap(([k, v]) => ['--tag', `${k}=${v}`]),
+      ...handlers.flatMap((h) => ['--event-handler', h]),
+    ]);
     const agents = [serf.name, ts.name];
 
     // Member joins: each agent's handler sees both members join (its own join included).
@@ -124,7 +138,11 @@ describe('event handlers: swimring agent and serf agent side by side', { skip },
     await serf.cli(['tags', '-set', 'zone=c']);
     const updated = canonical(`serf-eh\t127.0.0.1\tweb\t${tagsField},zone=c`);
     for (const agent of agents) {
-      await waitFor(`${agent}'s member-update handler saw serf-eh's new tags`, () => memberLines(agent, 'update').get('serf-eh') === updated, 30_000);
+      await waitFor(
+        `${agent}'s member-update handler saw serf-eh's new tags`,
+        () => memberLines(agent, 'update').get('serf-eh') === updated,
+        30_000,
+      );
       assert.ok(runs(agent, 'update').every((r) => r.env['SERF_EVENT'] === 'member-update'));
     }
     assert.equal(runs(ts.name, 'update').length, 1);

@@ -5,7 +5,18 @@ import { execFileSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { GossipNode } from '../../src/io/gossip-node.js';
 import { runCli } from '../helpers/cli.js';
-import { type Agent, INSTALL_SERF, Processes, type SerfAgent, httpOf, kill, serfAvailable, startAgent, startSerf, waitFor } from '../helpers/processes.js';
+import {
+  type Agent,
+  INSTALL_SERF,
+  Processes,
+  type SerfAgent,
+  httpOf,
+  kill,
+  serfAvailable,
+  startAgent,
+  startSerf,
+  waitFor,
+} from '../helpers/processes.js';
 
 const available = serfAvailable();
 const skip = available ? false : `serf is not installed (${INSTALL_SERF})`;
@@ -49,7 +60,18 @@ describe('the Serf layer with serf agents (3 + 3, encrypted)', { skip }, () => {
     node.on('event', (e) => events.push(`${e.name}:${Buffer.from(e.payload).toString()}`));
     node.on('query', (q) => q.name === 'whoami' && q.respond(text('ts-ts1')));
     await node.join([`127.0.0.1:${s1.port}`]);
-    const agentArgs = ['--encrypt', key, '--tag', 'role=ts', '--reconnect-timeout', '6s', '--tombstone-timeout', '6s', '--http', '127.0.0.1:0'];
+    const agentArgs = [
+      '--encrypt',
+      key,
+      '--tag',
+      'role=ts',
+      '--reconnect-timeout',
+      '6s',
+      '--tombstone-timeout',
+      '6s',
+      '--http',
+      '127.0.0.1:0',
+    ];
     const ts2 = await startAgent(procs, 'ts2', [...agentArgs, '--join', `127.0.0.1:${s2.port}`]);
     const ts3 = await startAgent(procs, 'ts3', [...agentArgs, '--join', `127.0.0.1:${node.address.port}`]);
     const http = httpOf;
@@ -57,19 +79,31 @@ describe('the Serf layer with serf agents (3 + 3, encrypted)', { skip }, () => {
 
     // All see each other alive, with the right tags.
     for (const s of serfs) {
-      await waitFor(`${s.name} lists all six alive`, () => all.every((n) => s.members().some((m) => m.name === n && m.status === 'alive')), 30_000);
+      await waitFor(
+        `${s.name} lists all six alive`,
+        () => all.every((n) => s.members().some((m) => m.name === n && m.status === 'alive')),
+        30_000,
+      );
       const byName = new Map(s.members().map((m) => [m.name, m.tags]));
       assert.deepEqual(byName.get('ts1'), { role: 'ts', lang: 'js' });
       assert.deepEqual(byName.get('ts3'), { role: 'ts' });
     }
-    await waitFor('ts1 lists all six alive', () => all.every((n) => node.members().some((m) => m.name === n && m.status === 'alive')), 30_000);
+    await waitFor(
+      'ts1 lists all six alive',
+      () => all.every((n) => node.members().some((m) => m.name === n && m.status === 'alive')),
+      30_000,
+    );
     assert.deepEqual(node.members().find((m) => m.name === 's2')?.tags, { role: 'serf' });
     assert.deepEqual(node.members().find((m) => m.name === 's2')?.delegate, { min: 2, max: 5, cur: 5 });
     const viaHttp = (await (await fetch(`http://${http(ts2)}/members`)).json()) as { name: string; status: string }[];
-    await waitFor('ts2 lists all six alive', async () => {
-      const list = (await (await fetch(`http://${http(ts2)}/members`)).json()) as { name: string; status: string }[];
-      return all.every((n) => list.some((m) => m.name === n && m.status === 'alive'));
-    }, 30_000);
+    await waitFor(
+      'ts2 lists all six alive',
+      async () => {
+        const list = (await (await fetch(`http://${http(ts2)}/members`)).json()) as { name: string; status: string }[];
+        return all.every((n) => list.some((m) => m.name === n && m.status === 'alive'));
+      },
+      30_000,
+    );
     assert.ok(viaHttp.length >= 2);
 
     // Gossip reaches everyone with high probability; a node the epidemic missed gets the event
@@ -78,14 +112,23 @@ describe('the Serf layer with serf agents (3 + 3, encrypted)', { skip }, () => {
     // A serf event reaches the swimring nodes, once.
     await s1.cli(['event', 'deploy', 'v1']);
     await waitFor('ts1 gets the serf event', () => events.includes('deploy:v1'), EVENT_BOUND_MS);
-    for (const a of [ts2, ts3]) await waitFor(`${a.name} prints the serf event`, () => a.lines.some((l) => l['event'] === 'user-event' && l['name'] === 'deploy' && l['payload'] === 'v1'), EVENT_BOUND_MS);
+    for (const a of [ts2, ts3])
+      await waitFor(
+        `${a.name} prints the serf event`,
+        () => a.lines.some((l) => l['event'] === 'user-event' && l['name'] === 'deploy' && l['payload'] === 'v1'),
+        EVENT_BOUND_MS,
+      );
     // A swimring event (library, then CLI through an agent) reaches every serf agent.
     node.userEvent('hello', text('from-ts1'));
     const cli = await runCli(['event', '--http', http(ts3), 'hi', 'from-ts3']);
     assert.equal(cli.code, 0, cli.stderr);
     assert.match(cli.stdout, /Event 'hi' dispatched/);
     for (const s of serfs) {
-      await waitFor(`${s.name} receives both swimring events`, () => /Received event: user-event: hello/.test(s.log()) && /Received event: user-event: hi\b/.test(s.log()), EVENT_BOUND_MS);
+      await waitFor(
+        `${s.name} receives both swimring events`,
+        () => /Received event: user-event: hello/.test(s.log()) && /Received event: user-event: hi\b/.test(s.log()),
+        EVENT_BOUND_MS,
+      );
     }
     await new Promise((r) => setTimeout(r, 1500));
     assert.equal(events.filter((e) => e === 'deploy:v1').length, 1, 'delivered once despite rebroadcasts and push/pulls');
@@ -105,7 +148,10 @@ describe('the Serf layer with serf agents (3 + 3, encrypted)', { skip }, () => {
 
     // serf query gets the swimring answers; a swimring query gets every agent's.
     await retried(async () => {
-      const answer = JSON.parse(await s2.cli(['query', '-format=json', '-timeout=3s', 'whoami', 'x'])) as { Acks: string[]; Responses: Record<string, string> };
+      const answer = JSON.parse(await s2.cli(['query', '-format=json', '-timeout=3s', 'whoami', 'x'])) as {
+        Acks: string[];
+        Responses: Record<string, string>;
+      };
       assert.deepEqual([...answer.Acks].sort(), [...all].sort(), 'every node acks a serf query');
       assert.equal(answer.Responses['ts1'], 'ts-ts1');
       assert.equal(answer.Responses['s3'], 'serf-s3\n');
@@ -113,8 +159,16 @@ describe('the Serf layer with serf agents (3 + 3, encrypted)', { skip }, () => {
     await retried(async () => {
       const replies = [];
       for await (const r of node.query('whoami', text('y'), { requestAck: true, timeoutMs: 3000 })) replies.push(r);
-      assert.deepEqual(replies.filter((r) => r.type === 'ack').map((r) => r.from).sort(), [...all].sort());
-      const responses = new Map(replies.flatMap((r) => (r.type === 'response' ? [[r.from, Buffer.from(r.payload).toString()] as const] : [])));
+      assert.deepEqual(
+        replies
+          .filter((r) => r.type === 'ack')
+          .map((r) => r.from)
+          .sort(),
+        [...all].sort(),
+      );
+      const responses = new Map(
+        replies.flatMap((r) => (r.type === 'response' ? [[r.from, Buffer.from(r.payload).toString()] as const] : [])),
+      );
       assert.deepEqual(Object.fromEntries(responses), { s1: 'serf-s1\n', s2: 'serf-s2\n', s3: 'serf-s3\n', ts1: 'ts-ts1' });
     });
     await retried(async () => {
@@ -136,27 +190,44 @@ describe('the Serf layer with serf agents (3 + 3, encrypted)', { skip }, () => {
     assert.deepEqual(node.keyring?.keys, [next]);
     // A newcomer with only the new key joins through a swimring node and is seen by all.
     const s4 = await startSerf(procs, 's4', { encrypt: next, join: node.address.port, config: REAP });
-    await waitFor('everyone sees s4', () => [s1, s2, s3].every((s) => s.members().some((m) => m.name === 's4' && m.status === 'alive')) && node.members().some((m) => m.name === 's4' && m.status === 'alive'), 30_000);
+    await waitFor(
+      'everyone sees s4',
+      () =>
+        [s1, s2, s3].every((s) => s.members().some((m) => m.name === 's4' && m.status === 'alive')) &&
+        node.members().some((m) => m.name === 's4' && m.status === 'alive'),
+      30_000,
+    );
     await new Promise((r) => setTimeout(r, 3000)); // several probe rounds under the new key
-    for (const s of [s1, s2, s3, s4]) assert.ok(all.every((n) => s.members().some((m) => m.name === n && m.status === 'alive')), `${s.name} still sees all alive`);
+    for (const s of [s1, s2, s3, s4])
+      assert.ok(
+        all.every((n) => s.members().some((m) => m.name === n && m.status === 'alive')),
+        `${s.name} still sees all alive`,
+      );
 
     // Nothing swimring sent made a serf agent complain.
     for (const s of [s1, s2, s3, s4]) assert.deepEqual(complaints(s), [], `${s.name} log`);
 
     // A swimring leave: serf shows it left (not failed).
     ts2.child.kill('SIGINT');
-    await waitFor('serf shows ts2 left', () => [s1, s3].every((s) => s.members().some((m) => m.name === 'ts2' && m.status === 'left')), 30_000);
+    await waitFor(
+      'serf shows ts2 left',
+      () => [s1, s3].every((s) => s.members().some((m) => m.name === 'ts2' && m.status === 'left')),
+      30_000,
+    );
     // A swimring kill -9: serf shows it failed, then reaps it after the reconnect timeout.
     await kill(ts3.child, 'SIGKILL');
     await waitFor('serf shows ts3 failed', () => s1.members().some((m) => m.name === 'ts3' && m.status === 'failed'), 30_000);
     await waitFor('serf reaps ts3', () => !s1.members().some((m) => m.name === 'ts3'), 60_000);
     // A serf agent's SIGINT: swimring shows it left; SIGKILL: failed, then reaped.
     const seen: string[] = [];
-    for (const change of ['member-leave', 'member-failed', 'member-reap'] as const) node.on(change, (m) => seen.push(`${change}:${m.name}:${m.status}`));
+    for (const change of ['member-leave', 'member-failed', 'member-reap'] as const)
+      node.on(change, (m) => seen.push(`${change}:${m.name}:${m.status}`));
     // Judged on ts1's events, not its current list: a member that left is reaped 6 s later here.
     const saw = async (what: string, done: () => boolean, ms: number) =>
       waitFor(what, done, ms).catch((err: Error) => {
-        throw new Error(`${err.message}; ts1 emitted: ${seen.join(' ') || 'nothing'}; its list: ${JSON.stringify(node.members().map((m) => `${m.name}:${m.status}`))}`);
+        throw new Error(
+          `${err.message}; ts1 emitted: ${seen.join(' ') || 'nothing'}; its list: ${JSON.stringify(node.members().map((m) => `${m.name}:${m.status}`))}`,
+        );
       });
     s3.child.kill('SIGINT');
     await saw('ts1 shows s3 left', () => seen.includes('member-leave:s3:left'), 45_000);
@@ -168,7 +239,10 @@ describe('the Serf layer with serf agents (3 + 3, encrypted)', { skip }, () => {
 
 /** The [ERR] and [WARN] lines of a serf agent's log. */
 function complaints(s: SerfAgent): string[] {
-  return s.log().split('\n').filter((l) => /\[(ERR|WARN)\]/.test(l));
+  return s
+    .log()
+    .split('\n')
+    .filter((l) => /\[(ERR|WARN)\]/.test(l));
 }
 
 before(() => {

@@ -5,7 +5,18 @@ import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { INSTALL_SERF, Processes, freePort, kill, serfAvailable, startAgent, startSerf, waitFor, type Agent, type SerfAgent } from '../helpers/processes.js';
+import {
+  INSTALL_SERF,
+  Processes,
+  freePort,
+  kill,
+  serfAvailable,
+  startAgent,
+  startSerf,
+  waitFor,
+  type Agent,
+  type SerfAgent,
+} from '../helpers/processes.js';
 import { type Plain, SerfRpcClient } from '../helpers/serf-rpc-client.js';
 
 const available = serfAvailable();
@@ -29,7 +40,7 @@ function serf(rpc: string, cmd: string, args: string[] = [], auth?: string): Pro
   const full = [cmd, `-rpc-addr=${rpc}`, ...(auth ? [`-rpc-auth=${auth}`] : []), ...args];
   return new Promise((resolve) =>
     execFile('serf', full, { encoding: 'utf8', timeout: 30_000 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : -1) : 0;
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
       resolve({ code, stdout, stderr });
     }),
   );
@@ -48,7 +59,11 @@ function sortedMembers(out: string): JsonMember[] {
   return ((JSON.parse(out) as { members: JsonMember[] }).members ?? []).sort((a, b) => a.name.localeCompare(b.name));
 }
 
-const sortedLines = (s: string) => s.split('\n').filter((l) => l.trim() !== '').sort();
+const sortedLines = (s: string) =>
+  s
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .sort();
 
 describe('the serf CLI against a swimring agent (Serf RPC)', { skip }, () => {
   const procs = new Processes();
@@ -61,13 +76,28 @@ describe('the serf CLI against a swimring agent (Serf RPC)', { skip }, () => {
   before(async () => {
     s1 = await startSerf(procs, 's1', { encrypt: K1, tags: { role: 'serf' }, eventHandlers: ['query:whoami=printf serf-s1'] });
     tsRpc = `127.0.0.1:${await freePort()}`;
-    ts = await startAgent(procs, 'ts1', ['--join', `127.0.0.1:${s1.port}`, '--encrypt', K1, '--tag', 'role=ts', '--rpc-addr', tsRpc, '--rpc-auth', AUTH]);
+    ts = await startAgent(procs, 'ts1', [
+      '--join',
+      `127.0.0.1:${s1.port}`,
+      '--encrypt',
+      K1,
+      '--tag',
+      'role=ts',
+      '--rpc-addr',
+      tsRpc,
+      '--rpc-auth',
+      AUTH,
+    ]);
     assert.equal(ts.lines.find((l) => l['event'] === 'started')?.['rpc'], tsRpc, 'the started line names the RPC address');
-    await waitFor('both agents list both members alive', async () => {
-      const [a, b] = await Promise.all([onTs('members', ['-format=json']), onSerf('members', ['-format=json'])]);
-      const alive = (r: Run) => r.code === 0 && sortedMembers(r.stdout).filter((m) => m.status === 'alive').length === 2;
-      return alive(a) && alive(b);
-    }, 30_000);
+    await waitFor(
+      'both agents list both members alive',
+      async () => {
+        const [a, b] = await Promise.all([onTs('members', ['-format=json']), onSerf('members', ['-format=json'])]);
+        const alive = (r: Run) => r.code === 0 && sortedMembers(r.stdout).filter((m) => m.status === 'alive').length === 2;
+        return alive(a) && alive(b);
+      },
+      30_000,
+    );
   });
   after(() => procs.stopAll());
 
@@ -75,8 +105,24 @@ describe('the serf CLI against a swimring agent (Serf RPC)', { skip }, () => {
     const [a, b] = await Promise.all([onTs('members', ['-format=json']), onSerf('members', ['-format=json'])]);
     assert.deepEqual(sortedMembers(a.stdout), sortedMembers(b.stdout));
     const ts1 = sortedMembers(a.stdout).find((m) => m.name === 'ts1')!;
-    assert.deepEqual(ts1, { name: 'ts1', addr: `127.0.0.1:${ts.port}`, port: ts.port, tags: { role: 'ts' }, status: 'alive', protocol: { max: 5, min: 2, version: 5 } });
-    for (const args of [[], ['-detailed'], ['-status=alive'], ['-tag', 'role=ts'], ['-tag', 'role=s.*'], ['-name=s.*'], ['-status=failed'], ['-tag', 'role=t']]) {
+    assert.deepEqual(ts1, {
+      name: 'ts1',
+      addr: `127.0.0.1:${ts.port}`,
+      port: ts.port,
+      tags: { role: 'ts' },
+      status: 'alive',
+      protocol: { max: 5, min: 2, version: 5 },
+    });
+    for (const args of [
+      [],
+      ['-detailed'],
+      ['-status=alive'],
+      ['-tag', 'role=ts'],
+      ['-tag', 'role=s.*'],
+      ['-name=s.*'],
+      ['-status=failed'],
+      ['-tag', 'role=t'],
+    ]) {
       const [x, y] = await Promise.all([onTs('members', args), onSerf('members', args)]);
       assert.equal(x.code, 0, `${args.join(' ')}: ${x.stderr}`);
       assert.deepEqual(sortedLines(x.stdout), sortedLines(y.stdout), `serf members ${args.join(' ')}`);
@@ -123,7 +169,10 @@ describe('the serf CLI against a swimring agent (Serf RPC)', { skip }, () => {
     const serfClient = await SerfRpcClient.connect(s1.rpc);
     const seen: Record<string, Plain[]> = { ts: [], serf: [] };
     try {
-      for (const [who, c] of [['ts', tsClient], ['serf', serfClient]] as const) {
+      for (const [who, c] of [
+        ['ts', tsClient],
+        ['serf', serfClient],
+      ] as const) {
         const r = await c.subscribe('stream', { Type: 'user:deploy' }, (rec) => seen[who]!.push(rec));
         assert.equal(r.error, '');
       }
@@ -140,10 +189,14 @@ describe('the serf CLI against a swimring agent (Serf RPC)', { skip }, () => {
           assert.equal(typeof LTime, 'number');
           return rest;
         });
-        assert.deepEqual(records, [
-          { Coalesce: true, Event: 'user', Name: 'deploy', Payload: 'v1' },
-          { Coalesce: false, Event: 'user', Name: 'deploy', Payload: 'v2' },
-        ], who);
+        assert.deepEqual(
+          records,
+          [
+            { Coalesce: true, Event: 'user', Name: 'deploy', Payload: 'v1' },
+            { Coalesce: false, Event: 'user', Name: 'deploy', Payload: 'v2' },
+          ],
+          who,
+        );
       }
       const times = (rs: Plain[]) => rs.map((r) => (r as { LTime: number }).LTime).sort();
       assert.deepEqual(times(seen['ts']!), times(seen['serf']!), 'the same Lamport times');
@@ -160,7 +213,9 @@ describe('the serf CLI against a swimring agent (Serf RPC)', { skip }, () => {
       const r = await responder.subscribe('stream', { Type: 'query:whoami' }, (rec) => {
         answered.push(rec);
         const q = rec as { ID: number; Name: string; Payload: string };
-        void responder.request('respond', { ID: q.ID, Payload: { bin: Buffer.from(`ts1 got ${q.Payload}`) } }).then((res) => assert.equal(res.error, ''));
+        void responder
+          .request('respond', { ID: q.ID, Payload: { bin: Buffer.from(`ts1 got ${q.Payload}`) } })
+          .then((res) => assert.equal(res.error, ''));
       });
       assert.equal(r.error, '');
       const expected = { Acks: ['s1', 'ts1'], Responses: { s1: 'serf-s1', ts1: 'ts1 got hi' } };
@@ -171,7 +226,10 @@ describe('the serf CLI against a swimring agent (Serf RPC)', { skip }, () => {
         assert.deepEqual({ Acks: [...out.Acks].sort(), Responses: out.Responses }, expected);
       }
       const text = await onTs('query', ['-timeout=2s', '-node=ts1', 'whoami', 'x']);
-      assert.equal(text.stdout, "Query 'whoami' dispatched\nAck from 'ts1'\nResponse from 'ts1': ts1 got x\nTotal Acks: 1\nTotal Responses: 1\n");
+      assert.equal(
+        text.stdout,
+        "Query 'whoami' dispatched\nAck from 'ts1'\nResponse from 'ts1': ts1 got x\nTotal Acks: 1\nTotal Responses: 1\n",
+      );
       const tagged = await onTs('query', ['-format=json', '-timeout=2s', '-tag', 'role=serf', 'whoami', 'y']);
       assert.deepEqual(JSON.parse(tagged.stdout), { Acks: ['s1'], Responses: { s1: 'serf-s1' } });
       const noAck = await onTs('query', ['-format=json', '-timeout=2s', '-no-ack', '-node=s1', 'whoami', 'z']);
@@ -188,19 +246,38 @@ describe('the serf CLI against a swimring agent (Serf RPC)', { skip }, () => {
   it('tags -set/-delete, join, keys -list/-install/-use/-remove', async () => {
     const tagged = await onTs('tags', ['-set', 'zone=a', '-set', 'tier=1', '-delete', 'role']);
     assert.equal(tagged.stdout, 'Successfully updated agent tags\n');
-    await waitFor('s1 sees the new tags of ts1', async () => {
-      const m = sortedMembers((await onSerf('members', ['-format=json'])).stdout).find((x) => x.name === 'ts1');
-      return m?.tags['zone'] === 'a' && m.tags['tier'] === '1' && !('role' in m.tags);
-    }, 20_000);
-    assert.deepEqual(sortedMembers((await onTs('members', ['-format=json'])).stdout), sortedMembers((await onSerf('members', ['-format=json'])).stdout));
+    await waitFor(
+      's1 sees the new tags of ts1',
+      async () => {
+        const m = sortedMembers((await onSerf('members', ['-format=json'])).stdout).find((x) => x.name === 'ts1');
+        return m?.tags['zone'] === 'a' && m.tags['tier'] === '1' && !('role' in m.tags);
+      },
+      20_000,
+    );
+    assert.deepEqual(
+      sortedMembers((await onTs('members', ['-format=json'])).stdout),
+      sortedMembers((await onSerf('members', ['-format=json'])).stdout),
+    );
 
     const s3 = await startSerf(procs, 's3', { encrypt: K1 });
     const joined = await onTs('join', [`127.0.0.1:${s3.port}`]);
     assert.equal(joined.stdout, 'Successfully joined cluster by contacting 1 nodes.\n');
-    await waitFor('all three agents alive everywhere', async () => {
-      const outs = await Promise.all([onTs('members', ['-format=json', '-status=alive']), onSerf('members', ['-format=json', '-status=alive'])]);
-      return outs.every((o) => sortedMembers(o.stdout).map((m) => m.name).join() === 's1,s3,ts1');
-    }, 30_000);
+    await waitFor(
+      'all three agents alive everywhere',
+      async () => {
+        const outs = await Promise.all([
+          onTs('members', ['-format=json', '-status=alive']),
+          onSerf('members', ['-format=json', '-status=alive']),
+        ]);
+        return outs.every(
+          (o) =>
+            sortedMembers(o.stdout)
+              .map((m) => m.name)
+              .join() === 's1,s3,ts1',
+        );
+      },
+      30_000,
+    );
 
     const list = async (run: typeof onTs) => {
       const r = await run('keys', ['-list']);
@@ -216,7 +293,10 @@ describe('the serf CLI against a swimring agent (Serf RPC)', { skip }, () => {
     lines = await list(onTs);
     assert.deepEqual(lines, await list(onSerf));
     assert.ok(lines.some((l) => keyLine(K1, 3).test(l)) && lines.some((l) => keyLine(K2, 3).test(l)), lines.join('\n'));
-    assert.equal((await onTs('keys', [`-use=${K2}`])).stdout, '==> Changing primary key on all members...\n==> Successfully changed primary key!\n');
+    assert.equal(
+      (await onTs('keys', [`-use=${K2}`])).stdout,
+      '==> Changing primary key on all members...\n==> Successfully changed primary key!\n',
+    );
     assert.equal((await onTs('keys', [`-remove=${K1}`])).stdout, '==> Removing key on all members...\n==> Successfully removed key!\n');
     lines = await list(onTs);
     assert.deepEqual(lines, await list(onSerf));
@@ -231,23 +311,41 @@ describe('the serf CLI against a swimring agent (Serf RPC)', { skip }, () => {
   });
 
   it('force-leave, then force-leave -prune, of a failed serf agent', async () => {
-    await waitFor('ts1 sees s3 failed', async () => sortedMembers((await onTs('members', ['-format=json'])).stdout).some((m) => m.name === 's3' && m.status === 'failed'), 45_000);
+    await waitFor(
+      'ts1 sees s3 failed',
+      async () => sortedMembers((await onTs('members', ['-format=json'])).stdout).some((m) => m.name === 's3' && m.status === 'failed'),
+      45_000,
+    );
     const r = await onTs('force-leave', ['s3']);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, '');
     for (const run of [onTs, onSerf]) {
-      await waitFor('s3 is left', async () => sortedMembers((await run('members', ['-format=json'])).stdout).some((m) => m.name === 's3' && m.status === 'left'), 20_000);
+      await waitFor(
+        's3 is left',
+        async () => sortedMembers((await run('members', ['-format=json'])).stdout).some((m) => m.name === 's3' && m.status === 'left'),
+        20_000,
+      );
     }
     assert.equal((await onTs('force-leave', ['-prune', 's3'])).code, 0);
-    await waitFor('s3 is gone from ts1', async () => !sortedMembers((await onTs('members', ['-format=json'])).stdout).some((m) => m.name === 's3'), 20_000);
+    await waitFor(
+      's3 is gone from ts1',
+      async () => !sortedMembers((await onTs('members', ['-format=json'])).stdout).some((m) => m.name === 's3'),
+      20_000,
+    );
   });
 
   it('monitor streams the agent log; leave shuts the agent down gracefully', async () => {
-    const monitor = procs.track(spawn('serf', ['monitor', `-rpc-addr=${tsRpc}`, `-rpc-auth=${AUTH}`, '-log-level=debug'], { stdio: ['ignore', 'pipe', 'pipe'] }));
+    const monitor = procs.track(
+      spawn('serf', ['monitor', `-rpc-addr=${tsRpc}`, `-rpc-auth=${AUTH}`, '-log-level=debug'], { stdio: ['ignore', 'pipe', 'pipe'] }),
+    );
     let out = '';
     monitor.stdout!.on('data', (d: Buffer) => (out += d.toString('utf8')));
     await onTs('event', ['monitored', 'x']);
-    await waitFor('serf monitor prints swimring log lines', () => out.split('\n').filter((l) => /^\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d \[(DEBUG|INFO|WARN)\] swimring: /.test(l)).length >= 3, 20_000);
+    await waitFor(
+      'serf monitor prints swimring log lines',
+      () => out.split('\n').filter((l) => /^\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d \[(DEBUG|INFO|WARN)\] swimring: /.test(l)).length >= 3,
+      20_000,
+    );
     assert.match(out, /\[INFO\] swimring: gossip node started name=ts1/);
     await kill(monitor, 'SIGKILL');
 
@@ -255,6 +353,10 @@ describe('the serf CLI against a swimring agent (Serf RPC)', { skip }, () => {
     assert.equal(left.stdout, 'Graceful leave complete\n');
     await waitFor('the swimring agent exits', () => ts.child.exitCode !== null, 20_000);
     assert.ok(ts.lines.some((l) => l['event'] === 'left'));
-    await waitFor('s1 sees ts1 left', async () => sortedMembers((await onSerf('members', ['-format=json'])).stdout).some((m) => m.name === 'ts1' && m.status === 'left'), 20_000);
+    await waitFor(
+      's1 sees ts1 left',
+      async () => sortedMembers((await onSerf('members', ['-format=json'])).stdout).some((m) => m.name === 'ts1' && m.status === 'left'),
+      20_000,
+    );
   });
 });

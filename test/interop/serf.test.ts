@@ -19,20 +19,33 @@ describe('interop with serf agents', { skip }, () => {
     const a1 = await startAgent(procs, 'ts-a', ['--join', `127.0.0.1:${s1.port}`, '--tag', 'role=ts', '--tag', 'lang=js']);
     const a2 = await startAgent(procs, 'ts-b', ['--join', `127.0.0.1:${s2.port}`]);
     for (const serf of [s1, s2]) {
-      await waitFor(`${serf.name} lists both swimring nodes alive`, () => {
-        const m = serf.members();
-        return ['ts-a', 'ts-b'].every((n) => m.some((x) => x.name === n && x.status === 'alive' && x.addr.startsWith('127.0.0.1:')));
-      }, 30_000);
+      await waitFor(
+        `${serf.name} lists both swimring nodes alive`,
+        () => {
+          const m = serf.members();
+          return ['ts-a', 'ts-b'].every((n) => m.some((x) => x.name === n && x.status === 'alive' && x.addr.startsWith('127.0.0.1:')));
+        },
+        30_000,
+      );
       const tsA = serf.members().find((x) => x.name === 'ts-a')!;
       assert.deepEqual(tsA.tags, { role: 'ts', lang: 'js' }, `${serf.name} shows ts-a's tags`);
       assert.deepEqual(serf.members().find((x) => x.name === 'ts-b')!.tags, {}, 'no tags is no tags (not a bogus role)');
     }
-    await waitFor('ts-b sees s1 with its tags', () => a2.lines.some((l) => l['event'] === 'member-join' && l['name'] === 's1' && (l['tags'] as Record<string, string>)['role'] === 'web'), 30_000);
+    await waitFor(
+      'ts-b sees s1 with its tags',
+      () =>
+        a2.lines.some((l) => l['event'] === 'member-join' && l['name'] === 's1' && (l['tags'] as Record<string, string>)['role'] === 'web'),
+      30_000,
+    );
     for (const agent of [a1, a2]) {
-      await waitFor(`${agent.name} sees s1, s2 and the other swimring node join`, () => {
-        const joined = new Set(agent.lines.filter((l) => l['event'] === 'member-join').map((l) => l['name']));
-        return ['s1', 's2', a1.name, a2.name].filter((n) => n !== agent.name).every((n) => joined.has(n));
-      }, 30_000);
+      await waitFor(
+        `${agent.name} sees s1, s2 and the other swimring node join`,
+        () => {
+          const joined = new Set(agent.lines.filter((l) => l['event'] === 'member-join').map((l) => l['name']));
+          return ['s1', 's2', a1.name, a2.name].filter((n) => n !== agent.name).every((n) => joined.has(n));
+        },
+        30_000,
+      );
     }
     // Nothing we sent made a serf agent complain.
     for (const serf of [s1, s2]) assert.doesNotMatch(serf.log(), /\[(ERR|WARN)\]/, `${serf.name} log`);
@@ -54,10 +67,14 @@ describe('interop with serf agents', { skip }, () => {
       await node.join([`127.0.0.1:${s1.port}`]);
       await waitFor('serf shows version=1', () => s1.members().find((m) => m.name === 'ts-tags')?.tags['version'] === '1', 30_000);
       node.setTags({ version: '2', zone: 'b' });
-      await waitFor('serf shows the new tags', () => {
-        const tags = s1.members().find((m) => m.name === 'ts-tags')?.tags;
-        return tags?.['version'] === '2' && tags['zone'] === 'b';
-      }, 30_000);
+      await waitFor(
+        'serf shows the new tags',
+        () => {
+          const tags = s1.members().find((m) => m.name === 'ts-tags')?.tags;
+          return tags?.['version'] === '2' && tags['zone'] === 'b';
+        },
+        30_000,
+      );
       assert.doesNotMatch(s1.log(), /\[(ERR|WARN)\]/);
     } finally {
       await node.close();
@@ -68,37 +85,100 @@ describe('interop with serf agents', { skip }, () => {
     const c1 = await startSerf(procs, 'c1', { tags: { ring: 'active' } });
     const c2 = await startSerf(procs, 'c2', { tags: { ring: 'active' }, join: c1.port });
     await startSerf(procs, 'c3', { tags: { ring: 'standby' }, join: c1.port });
-    const router = await startAgent(procs, 'ts-router', ['--partitions', '128', '--replicas', '2', '--hash', 'fnv1a64', '--watch-tag', 'ring=^active$', '--http', '127.0.0.1:0', '--join', `127.0.0.1:${c2.port}`]);
+    const router = await startAgent(procs, 'ts-router', [
+      '--partitions',
+      '128',
+      '--replicas',
+      '2',
+      '--hash',
+      'fnv1a64',
+      '--watch-tag',
+      'ring=^active$',
+      '--http',
+      '127.0.0.1:0',
+      '--join',
+      `127.0.0.1:${c2.port}`,
+    ]);
     const http = httpOf(router);
-    await waitFor('the router sees the two active agents as the ring', async () => {
-      const ring = (await (await fetch(`http://${http}/ring`)).json()) as { members: string[] };
-      return ring.members.join() === 'c1,c2';
-    }, 30_000);
+    await waitFor(
+      'the router sees the two active agents as the ring',
+      async () => {
+        const ring = (await (await fetch(`http://${http}/ring`)).json()) as { members: string[] };
+        return ring.members.join() === 'c1,c2';
+      },
+      30_000,
+    );
     const table = createPartitionTable({ members: ['c1', 'c2'], partitions: 128, replicas: 2, hash: 'fnv1a64' });
     for (const key of ['user:1', 'cart:77', 'a']) {
-      const route = (await (await fetch(`http://${http}/route?key=${encodeURIComponent(key)}`)).json()) as { partition: number; members: { name: string }[] };
+      const route = (await (await fetch(`http://${http}/route?key=${encodeURIComponent(key)}`)).json()) as {
+        partition: number;
+        members: { name: string }[];
+      };
       assert.equal(route.partition, table.partitionForKey(key));
-      assert.deepEqual(route.members.map((m) => m.name), [...table.membersForKey(key)]);
+      assert.deepEqual(
+        route.members.map((m) => m.name),
+        [...table.membersForKey(key)],
+      );
     }
     assert.ok(!router.lines.some((l) => l['event'] === 'acquire'), 'the router owns nothing');
     // A swimring owner with handoff: its readiness tag is just another tag to the agents.
-    const owner = await startAgent(procs, 'ts-owner', ['--partitions', '128', '--replicas', '2', '--hash', 'fnv1a64', '--watch-tag', 'ring=^active$', '--tag', 'ring=active', '--handoff', '--ready-after', '100ms', '--join', `127.0.0.1:${c1.port}`]);
-    await waitFor('the router sees three in the ring', async () => ((await (await fetch(`http://${http}/ring`)).json()) as { members: string[] }).members.join() === 'c1,c2,ts-owner', 30_000);
-    await waitFor('serf lists ts-owner with its readiness tag', () => c1.members().some((m) => m.name === 'ts-owner' && m.status === 'alive' && /^[0-9a-f]{8}\.[0-9a-f]{8}\./.test(m.tags['swr'] ?? '')), 30_000);
+    const owner = await startAgent(procs, 'ts-owner', [
+      '--partitions',
+      '128',
+      '--replicas',
+      '2',
+      '--hash',
+      'fnv1a64',
+      '--watch-tag',
+      'ring=^active$',
+      '--tag',
+      'ring=active',
+      '--handoff',
+      '--ready-after',
+      '100ms',
+      '--join',
+      `127.0.0.1:${c1.port}`,
+    ]);
+    await waitFor(
+      'the router sees three in the ring',
+      async () => ((await (await fetch(`http://${http}/ring`)).json()) as { members: string[] }).members.join() === 'c1,c2,ts-owner',
+      30_000,
+    );
+    await waitFor(
+      'serf lists ts-owner with its readiness tag',
+      () =>
+        c1.members().some((m) => m.name === 'ts-owner' && m.status === 'alive' && /^[0-9a-f]{8}\.[0-9a-f]{8}\./.test(m.tags['swr'] ?? '')),
+      30_000,
+    );
     assert.ok(owner.lines.some((l) => l['event'] === 'acquire'));
-    for (const s of [c1, c2]) assert.deepEqual(s.log().split('\n').filter((l) => /\[(ERR|WARN)\]/.test(l)), [], `${s.name} log`);
+    for (const s of [c1, c2])
+      assert.deepEqual(
+        s
+          .log()
+          .split('\n')
+          .filter((l) => /\[(ERR|WARN)\]/.test(l)),
+        [],
+        `${s.name} log`,
+      );
   });
 
-  it('a swimring node that claims a serf agent\'s name is outvoted and exits; the agent keeps its name', async () => {
+  it("a swimring node that claims a serf agent's name is outvoted and exits; the agent keeps its name", async () => {
     const n1 = await startSerf(procs, 'n1');
     const n2 = await startSerf(procs, 'n2', { join: n1.port });
     const n3 = await startSerf(procs, 'n3', { join: n1.port });
-    await waitFor('three serf agents see each other', () => [n1, n2, n3].every((s) => s.members().filter((m) => m.status === 'alive').length === 3), 30_000);
+    await waitFor(
+      'three serf agents see each other',
+      () => [n1, n2, n3].every((s) => s.members().filter((m) => m.status === 'alive').length === 3),
+      30_000,
+    );
     const impostor = await startAgent(procs, 'n2', ['--join', `127.0.0.1:${n1.port}`]);
     await waitFor('the impostor reports a lost name-conflict vote and exits', () => impostor.child.exitCode !== null, 60_000);
     const line = impostor.lines.find((l) => l['event'] === 'name-conflict');
     assert.ok(line, 'a name-conflict JSON line');
-    assert.ok((line['responses'] as number) >= 2 && (line['matching'] as number) < (line['responses'] as number) / 2 + 1, JSON.stringify(line));
+    assert.ok(
+      (line['responses'] as number) >= 2 && (line['matching'] as number) < (line['responses'] as number) / 2 + 1,
+      JSON.stringify(line),
+    );
     assert.equal(impostor.child.exitCode, 1);
     for (const s of [n1, n2, n3]) {
       const n2Member = s.members().find((m) => m.name === 'n2');
@@ -113,8 +193,16 @@ describe('interop with serf agents', { skip }, () => {
     const s2 = await startSerf(procs, 'e2', { encrypt: key, join: s1.port });
     const good = await startAgent(procs, 'ts-good', ['--join', `127.0.0.1:${s1.port}`, '--encrypt', key]);
     const bad = await startAgent(procs, 'ts-bad', ['--join', `127.0.0.1:${s2.port}`, '--encrypt', other]);
-    await waitFor('both serf agents list ts-good alive', () => [s1, s2].every((s) => s.members().some((m) => m.name === 'ts-good' && m.status === 'alive')), 30_000);
-    await waitFor('ts-good sees both serf agents', () => ['e1', 'e2'].every((n) => good.lines.some((l) => l['event'] === 'member-join' && l['name'] === n)), 30_000);
+    await waitFor(
+      'both serf agents list ts-good alive',
+      () => [s1, s2].every((s) => s.members().some((m) => m.name === 'ts-good' && m.status === 'alive')),
+      30_000,
+    );
+    await waitFor(
+      'ts-good sees both serf agents',
+      () => ['e1', 'e2'].every((n) => good.lines.some((l) => l['event'] === 'member-join' && l['name'] === n)),
+      30_000,
+    );
     // Give the wrong-key node several join attempts.
     await new Promise((r) => setTimeout(r, 4000));
     for (const s of [s1, s2]) assert.ok(!s.members().some((m) => m.name === 'ts-bad'), `${s.name} never lists ts-bad`);

@@ -51,7 +51,12 @@ describe('fuzzing a live node over real sockets', () => {
     const nodes = [a, b];
     try {
       await b.join([`127.0.0.1:${a.address.port}`]);
-      await waitFor('a and b see each other', () => [a, b].every((n) => n.members().filter((m) => m.status === 'alive').length === 2), 10_000, 20);
+      await waitFor(
+        'a and b see each other',
+        () => [a, b].every((n) => n.members().filter((m) => m.status === 'alive').length === 2),
+        10_000,
+        20,
+      );
       const before = table(a);
       const random = seededRandom(31);
       const plain = validPackets(['fz-a', 'fz-b']);
@@ -62,11 +67,15 @@ describe('fuzzing a live node over real sockets', () => {
         const r = random();
         const valid = plain[Math.floor(random() * plain.length)]!;
         const bytes =
-          r < 0.3 ? garbage(random, 1400)
-          : r < 0.5 ? valid // plaintext into an encrypted cluster
-          : r < 0.7 ? wrong.encrypt(valid) // another cluster's key
-          : r < 0.85 ? right.encrypt(valid).subarray(0, Math.floor(random() * 60)) // truncated
-          : tamper(right.encrypt(valid), random); // tampered: the GCM tag fails
+          r < 0.3
+            ? garbage(random, 1400)
+            : r < 0.5
+              ? valid // plaintext into an encrypted cluster
+              : r < 0.7
+                ? wrong.encrypt(valid) // another cluster's key
+                : r < 0.85
+                  ? right.encrypt(valid).subarray(0, Math.floor(random() * 60)) // truncated
+                  : tamper(right.encrypt(valid), random); // tampered: the GCM tag fails
         udp.send(bytes, a.address.port, '127.0.0.1');
         if (i % 50 === 0) await new Promise((r) => setImmediate(r));
       }
@@ -77,11 +86,15 @@ describe('fuzzing a live node over real sockets', () => {
       for (let i = 0; i < 1_000; i++) {
         const r = random();
         const bytes =
-          r < 0.3 ? garbage(random, 3000)
-          : r < 0.5 ? streams[Math.floor(random() * streams.length)]! // plaintext stream
-          : r < 0.7 ? Uint8Array.from([10, 0xff, 0xff, 0xff, 0xff]) // frame length beyond the limit
-          : r < 0.9 ? Uint8Array.from([10, 0, 0, 0, 40, ...wrong.encrypt(streams[0]!).subarray(0, 40)])
-          : Uint8Array.from([10, 0, 0, 1, 0]); // promises 256 bytes, never sends them
+          r < 0.3
+            ? garbage(random, 3000)
+            : r < 0.5
+              ? streams[Math.floor(random() * streams.length)]! // plaintext stream
+              : r < 0.7
+                ? Uint8Array.from([10, 0xff, 0xff, 0xff, 0xff]) // frame length beyond the limit
+                : r < 0.9
+                  ? Uint8Array.from([10, 0, 0, 0, 40, ...wrong.encrypt(streams[0]!).subarray(0, 40)])
+                  : Uint8Array.from([10, 0, 0, 1, 0]); // promises 256 bytes, never sends them
         jobs.push(stream(a.address.port, bytes, r < 0.9));
         if (jobs.length >= 64) await Promise.all(jobs.splice(0));
       }
@@ -94,7 +107,12 @@ describe('fuzzing a live node over real sockets', () => {
       const c = await GossipNode.create({ name: 'fz-c', ...opts });
       nodes.push(c);
       await c.join([`127.0.0.1:${a.address.port}`]);
-      await waitFor('all three see three alive', () => nodes.every((n) => n.members().filter((m) => m.status === 'alive').length === 3), 15_000, 20);
+      await waitFor(
+        'all three see three alive',
+        () => nodes.every((n) => n.members().filter((m) => m.status === 'alive').length === 3),
+        15_000,
+        20,
+      );
       assert.equal(b.members().find((m) => m.name === 'fz-a')?.status, 'alive');
     } finally {
       await Promise.all(nodes.map((n) => n.close()));

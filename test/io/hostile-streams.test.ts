@@ -22,7 +22,12 @@ function connect(port: number, localAddress: string): Promise<Socket> {
 }
 
 /** Keeps `count` connections open from `sources`, opening a new one whenever one is closed, until stopped. */
-function flood(port: number, sources: string[], count: number, onConnect: (s: Socket) => void = () => {}): { stop: () => void; opened: () => number } {
+function flood(
+  port: number,
+  sources: string[],
+  count: number,
+  onConnect: (s: Socket) => void = () => {},
+): { stop: () => void; opened: () => number } {
   let stopped = false;
   let opened = 0;
   const open = (i: number) => {
@@ -53,14 +58,27 @@ describe('hostile streams on real sockets', () => {
     await using a = await GossipNode.create({ name: 'a', bind: '127.0.0.1:0', profile: 'local' });
     await using b = await GossipNode.create({ name: 'b', bind: '127.0.0.1:0', profile: 'local' });
     const n = 16_000_000;
-    const plain = new Writer().u8(MessageType.pushPull).mapHeader(3).key('Join').bool(false).key('Nodes').int(n).key('UserStateLen').int(0).bytes(new Uint8Array(n).fill(0x80)).finish();
+    const plain = new Writer()
+      .u8(MessageType.pushPull)
+      .mapHeader(3)
+      .key('Join')
+      .bool(false)
+      .key('Nodes')
+      .int(n)
+      .key('UserStateLen')
+      .int(0)
+      .bytes(new Uint8Array(n).fill(0x80))
+      .finish();
     const bomb = encodeCompress({ algo: 0, buf: lzwCompress(plain) });
     assert.ok(bomb.length < 14_000);
     const s = await connect(a.address.port, '127.0.0.2');
     s.on('error', () => {});
     s.end(bomb);
     await waitFor('the bomb is dropped', () => (a.counters.drops['streamTooLarge'] ?? 0) >= 1, 10_000);
-    assert.deepEqual(a.members().map((m) => m.name), ['a']);
+    assert.deepEqual(
+      a.members().map((m) => m.name),
+      ['a'],
+    );
     await b.join([`127.0.0.1:${a.address.port}`]);
     await waitFor('a sees b', () => a.members().length === 2, 10_000);
   });
@@ -71,7 +89,10 @@ describe('hostile streams on real sockets', () => {
     const f = flood(a.address.port, sources(8), 200);
     try {
       await waitFor('the flood fills the node', () => a.inboundStreams.open >= 100, 10_000);
-      const joined = await Promise.race([b.join([`127.0.0.1:${a.address.port}`]), new Promise<number>((r) => setTimeout(() => r(0), 15_000).unref())]);
+      const joined = await Promise.race([
+        b.join([`127.0.0.1:${a.address.port}`]),
+        new Promise<number>((r) => setTimeout(() => r(0), 15_000).unref()),
+      ]);
       assert.equal(joined, 1, 'b joined through a within 15 s under the flood');
       assert.ok(a.inboundStreams.open <= 128);
       assert.ok((a.counters.drops['streamEvicted'] ?? 0) > 0, 'stalled streams were evicted for newcomers');
@@ -96,14 +117,27 @@ describe('hostile streams on real sockets', () => {
   it('frames announcing the largest size hold at most 2 × maxStreamBytes in all, encrypted or not', async () => {
     for (const encrypt of [KEY, undefined]) {
       const maxStreamBytes = 1 << 20;
-      await using a = await GossipNode.create({ name: 'a', bind: '127.0.0.1:0', profile: 'wan', gossip: { maxStreamBytes }, ...(encrypt ? { encrypt } : {}) });
+      await using a = await GossipNode.create({
+        name: 'a',
+        bind: '127.0.0.1:0',
+        profile: 'wan',
+        gossip: { maxStreamBytes },
+        ...(encrypt ? { encrypt } : {}),
+      });
       let peak = 0;
       const junk = Buffer.alloc(64 * 1024, 0x41);
       // Encrypted: a frame header announcing the largest frame, then junk. Plain: a user message
       // announcing the largest payload, then the payload, never finished.
       const head = encrypt
         ? Buffer.from([MessageType.encrypt, 0, 0x10, 0, 0])
-        : Buffer.from(new Writer().u8(MessageType.user).mapHeader(1).key('UserMsgLen').int(maxStreamBytes - 100).finish());
+        : Buffer.from(
+            new Writer()
+              .u8(MessageType.user)
+              .mapHeader(1)
+              .key('UserMsgLen')
+              .int(maxStreamBytes - 100)
+              .finish(),
+          );
       const f = flood(a.address.port, sources(4), 40, (s) => {
         s.write(head);
         let sent = 0;

@@ -42,7 +42,9 @@ describe('keyring', () => {
 
   it('rotates the key of a running cluster without a restart and without losing anyone', async () => {
     const [oldKey, nextKey] = [newKey(), newKey()];
-    const nodes = await Promise.all(['k1', 'k2', 'k3'].map((name) => GossipNode.create({ name, bind: '127.0.0.1:0', profile: 'local', encrypt: oldKey })));
+    const nodes = await Promise.all(
+      ['k1', 'k2', 'k3'].map((name) => GossipNode.create({ name, bind: '127.0.0.1:0', profile: 'local', encrypt: oldKey })),
+    );
     try {
       await Promise.all(nodes.slice(1).map((n) => n.join([`127.0.0.1:${nodes[0]!.address.port}`])));
       const allAlive = () => nodes.every((n) => n.members().filter((m) => m.status === 'alive').length === 3);
@@ -53,7 +55,12 @@ describe('keyring', () => {
       const late = await GossipNode.create({ name: 'k4', bind: '127.0.0.1:0', profile: 'local', encrypt: nextKey });
       nodes.push(late);
       await late.join([`127.0.0.1:${nodes[1]!.address.port}`]);
-      await waitFor('a newcomer with only the new key converges with all', () => nodes.every((n) => n.members().filter((m) => m.status === 'alive').length === 4), 10_000, 20);
+      await waitFor(
+        'a newcomer with only the new key converges with all',
+        () => nodes.every((n) => n.members().filter((m) => m.status === 'alive').length === 4),
+        10_000,
+        20,
+      );
       const failed = nodes.flatMap((n) => n.members().filter((m) => m.status !== 'alive'));
       assert.deepEqual(failed, []);
       const stale = await GossipNode.create({ name: 'k5', bind: '127.0.0.1:0', profile: 'local', encrypt: oldKey });

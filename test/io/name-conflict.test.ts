@@ -7,12 +7,19 @@ import { waitFor } from '../helpers/processes.js';
 
 describe('name conflicts', () => {
   it('a newcomer under a taken name loses the vote and shuts down; the holder stays alive everywhere', async () => {
-    const nodes = await Promise.all(['c1', 'c2', 'c3', 'c4'].map((name) => GossipNode.create({ name, bind: '127.0.0.1:0', profile: 'local' })));
+    const nodes = await Promise.all(
+      ['c1', 'c2', 'c3', 'c4'].map((name) => GossipNode.create({ name, bind: '127.0.0.1:0', profile: 'local' })),
+    );
     const seed = `127.0.0.1:${nodes[0]!.address.port}`;
     let impostor: GossipNode | undefined;
     try {
       await Promise.all(nodes.slice(1).map((n) => n.join([seed])));
-      await waitFor('all four see four alive', () => nodes.every((n) => n.members().filter((m) => m.status === 'alive').length === 4), 30_000, 50);
+      await waitFor(
+        'all four see four alive',
+        () => nodes.every((n) => n.members().filter((m) => m.status === 'alive').length === 4),
+        30_000,
+        50,
+      );
       impostor = await GossipNode.create({ name: 'c2', bind: '127.0.0.1:0', profile: 'local' });
       const lost = new Promise<{ responses: number; matching: number }>((resolve) => impostor!.once('name-conflict', resolve));
       await impostor.join([seed]);

@@ -15,13 +15,22 @@ describe('real sockets on 127.0.0.1', () => {
       await waitFor('all 20 see 20 alive', () => nodes.every((n) => alive(n) === 20), 30_000, 50);
       await nodes[7]!.close(); // immediate: peers see a failure
       const rest = nodes.filter((_, i) => i !== 7);
-      await waitFor('all see p7 failed', () => rest.every((n) => n.members().find((m) => m.name === 'p7')?.status === 'failed'), 30_000, 50);
+      await waitFor(
+        'all see p7 failed',
+        () => rest.every((n) => n.members().find((m) => m.name === 'p7')?.status === 'failed'),
+        30_000,
+        50,
+      );
       await nodes[8]!.leave();
       const rest2 = rest.filter((n) => n !== nodes[8]);
       await waitFor('all see p8 left', () => rest2.every((n) => n.members().find((m) => m.name === 'p8')?.status === 'left'), 30_000, 50);
       for (const n of rest2) assert.equal(n.members().find((m) => m.name === 'p0')?.status, 'alive');
       const drops = rest2.flatMap((n) => Object.keys(n.counters.drops));
-      assert.deepEqual(drops.filter((d) => d !== 'staleAck'), [], 'no input dropped in a healthy cluster');
+      assert.deepEqual(
+        drops.filter((d) => d !== 'staleAck'),
+        [],
+        'no input dropped in a healthy cluster',
+      );
     } finally {
       await Promise.all(nodes.map((n) => n.close()));
     }
@@ -33,9 +42,11 @@ describe('real sockets on 127.0.0.1', () => {
   it('5 swimring agent processes join, converge and detect a kill -9; SIGINT leaves gracefully', async () => {
     const first = await startAgent(procs, 'agent-0', ['--profile', 'local', '--http', '127.0.0.1:0']);
     const agents = [first];
-    for (let i = 1; i < 5; i++) agents.push(await startAgent(procs, `agent-${i}`, ['--profile', 'local', '--join', `127.0.0.1:${agents[i - 1]!.port}`]));
+    for (let i = 1; i < 5; i++)
+      agents.push(await startAgent(procs, `agent-${i}`, ['--profile', 'local', '--join', `127.0.0.1:${agents[i - 1]!.port}`]));
     const names = agents.map((a) => a.name);
-    const joinedAll = (a: (typeof agents)[number]) => names.filter((n) => n !== a.name).every((n) => a.lines.some((l) => l['event'] === 'member-join' && l['name'] === n));
+    const joinedAll = (a: (typeof agents)[number]) =>
+      names.filter((n) => n !== a.name).every((n) => a.lines.some((l) => l['event'] === 'member-join' && l['name'] === n));
     await waitFor('every agent sees the 4 others join', () => agents.every(joinedAll), 30_000);
     const http = httpOf(first);
     const members = (await (await fetch(`http://${http}/members`)).json()) as { name: string; status: string }[];
@@ -45,19 +56,31 @@ describe('real sockets on 127.0.0.1', () => {
     assert.deepEqual([health.status, health.alive], ['ok', 5]);
 
     await kill(agents[2]!.child, 'SIGKILL');
-    await waitFor('the others report agent-2 failed', () => agents.filter((_, i) => i !== 2).every((a) => a.lines.some((l) => l['event'] === 'member-failed' && l['name'] === 'agent-2')), 30_000);
+    await waitFor(
+      'the others report agent-2 failed',
+      () => agents.filter((_, i) => i !== 2).every((a) => a.lines.some((l) => l['event'] === 'member-failed' && l['name'] === 'agent-2')),
+      30_000,
+    );
 
     agents[3]!.child.kill('SIGINT');
     await waitFor('agent-3 exits by itself after leaving', () => agents[3]!.child.exitCode !== null, 15_000);
     assert.equal(agents[3]!.child.exitCode, 0);
     assert.ok(agents[3]!.lines.some((l) => l['event'] === 'left'));
-    await waitFor('the others report agent-3 left', () => [0, 1, 4].every((i) => agents[i]!.lines.some((l) => l['event'] === 'member-leave' && l['name'] === 'agent-3')), 15_000);
+    await waitFor(
+      'the others report agent-3 left',
+      () => [0, 1, 4].every((i) => agents[i]!.lines.some((l) => l['event'] === 'member-leave' && l['name'] === 'agent-3')),
+      15_000,
+    );
   });
 });
 
 describe('user events and queries', () => {
   it('an event reaches every node once; a query collects acks and responses, then ends', async () => {
-    const nodes = await Promise.all(['u1', 'u2', 'u3'].map((name) => GossipNode.create({ name, bind: '127.0.0.1:0', profile: 'local', tags: { role: name === 'u3' ? 'db' : 'web' } })));
+    const nodes = await Promise.all(
+      ['u1', 'u2', 'u3'].map((name) =>
+        GossipNode.create({ name, bind: '127.0.0.1:0', profile: 'local', tags: { role: name === 'u3' ? 'db' : 'web' } }),
+      ),
+    );
     try {
       await Promise.all(nodes.slice(1).map((n) => n.join([`127.0.0.1:${nodes[0]!.address.port}`])));
       await waitFor('all see 3 alive', () => nodes.every((n) => n.members().filter((m) => m.status === 'alive').length === 3), 10_000, 20);
@@ -70,13 +93,20 @@ describe('user events and queries', () => {
 
       const replies = [];
       for await (const r of nodes[0]!.query('whoami', new Uint8Array(0), { requestAck: true, timeoutMs: 1500 })) replies.push(r);
-      const acks = replies.filter((r) => r.type === 'ack').map((r) => r.from).sort();
+      const acks = replies
+        .filter((r) => r.type === 'ack')
+        .map((r) => r.from)
+        .sort();
       const answers = replies.flatMap((r) => (r.type === 'response' ? [`${r.from}=${Buffer.from(r.payload).toString()}`] : [])).sort();
       assert.deepEqual(acks, ['u1', 'u2', 'u3']);
       assert.deepEqual(answers, ['u1=i am u1', 'u2=i am u2', 'u3=i am u3']);
 
       const filtered = [];
-      for await (const r of nodes[0]!.query('whoami', new Uint8Array(0), { filters: [{ type: 'tag', tag: 'role', expr: '^db$' }], timeoutMs: 1000 })) filtered.push(r.from);
+      for await (const r of nodes[0]!.query('whoami', new Uint8Array(0), {
+        filters: [{ type: 'tag', tag: 'role', expr: '^db$' }],
+        timeoutMs: 1000,
+      }))
+        filtered.push(r.from);
       assert.deepEqual(filtered, ['u3'], 'only the member whose tag matches answers');
       assert.throws(() => nodes[0]!.userEvent('big', new Uint8Array(600)), { code: 'ERR_INVALID_ARGUMENT' });
     } finally {

@@ -53,7 +53,10 @@ for (const encrypted of [false, true]) {
         assert.ok(!(reply instanceof Error), String(reply));
         assert.deepEqual(reply, { type: 'ack', ack: { seqNo: 42, payload: null } });
         assert.equal(got.requests.length, 1);
-        assert.deepEqual(got.requests[0], { type: 'ping', ping: { seqNo: 42, node: 'b', sourceAddr: null, sourcePort: 0, sourceNode: '' } });
+        assert.deepEqual(got.requests[0], {
+          type: 'ping',
+          ping: { seqNo: 42, node: 'b', sourceAddr: null, sourcePort: 0, sourceNode: '' },
+        });
         a.sendStream(to, ping, monotonicNowMs() + 2000);
         await waitFor('the one-way stream arrives', () => got.requests.length === 2, 5000, 10);
         assert.deepEqual(got.drops, []);
@@ -95,7 +98,9 @@ describe('NetTransport across keyrings', () => {
       a.sendPacket({ host: '127.0.0.1', port: b.port }, Uint8Array.from([1]));
       await waitFor('the datagram is dropped', () => drops.includes('decrypt'), 5000, 10);
       assert.deepEqual(packets, []);
-      const reply = await new Promise<StreamMessage | Error>((resolve) => plain.request({ host: '127.0.0.1', port: b.port }, ping, monotonicNowMs() + 2000, resolve));
+      const reply = await new Promise<StreamMessage | Error>((resolve) =>
+        plain.request({ host: '127.0.0.1', port: b.port }, ping, monotonicNowMs() + 2000, resolve),
+      );
       assert.ok(reply instanceof Error || reply.type === 'err', 'no answer a plain peer could use');
       await waitFor('b counts the stream it could not read', () => drops.includes('streamEncryption'), 5000, 10);
     } finally {
@@ -113,7 +118,10 @@ describe('NetTransport.bind', () => {
       await assert.rejects(
         NetTransport.bind({ host: '127.0.0.1', port, keyring: null, maxStreamBytes: 1 << 20, tcpTimeoutMs: 2000, logger }),
         (err: unknown) =>
-          err instanceof SwimringError && err.code === 'ERR_INVALID_OPTION' && err.subject === 'bind' && err.message === `bind 127.0.0.1:${port} (tcp) failed: EADDRINUSE`,
+          err instanceof SwimringError &&
+          err.code === 'ERR_INVALID_OPTION' &&
+          err.subject === 'bind' &&
+          err.message === `bind 127.0.0.1:${port} (tcp) failed: EADDRINUSE`,
       );
     } finally {
       server.close();

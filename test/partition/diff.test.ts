@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { createPartitionTable, diffOwnership, ownershipOf, type OwnershipChange, type PartitionTable, type Placement } from '../../src/index.js';
+import {
+  createPartitionTable,
+  diffOwnership,
+  ownershipOf,
+  type OwnershipChange,
+  type PartitionTable,
+  type Placement,
+} from '../../src/index.js';
 import { seededNames } from '../helpers/members.js';
 import { check } from '../helpers/property.js';
 

@@ -52,8 +52,13 @@ describe('rendezvous placement', () => {
   // exactly per partition), and on average that is the ideal share: 1/(N+1) of the slots for a
   // join, 1/N for a leave. The issue's bound is 1.05 × ideal, averaged over the trials below.
   const cases: [n: number, partitions: number, replicas: number, trials: number][] = [
-    [3, 2056, 1, 100], [3, 2056, 3, 100], [10, 2056, 1, 100], [10, 2056, 3, 100],
-    [50, 2056, 1, 100], [50, 2056, 3, 60], [200, 8192, 3, 12],
+    [3, 2056, 1, 100],
+    [3, 2056, 3, 100],
+    [10, 2056, 1, 100],
+    [10, 2056, 3, 100],
+    [50, 2056, 1, 100],
+    [50, 2056, 3, 60],
+    [200, 8192, 3, 12],
   ];
   for (const [n, partitions, replicas, trials] of cases) {
     it(`moves only the changed member's data, ≤ 1.05 × ideal on average (N=${n}, R=${replicas}, P=${partitions})`, () => {
@@ -72,12 +77,22 @@ describe('rendezvous placement', () => {
         for (let p = 0; p < partitions; p++) {
           const old = before.membersForPartition(p);
           const gained = joined.membersForPartition(p).filter((m) => !old.includes(m));
-          assert.ok(gained.every((m) => m === joiner), `partition ${p}: only the joiner gains`);
+          assert.ok(
+            gained.every((m) => m === joiner),
+            `partition ${p}: only the joiner gains`,
+          );
           joinMoved += gained.length;
           const survivors = left.membersForPartition(p);
           const copied = survivors.filter((m) => !old.includes(m));
-          assert.equal(copied.length, old.includes(leaver) && survivors.length === old.length ? 1 : 0, `partition ${p}: one copy per slot the leaver held`);
-          assert.ok(old.filter((m) => m !== leaver).every((m) => survivors.includes(m)), `partition ${p}: no survivor loses a slot`);
+          assert.equal(
+            copied.length,
+            old.includes(leaver) && survivors.length === old.length ? 1 : 0,
+            `partition ${p}: one copy per slot the leaver held`,
+          );
+          assert.ok(
+            old.filter((m) => m !== leaver).every((m) => survivors.includes(m)),
+            `partition ${p}: no survivor loses a slot`,
+          );
           leaveMoved += copied.length;
         }
         const slotsAfterJoin = partitions * Math.min(replicas, n + 1);

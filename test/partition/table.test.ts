@@ -40,18 +40,27 @@ describe('partition table', () => {
 
     it(`${placement}: does not depend on the order members are given in`, () => {
       check(
-        fc.property(memberNames(1).chain((m) => fc.tuple(fc.constant(m), fc.shuffledSubarray(m, { minLength: m.length }))), ([a, b]) => {
-          const t1 = createPartitionTable({ members: a, partitions: 97, replicas: 2, placement });
-          const t2 = createPartitionTable({ members: b, partitions: 97, replicas: 2, placement });
-          assert.equal(t1.checksum, t2.checksum);
-          for (let p = 0; p < 97; p++) assert.deepEqual(t1.membersForPartition(p), t2.membersForPartition(p));
-        }),
+        fc.property(
+          memberNames(1).chain((m) => fc.tuple(fc.constant(m), fc.shuffledSubarray(m, { minLength: m.length }))),
+          ([a, b]) => {
+            const t1 = createPartitionTable({ members: a, partitions: 97, replicas: 2, placement });
+            const t2 = createPartitionTable({ members: b, partitions: 97, replicas: 2, placement });
+            assert.equal(t1.checksum, t2.checksum);
+            for (let p = 0; p < 97; p++) assert.deepEqual(t1.membersForPartition(p), t2.membersForPartition(p));
+          },
+        ),
       );
     });
 
     // Stated balance bound: with P·R/n expected slots per member, every member holds within
     // 6·sqrt(P·R/n) of that (the binomial spread is about sqrt of the mean).
-    for (const [n, partitions, replicas] of [[10, 2056, 1], [10, 2056, 3], [50, 2056, 1], [64, 65536, 3], [200, 2056, 3]] as const) {
+    for (const [n, partitions, replicas] of [
+      [10, 2056, 1],
+      [10, 2056, 3],
+      [50, 2056, 1],
+      [64, 65536, 3],
+      [200, 2056, 3],
+    ] as const) {
       it(`${placement}: balance within 6·sqrt(mean) slots per member (n=${n}, P=${partitions}, R=${replicas})`, () => {
         for (const seed of [1, 2, 3]) {
           const table = createPartitionTable({ members: seededNames(n, seed), partitions, replicas, placement });
@@ -71,7 +80,10 @@ describe('partition table', () => {
     const table = createPartitionTable({ members, partitions: 1000, replicas: 4 });
     for (let p = 0; p < 1000; p++) {
       const rotation = jumpHash(p, 17);
-      assert.deepEqual(table.membersForPartition(p), [0, 1, 2, 3].map((r) => table.members[(rotation + r) % 17]));
+      assert.deepEqual(
+        table.membersForPartition(p),
+        [0, 1, 2, 3].map((r) => table.members[(rotation + r) % 17]),
+      );
     }
   });
 
@@ -125,7 +137,10 @@ describe('partition table', () => {
   it('rejects bad lookups with ERR_INVALID_ARGUMENT', () => {
     const table = createPartitionTable({ members: ['a'], partitions: 8 });
     for (const p of [-1, 8, 1.5, Number.NaN]) {
-      assert.throws(() => table.membersForPartition(p), { code: 'ERR_INVALID_ARGUMENT', message: /partition must be an integer in \[0, 7\]/ });
+      assert.throws(() => table.membersForPartition(p), {
+        code: 'ERR_INVALID_ARGUMENT',
+        message: /partition must be an integer in \[0, 7\]/,
+      });
     }
     for (const key of [1, null, undefined, {}, ['a']]) {
       assert.throws(() => table.membersForKey(key as never), { code: 'ERR_INVALID_ARGUMENT', message: /key/ });
@@ -147,7 +162,11 @@ describe('partition options', () => {
     ['R fractional', { replicas: 1.5 }, /^replicas must be/],
     ['unknown hash', { hash: 'md5' }, /^hash must be one of fnv1a32, fnv1a64, got "md5"$/],
     ['unknown placement', { placement: 'ring' }, /^placement must be one of jump, rendezvous/],
-    ['rendezvous above the materialization limit', { placement: 'rendezvous', partitions: MAX_MATERIALIZED_PARTITIONS + 1 }, /^partitions must be at most 4194304 with placement 'rendezvous'/],
+    [
+      'rendezvous above the materialization limit',
+      { placement: 'rendezvous', partitions: MAX_MATERIALIZED_PARTITIONS + 1 },
+      /^partitions must be at most 4194304 with placement 'rendezvous'/,
+    ],
     ['members not an array', { members: 'a,b' }, /^members must be an array/],
     ['duplicate member', { members: ['a', 'b', 'a'] }, /^members must be unique names, got "a"$/],
     ['empty name', { members: ['a', ''] }, /^members must be non-empty, well-formed strings/],
@@ -156,12 +175,15 @@ describe('partition options', () => {
   ];
   for (const [label, patch, message] of cases) {
     it(`rejects ${label} with ERR_INVALID_OPTION naming the option`, () => {
-      assert.throws(() => createPartitionTable({ ...ok, ...patch } as never), (err: unknown) => {
-        assert.ok(err instanceof Error && err.name === 'SwimringError');
-        assert.equal((err as { code?: string }).code, 'ERR_INVALID_OPTION');
-        assert.match(err.message, message);
-        return true;
-      });
+      assert.throws(
+        () => createPartitionTable({ ...ok, ...patch } as never),
+        (err: unknown) => {
+          assert.ok(err instanceof Error && err.name === 'SwimringError');
+          assert.equal((err as { code?: string }).code, 'ERR_INVALID_OPTION');
+          assert.match(err.message, message);
+          return true;
+        },
+      );
     });
   }
 

@@ -55,7 +55,10 @@ describe(`libring golden vectors (${vectorsPath})`, () => {
       assert.deepEqual(full.members, set.sorted_ring);
       const byReplicas = new Map<string, ReturnType<typeof createPartitionTable>>();
       for (const r of Object.keys(set.rows[0]!.replicas)) {
-        byReplicas.set(r, createPartitionTable({ members: set.input_order, partitions: set.partition_count, replicas: Number(r), hash: 'fnv1a64' }));
+        byReplicas.set(
+          r,
+          createPartitionTable({ members: set.input_order, partitions: set.partition_count, replicas: Number(r), hash: 'fnv1a64' }),
+        );
       }
       for (const row of set.rows) {
         assert.equal(jumpHash(row.partition, n), row.jump_bucket, `jump bucket of partition ${row.partition}`);
@@ -77,8 +80,14 @@ describe(`libring golden vectors (${vectorsPath})`, () => {
       const after = createPartitionTable({ ...common, members: ev.new_ring });
       const expected: { partition: number; was: number; is: number }[] = [];
       for (const slot of ev.slot_owners) {
-        assert.deepEqual(before.membersForPartition(slot.partition), slot.old.filter((m) => m !== null));
-        assert.deepEqual(after.membersForPartition(slot.partition), slot.new.filter((m) => m !== null));
+        assert.deepEqual(
+          before.membersForPartition(slot.partition),
+          slot.old.filter((m) => m !== null),
+        );
+        assert.deepEqual(
+          after.membersForPartition(slot.partition),
+          slot.new.filter((m) => m !== null),
+        );
         const was = slot.old.indexOf(ev.local);
         const is = slot.new.indexOf(ev.local);
         if (was !== is) expected.push({ partition: slot.partition, was, is });

@@ -11,8 +11,14 @@ const layout = (minMembers = 1, maxMembers = 12) =>
   memberNames(minMembers, maxMembers).chain((members) =>
     fc.record({
       members: fc.constant(members),
-      zones: fc.array(fc.option(fc.integer({ min: 0, max: 4 }), { nil: undefined }), { minLength: members.length, maxLength: members.length }),
-      weights: fc.array(fc.oneof(fc.constant(1), fc.double({ min: 0.01, max: 16, noNaN: true })), { minLength: members.length, maxLength: members.length }),
+      zones: fc.array(fc.option(fc.integer({ min: 0, max: 4 }), { nil: undefined }), {
+        minLength: members.length,
+        maxLength: members.length,
+      }),
+      weights: fc.array(fc.oneof(fc.constant(1), fc.double({ min: 0.01, max: 16, noNaN: true })), {
+        minLength: members.length,
+        maxLength: members.length,
+      }),
       replicas: fc.integer({ min: 1, max: 5 }),
       partitions: fc.integer({ min: 1, max: 200 }),
     }),
@@ -93,7 +99,10 @@ describe('zone-aware and weighted rendezvous', () => {
       [[3, 3, 3], 5, [1, 2, 2]],
     ];
     for (const [sizes, replicas, expected] of cases) {
-      const members = seededNames(sizes.reduce((a, b) => a + b, 0), replicas * 7 + sizes.length);
+      const members = seededNames(
+        sizes.reduce((a, b) => a + b, 0),
+        replicas * 7 + sizes.length,
+      );
       const zones: Record<string, string> = {};
       let i = 0;
       sizes.forEach((size, zone) => {
@@ -103,7 +112,11 @@ describe('zone-aware and weighted rendezvous', () => {
       for (let p = 0; p < 500; p++) {
         const per = new Map<string, number>();
         for (const m of table.membersForPartition(p)) per.set(zones[m]!, (per.get(zones[m]!) ?? 0) + 1);
-        assert.deepEqual([...per.values()].sort((a, b) => a - b), expected, `partition ${p}`);
+        assert.deepEqual(
+          [...per.values()].sort((a, b) => a - b),
+          expected,
+          `partition ${p}`,
+        );
       }
     }
   });
@@ -164,20 +177,25 @@ describe('zone-aware and weighted rendezvous', () => {
 
   it('with at least R zones, a join, a leave or a weight change moves only the slots it must', () => {
     check(
-      fc.property(layout(2), fc.nat(), fc.double({ min: 0.05, max: 20, noNaN: true }), ({ members, zones, weights, replicas, partitions }, pick, newWeight) => {
-        const z = zoneRecord(members, zones);
-        const w = weightRecord(members, weights);
-        const who = members[pick % members.length]!;
-        const rest = members.filter((m) => m !== who);
-        const zoneCount = new Set(rest.map((m) => zoneKey(z, m))).size;
-        fc.pre(zoneCount >= replicas);
-        const without = createPartitionTable({ members: rest, partitions, replicas, zones: z, weights: w });
-        const withIt = createPartitionTable({ members, partitions, replicas, zones: z, weights: w });
-        assertMinimal(without, withIt, who); // join
-        assertMinimal(withIt, without, who); // leave
-        const reweighted = createPartitionTable({ members, partitions, replicas, zones: z, weights: { ...w, [who]: newWeight } });
-        assertMinimal(withIt, reweighted, who);
-      }),
+      fc.property(
+        layout(2),
+        fc.nat(),
+        fc.double({ min: 0.05, max: 20, noNaN: true }),
+        ({ members, zones, weights, replicas, partitions }, pick, newWeight) => {
+          const z = zoneRecord(members, zones);
+          const w = weightRecord(members, weights);
+          const who = members[pick % members.length]!;
+          const rest = members.filter((m) => m !== who);
+          const zoneCount = new Set(rest.map((m) => zoneKey(z, m))).size;
+          fc.pre(zoneCount >= replicas);
+          const without = createPartitionTable({ members: rest, partitions, replicas, zones: z, weights: w });
+          const withIt = createPartitionTable({ members, partitions, replicas, zones: z, weights: w });
+          assertMinimal(without, withIt, who); // join
+          assertMinimal(withIt, without, who); // leave
+          const reweighted = createPartitionTable({ members, partitions, replicas, zones: z, weights: { ...w, [who]: newWeight } });
+          assertMinimal(withIt, reweighted, who);
+        },
+      ),
     );
   });
 
@@ -194,29 +212,43 @@ describe('zone-aware and weighted rendezvous', () => {
     }
     for (const m of members) {
       const mean = (partitions * weights[m]!) / total;
-      assert.ok(Math.abs((counts.get(m) ?? 0) - mean) <= 5 * Math.sqrt(mean), `${m} (weight ${weights[m]}) holds ${counts.get(m)}, expected ${mean.toFixed(0)}`);
+      assert.ok(
+        Math.abs((counts.get(m) ?? 0) - mean) <= 5 * Math.sqrt(mean),
+        `${m} (weight ${weights[m]}) holds ${counts.get(m)}, expected ${mean.toFixed(0)}`,
+      );
     }
   });
 
   it('zones that constrain nothing and equal weights give exactly the plain rendezvous table and checksum', () => {
     check(
-      fc.property(memberNames(1, 10), fc.integer({ min: 1, max: 4 }), fc.double({ min: 0.1, max: 100, noNaN: true }), (members, replicas, weight) => {
-        const plain = createPartitionTable({ members, partitions: 64, replicas, placement: 'rendezvous' });
-        const zones = Object.fromEntries(members.map((m, i) => [m, `own-${i}`]));
-        const weights = Object.fromEntries(members.map((m) => [m, weight]));
-        const same = createPartitionTable({ members, partitions: 64, replicas, zones, weights });
-        assert.equal(same.checksum, plain.checksum);
-        assert.equal(same.zones, null);
-        assert.equal(same.weights, null);
-        for (let p = 0; p < 64; p++) assert.deepEqual(same.membersForPartition(p), plain.membersForPartition(p));
-      }),
+      fc.property(
+        memberNames(1, 10),
+        fc.integer({ min: 1, max: 4 }),
+        fc.double({ min: 0.1, max: 100, noNaN: true }),
+        (members, replicas, weight) => {
+          const plain = createPartitionTable({ members, partitions: 64, replicas, placement: 'rendezvous' });
+          const zones = Object.fromEntries(members.map((m, i) => [m, `own-${i}`]));
+          const weights = Object.fromEntries(members.map((m) => [m, weight]));
+          const same = createPartitionTable({ members, partitions: 64, replicas, zones, weights });
+          assert.equal(same.checksum, plain.checksum);
+          assert.equal(same.zones, null);
+          assert.equal(same.weights, null);
+          for (let p = 0; p < 64; p++) assert.deepEqual(same.membersForPartition(p), plain.membersForPartition(p));
+        },
+      ),
       100,
     );
   });
 
   it('checksum changes with any zone or weight that matters', () => {
     const members = ['a', 'b', 'c', 'd'];
-    const base = createPartitionTable({ members, partitions: 128, replicas: 2, zones: { a: 'x', b: 'x', c: 'y', d: 'y' }, weights: { a: 2 } });
+    const base = createPartitionTable({
+      members,
+      partitions: 128,
+      replicas: 2,
+      zones: { a: 'x', b: 'x', c: 'y', d: 'y' },
+      weights: { a: 2 },
+    });
     const variants = [
       createPartitionTable({ members, partitions: 128, replicas: 2, zones: { a: 'x', b: 'x', c: 'y', d: 'y' } }),
       createPartitionTable({ members, partitions: 128, replicas: 2, zones: { a: 'x', b: 'x', c: 'y', d: 'y' }, weights: { a: 3 } }),
@@ -229,7 +261,17 @@ describe('zone-aware and weighted rendezvous', () => {
     ];
     const all = new Set([base.checksum, ...variants.map((t) => t.checksum)]);
     assert.equal(all.size, variants.length + 1);
-    assert.equal(createPartitionTable({ members: ['d', 'c', 'b', 'a'], partitions: 128, replicas: 2, zones: { d: 'y', c: 'y', b: 'x', a: 'x', e: 'q' }, weights: { a: 2, zz: 5 } }).checksum, base.checksum, 'non-members are ignored');
+    assert.equal(
+      createPartitionTable({
+        members: ['d', 'c', 'b', 'a'],
+        partitions: 128,
+        replicas: 2,
+        zones: { d: 'y', c: 'y', b: 'x', a: 'x', e: 'q' },
+        weights: { a: 2, zz: 5 },
+      }).checksum,
+      base.checksum,
+      'non-members are ignored',
+    );
   });
 
   const bad: [string, Record<string, unknown>, RegExp][] = [
@@ -249,17 +291,20 @@ describe('zone-aware and weighted rendezvous', () => {
   ];
   for (const [label, patch, message] of bad) {
     it(`rejects ${label} with ERR_INVALID_OPTION naming the option`, () => {
-      assert.throws(() => createPartitionTable({ members: ['a', 'b'], partitions: 16, ...patch } as never), (err: unknown) => {
-        assert.equal((err as { code?: string }).code, 'ERR_INVALID_OPTION');
-        assert.match((err as Error).message, message);
-        return true;
-      });
+      assert.throws(
+        () => createPartitionTable({ members: ['a', 'b'], partitions: 16, ...patch } as never),
+        (err: unknown) => {
+          assert.equal((err as { code?: string }).code, 'ERR_INVALID_OPTION');
+          assert.match((err as Error).message, message);
+          return true;
+        },
+      );
     });
   }
 });
 
 describe('constrainedOwners: the candidate pass against the full ranking', () => {
-  it('gives the full ranking\'s owners for every partition (large zones, fewer zones than R, extreme weights)', () => {
+  it("gives the full ranking's owners for every partition (large zones, fewer zones than R, extreme weights)", () => {
     check(
       fc.property(
         fc.integer({ min: 1, max: 80 }).chain((n) =>
@@ -267,7 +312,13 @@ describe('constrainedOwners: the candidate pass against the full ranking', () =>
             n: fc.constant(n),
             zoneCount: fc.integer({ min: 1, max: 6 }),
             zoneOf: fc.array(fc.integer({ min: 0, max: 5 }), { minLength: n, maxLength: n }),
-            weights: fc.option(fc.array(fc.oneof(fc.constant(1), fc.constant(1e6), fc.constant(1e-9), fc.double({ min: 1e-6, max: 1e6, noNaN: true })), { minLength: n, maxLength: n }), { nil: null }),
+            weights: fc.option(
+              fc.array(fc.oneof(fc.constant(1), fc.constant(1e6), fc.constant(1e-9), fc.double({ min: 1e-6, max: 1e6, noNaN: true })), {
+                minLength: n,
+                maxLength: n,
+              }),
+              { nil: null },
+            ),
             replicas: fc.integer({ min: 1, max: 8 }),
             seed: fc.integer({ min: 0, max: 1e6 }),
           }),

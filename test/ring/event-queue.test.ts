@@ -43,7 +43,10 @@ describe('PartitionEventQueue as a FIFO', () => {
       for (let i = 0; i < 10; i++) out.push(q.take()!.partition);
     }
     for (const c of drain(q)) out.push(c.partition);
-    assert.deepEqual(out, Array.from({ length: 1000 }, (_, p) => p));
+    assert.deepEqual(
+      out,
+      Array.from({ length: 1000 }, (_, p) => p),
+    );
     assert.equal(q.size, 0);
   });
 

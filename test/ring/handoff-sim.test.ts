@@ -50,9 +50,21 @@ function rollingRestart(seed: number, handoff: boolean): { violations: number; c
   };
   const boot = (name: string) => {
     const node = w.nodes.get(name)!;
-    const app: App = { core: new RingCore({ local: name, partitions, filter: () => true, handoff, handoffTimeoutMs: 60_000, retryDelayMs: 5000 }), life: node.life, loaded: new Set() };
+    const app: App = {
+      core: new RingCore({ local: name, partitions, filter: () => true, handoff, handoffTimeoutMs: 60_000, retryDelayMs: 5000 }),
+      life: node.life,
+      loaded: new Set(),
+    };
     apps.set(name, app);
-    run(name, app, app.core.apply({ name, host: node.address.host, port: node.address.port, tags: {}, status: 'alive', protocol: v, delegate: v }, false, w.nowMs));
+    run(
+      name,
+      app,
+      app.core.apply(
+        { name, host: node.address.host, port: node.address.port, tags: {}, status: 'alive', protocol: v, delegate: v },
+        false,
+        w.nowMs,
+      ),
+    );
   };
   w.onSerfEvent = (e) => {
     const app = apps.get(e.observer);
@@ -90,7 +102,10 @@ function rollingRestart(seed: number, handoff: boolean): { violations: number; c
       check();
     }
     assert.ok(!w.nodes.get(name)!.up, `${name} has gone`);
-    w.restart(name, names.find((n) => n !== name)!);
+    w.restart(
+      name,
+      names.find((n) => n !== name)!,
+    );
     boot(name);
     for (let t = 0; t < 60; t++) {
       w.runFor(250);

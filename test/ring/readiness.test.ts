@@ -13,8 +13,14 @@ describe('readiness tag', () => {
     const retained = [false, true];
     const r = decodeReadiness(encodeReadiness(A, B, held, retained));
     assert.deepEqual([r.from, r.to], ['aaaaaaaa', 'bbbbbbbb']);
-    assert.deepEqual(held.map((_, i) => isReadyAt(r.held, i)), held);
-    assert.deepEqual(retained.map((_, i) => isReadyAt(r.retained, i)), retained);
+    assert.deepEqual(
+      held.map((_, i) => isReadyAt(r.held, i)),
+      held,
+    );
+    assert.deepEqual(
+      retained.map((_, i) => isReadyAt(r.retained, i)),
+      retained,
+    );
     assert.equal(isReadyAt(r.held, -1), false, 'not in the list');
     assert.equal(encodeReadiness(A, A, [true, true], []), 'aaaaaaaa.aaaaaaaa..', 'all ready is empty runs');
   });
@@ -28,7 +34,14 @@ describe('readiness tag', () => {
   });
 
   it('malformed values are DecodeErrors', () => {
-    for (const bad of ['', 'x', 'aaaaaaaa.bbbbbbbb.', 'aaaa.bbbbbbbb..', 'aaaaaaaa.bbbbbbbb.gICA.', `aaaaaaaa.bbbbbbbb.${'A'.repeat(200)}.`]) {
+    for (const bad of [
+      '',
+      'x',
+      'aaaaaaaa.bbbbbbbb.',
+      'aaaa.bbbbbbbb..',
+      'aaaaaaaa.bbbbbbbb.gICA.',
+      `aaaaaaaa.bbbbbbbb.${'A'.repeat(200)}.`,
+    ]) {
       assert.throws(() => decodeReadiness(bad), DecodeError, bad);
     }
   });

@@ -11,7 +11,15 @@ import { RingView } from '../../src/ring/ring-view.js';
 import { compileWatchTags } from '../../src/ring/tag-filter.js';
 
 const v = { min: 2, max: 5, cur: 5 };
-const member = (name: string, tags: Record<string, string> = {}, status: SerfStatus = 'alive'): SerfMember => ({ name, host: '10.0.0.1', port: 7946, tags, status, protocol: v, delegate: v });
+const member = (name: string, tags: Record<string, string> = {}, status: SerfStatus = 'alive'): SerfMember => ({
+  name,
+  host: '10.0.0.1',
+  port: 7946,
+  tags,
+  status,
+  protocol: v,
+  delegate: v,
+});
 const options = resolvePartitionOptions({ partitions: 64, replicas: 2 });
 
 describe('watchTags', () => {
@@ -21,10 +29,16 @@ describe('watchTags', () => {
     assert.ok(!f({ ring: 'active' }, 'a'), 'a missing tag fails');
     assert.ok(!f({ ring: 'inactive', dc: 'eu' }, 'a'));
     assert.ok(!f({ ring: 'active', dc: 'eu-west' }, 'a'), 'strings are exact');
-    assert.ok(compileWatchTags({ role: /web/g })({ role: 'web' }, 'a') && compileWatchTags({ role: /web/g })({ role: 'web' }, 'a'), 'a /g RegExp keeps no state between members');
+    assert.ok(
+      compileWatchTags({ role: /web/g })({ role: 'web' }, 'a') && compileWatchTags({ role: /web/g })({ role: 'web' }, 'a'),
+      'a /g RegExp keeps no state between members',
+    );
     assert.ok(compileWatchTags(undefined)({}, 'a'));
     assert.ok(compileWatchTags((tags, name) => name.startsWith('db') && tags['x'] === undefined)({}, 'db-1'));
-    assert.throws(() => compileWatchTags({ ring: 3 as never }), { code: 'ERR_INVALID_OPTION', message: /^watchTags\.ring must be a RegExp or a string/ });
+    assert.throws(() => compileWatchTags({ ring: 3 as never }), {
+      code: 'ERR_INVALID_OPTION',
+      message: /^watchTags\.ring must be a RegExp or a string/,
+    });
     assert.throws(() => compileWatchTags([] as never), { code: 'ERR_INVALID_OPTION', message: /^watchTags must be/ });
   });
 });
@@ -37,9 +51,15 @@ describe('RingView', () => {
     assert.ok(first.every((c) => c.type === 'acquire' && c.replica === 0 && c.from === null));
     assert.deepEqual(view.apply(member('router', {})), [], 'a member outside the filter owns nothing and changes nothing');
     const joined = view.apply(member('b', { ring: 'yes' }));
-    assert.ok(joined.length > 0 && joined.every((c) => c.type === 'demote' || c.type === 'promote' || c.type === 'release' || c.type === 'acquire'));
+    assert.ok(
+      joined.length > 0 && joined.every((c) => c.type === 'demote' || c.type === 'promote' || c.type === 'release' || c.type === 'acquire'),
+    );
     assert.deepEqual(view.apply(member('b', { ring: 'yes', version: '2' })), [], 'a tag change that keeps b in the ring is a no-op');
-    assert.deepEqual(view.apply(member('b', { ring: 'yes' }, 'leaving')).every((c) => c.type === 'promote' || c.type === 'acquire'), true, 'b announcing its leave hands its partitions back');
+    assert.deepEqual(
+      view.apply(member('b', { ring: 'yes' }, 'leaving')).every((c) => c.type === 'promote' || c.type === 'acquire'),
+      true,
+      'b announcing its leave hands its partitions back',
+    );
     assert.equal(view.table.members.join(), 'a');
     view.apply(member('b', { ring: 'yes' }));
     view.apply(member('c', { ring: 'no' }));
@@ -67,7 +87,10 @@ describe('PartitionEventQueue', () => {
     assert.deepEqual(drain(q), [acq(1), acq(2, 1)]);
     q.push({ type: 'promote', partition: 2, replica: 0, previousReplica: 1 });
     q.push(rel(1));
-    assert.deepEqual(drain(q).map((c) => c.type), ['promote', 'release']);
+    assert.deepEqual(
+      drain(q).map((c) => c.type),
+      ['promote', 'release'],
+    );
   });
 
   it('a slow consumer gets one net change per partition: acquire+release cancel, moves fold', () => {
@@ -91,7 +114,7 @@ describe('PartitionEventQueue', () => {
     const q = new PartitionEventQueue(options.partitions);
     const held = new Map<number, number>();
     let seed = 7;
-    const rnd = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x80000000);
+    const rnd = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x80000000;
     for (let step = 0; step < 300; step++) {
       const name = `m${Math.floor(rnd() * 8)}`;
       const status: SerfStatus = name === 'm0' || rnd() < 0.6 ? 'alive' : 'failed';
@@ -122,7 +145,15 @@ describe('PartitionEventQueue', () => {
 describe('RingCore readiness without a consumer', () => {
   it("a member that rebuilt its table with no one reading its events still reads the others' readiness against it", () => {
     const core = (local: string, joining = false) =>
-      new RingCore({ local, partitions: options, filter: () => true, handoff: true, handoffTimeoutMs: 60_000, retryDelayMs: 5000, joining });
+      new RingCore({
+        local,
+        partitions: options,
+        filter: () => true,
+        handoff: true,
+        handoffTimeoutMs: 60_000,
+        retryDelayMs: 5000,
+        joining,
+      });
     const names = ['a', 'b', 'c'];
     // a and b hold the table over a, b, c and have loaded everything they hold.
     const tags = new Map<string, string>();
@@ -139,7 +170,8 @@ describe('RingCore readiness without a consumer', () => {
     c.admit(0, false);
     for (const n of ['a', 'b']) c.apply(member(n, { [READY_TAG]: tags.get(n)! }), false, 0, false);
     for (let p = 0; p < 64; p++) {
-      for (const owner of c.table.membersForPartition(p).filter((m) => m !== 'c')) assert.ok(c.isReady(owner, p), `${owner} serves partition ${p}`);
+      for (const owner of c.table.membersForPartition(p).filter((m) => m !== 'c'))
+        assert.ok(c.isReady(owner, p), `${owner} serves partition ${p}`);
     }
   });
 });

@@ -41,7 +41,11 @@ function ringWorld(seed: number, handoff: boolean) {
   /** Boots `name`'s ring (after addNode or restart): joining when it was given a seed. */
   const boot = (name: string, joining: boolean) => {
     const node = w.nodes.get(name)!;
-    const m: Member = { core: new RingCore({ local: name, partitions, filter: () => true, handoff, handoffTimeoutMs: 60_000, retryDelayMs: 5000, joining }), life: node.life, changes: [] };
+    const m: Member = {
+      core: new RingCore({ local: name, partitions, filter: () => true, handoff, handoffTimeoutMs: 60_000, retryDelayMs: 5000, joining }),
+      life: node.life,
+      changes: [],
+    };
     members.set(name, m);
     record(m, m.core.apply(node.serf!.members.get(name)!, false, w.nowMs));
     return m;
@@ -52,7 +56,10 @@ function ringWorld(seed: number, handoff: boolean) {
   };
   const settled = () => {
     const live = w.liveNodes().map((n) => n.name);
-    return live.every((o) => live.every((x) => w.serfStatusOf(o, x) === 'alive')) && new Set(live.map((n) => members.get(n)!.core.table.checksum)).size === 1;
+    return (
+      live.every((o) => live.every((x) => w.serfStatusOf(o, x) === 'alive')) &&
+      new Set(live.map((n) => members.get(n)!.core.table.checksum)).size === 1
+    );
   };
   return { w, members, add, boot, settled };
 }
@@ -61,11 +68,19 @@ function ringWorld(seed: number, handoff: boolean) {
 function assertShare(name: string, changes: readonly OwnershipChange[], without: PartitionTable, withIt: PartitionTable): void {
   const share = ownershipOf(withIt, name);
   assert.ok(share.size > 0, `${name} holds something`);
-  assert.deepEqual(changes.map((c) => c.type).filter((t) => t !== 'acquire'), [], `${name}: acquires only`);
+  assert.deepEqual(
+    changes.map((c) => c.type).filter((t) => t !== 'acquire'),
+    [],
+    `${name}: acquires only`,
+  );
   assert.deepEqual(new Map(changes.map((c) => [c.partition, c.replica])), share, `${name}: exactly its share`);
   assert.equal(changes.length, share.size, `${name}: one event per partition`);
   for (const c of changes) {
-    assert.equal(c.type === 'acquire' && c.from, without.membersForPartition(c.partition)[0] ?? null, `${name}: from of partition ${c.partition}`);
+    assert.equal(
+      c.type === 'acquire' && c.from,
+      without.membersForPartition(c.partition)[0] ?? null,
+      `${name}: from of partition ${c.partition}`,
+    );
   }
 }
 
@@ -74,7 +89,13 @@ describe('the first view after a join (simulator)', () => {
     it(`a newcomer joining a ${n}-member ring emits exactly its share; the others release exactly that to it`, () => {
       // Rendezvous moves only what the newcomer takes; jump also reshuffles replicas among the
       // members already there (diffOwnership says exactly how).
-      for (const [seed, placement] of seeds(2).flatMap((s) => [[s, 'jump'], [s, 'rendezvous']] as const)) {
+      for (const [seed, placement] of seeds(2).flatMap(
+        (s) =>
+          [
+            [s, 'jump'],
+            [s, 'rendezvous'],
+          ] as const,
+      )) {
         partitions = resolvePartitionOptions({ partitions: 256, replicas: 2, placement });
         withSeed(seed, (s) => {
           const { w, members, add, settled } = ringWorld(s, false);
@@ -86,7 +107,10 @@ describe('the first view after a join (simulator)', () => {
           const tableOf = (list: string[]) => new PartitionTable({ ...partitions, members: list });
           for (let i = 1; i < n; i++) {
             const m = members.get(names[i]!)!;
-            assert.ok(m.changes.every((c) => c.type !== 'acquire' || c.from !== null), `${names[i]}: every acquire has a source`);
+            assert.ok(
+              m.changes.every((c) => c.type !== 'acquire' || c.from !== null),
+              `${names[i]}: every acquire has a source`,
+            );
           }
           const seen = new Map(names.map((name) => [name, members.get(name)!.changes.length]));
 
@@ -113,7 +137,10 @@ describe('the first view after a join (simulator)', () => {
           }
           if (placement === 'jump') return;
           // Every partition the newcomer took pushed one holder out, once the ring had R members.
-          assert.equal(released, [...ownershipOf(withIt, 'new')].filter(([p]) => without.membersForPartition(p).length === partitions.replicas).length);
+          assert.equal(
+            released,
+            [...ownershipOf(withIt, 'new')].filter(([p]) => without.membersForPartition(p).length === partitions.replicas).length,
+          );
         });
       }
     });
@@ -131,11 +158,19 @@ describe('the first view after a join (simulator)', () => {
         w.crash('r3');
         const survivors = names.filter((x) => x !== 'r3');
         const shrunk = new PartitionTable({ ...partitions, members: survivors }).checksum;
-        assert.ok(w.runUntilTrue(() => survivors.every((x) => members.get(x)!.core.table.checksum === shrunk), 120_000) !== null, 'the survivors take over');
+        assert.ok(
+          w.runUntilTrue(() => survivors.every((x) => members.get(x)!.core.table.checksum === shrunk), 120_000) !== null,
+          'the survivors take over',
+        );
         w.restart('r3', 'r0');
         const again = boot('r3', true);
         assert.ok(w.runUntilTrue(settled, 120_000) !== null, 'the ring settles with r3 back');
-        assertShare('r3', again.changes, new PartitionTable({ ...partitions, members: survivors }), new PartitionTable({ ...partitions, members: names }));
+        assertShare(
+          'r3',
+          again.changes,
+          new PartitionTable({ ...partitions, members: survivors }),
+          new PartitionTable({ ...partitions, members: names }),
+        );
       });
     }
   });

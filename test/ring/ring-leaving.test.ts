@@ -28,7 +28,7 @@ describe('a leaving member on real nodes', () => {
       await b.leave();
       await waitFor('a sees b left', () => a.node.machine.members.get('lb')?.status === 'left', 10_000, 20);
       await waitFor('a holds everything', () => a.holdings().size === 256, 5000, 20);
-      assert.ok(seen.length > 0, 'a took b\'s partitions');
+      assert.ok(seen.length > 0, "a took b's partitions");
       assert.ok(seen.every((s) => s.change.type === 'acquire'));
       assert.deepEqual([...new Set(seen.map((s) => s.bStatus))], ['leaving'], 'a took them over while b was leaving, not once it had left');
     } finally {

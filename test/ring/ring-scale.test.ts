@@ -41,15 +41,23 @@ describe('ring events at scale', () => {
   it('the initial drain yields to the event loop between bounded slices: setImmediate and timers run during it', async () => {
     const P = 16_384;
     const { partitions, turns, timerAt } = await drainWithTurns(P);
-    assert.deepEqual(partitions, Array.from({ length: P }, (_, p) => p), 'every partition once, ascending');
+    assert.deepEqual(
+      partitions,
+      Array.from({ length: P }, (_, p) => p),
+      'every partition once, ascending',
+    );
     const during = turns.filter((n) => n < P);
     assert.ok(during.length >= P / EVENTS_PER_TURN - 1, `setImmediate ran ${during.length} times during the drain`);
-    for (let i = 1; i < turns.length; i++) assert.ok(turns[i]! - turns[i - 1]! <= EVENTS_PER_TURN, `a slice of ${turns[i]! - turns[i - 1]!} events`);
+    for (let i = 1; i < turns.length; i++)
+      assert.ok(turns[i]! - turns[i - 1]! <= EVENTS_PER_TURN, `a slice of ${turns[i]! - turns[i - 1]!} events`);
     assert.ok(timerAt >= 0 && timerAt < P, `a 0 ms timer ran after ${timerAt} of ${P} events`);
   });
 
   it(`a ring of ${MAX_RING_PARTITIONS} partitions drains all of them in order, in slices`, async () => {
-    const child = spawnSync(process.execPath, ['--import', 'tsx', 'test/helpers/ring-drain.ts', String(MAX_RING_PARTITIONS)], { cwd: root, encoding: 'utf8' });
+    const child = spawnSync(process.execPath, ['--import', 'tsx', 'test/helpers/ring-drain.ts', String(MAX_RING_PARTITIONS)], {
+      cwd: root,
+      encoding: 'utf8',
+    });
     assert.equal(child.status, 0, child.stderr);
     const r = JSON.parse(child.stdout) as { count: number; ascending: boolean; widest: number; turns: number };
     assert.equal(r.count, MAX_RING_PARTITIONS);
@@ -60,7 +68,10 @@ describe('ring events at scale', () => {
 
   it('rings refuse P above the largest materialized table, naming partitions and the range', async () => {
     for (const partitions of [MAX_RING_PARTITIONS + 1, 20_000_000, 2 ** 31 - 1, 0, 1.5]) {
-      await assert.rejects(createRing({ ...base, name: 'x', partitions }), { code: 'ERR_INVALID_OPTION', message: /^partitions must be an integer in \[1, 4194304\]/ });
+      await assert.rejects(createRing({ ...base, name: 'x', partitions }), {
+        code: 'ERR_INVALID_OPTION',
+        message: /^partitions must be an integer in \[1, 4194304\]/,
+      });
     }
   });
 });

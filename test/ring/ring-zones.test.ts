@@ -10,17 +10,41 @@ import { compileWatchTags } from '../../src/ring/tag-filter.js';
 import { createRing } from '../../src/index.js';
 
 const v = { min: 2, max: 5, cur: 5 };
-const member = (name: string, tags: Record<string, string> = {}): SerfMember => ({ name, host: '10.0.0.1', port: 7946, tags, status: 'alive', protocol: v, delegate: v });
-const options = { ...resolvePartitionOptions({ partitions: 128, replicas: 2, placement: 'rendezvous' }), zoneTag: 'zone', weightTag: 'weight' };
+const member = (name: string, tags: Record<string, string> = {}): SerfMember => ({
+  name,
+  host: '10.0.0.1',
+  port: 7946,
+  tags,
+  status: 'alive',
+  protocol: v,
+  delegate: v,
+});
+const options = {
+  ...resolvePartitionOptions({ partitions: 128, replicas: 2, placement: 'rendezvous' }),
+  zoneTag: 'zone',
+  weightTag: 'weight',
+};
 
 describe('ring zone and weight tags', () => {
   it('the view builds the table from the members’ tags, the same whatever order they arrive in', () => {
-    const members = [member('a', { zone: 'z1', weight: '2' }), member('b', { zone: 'z1' }), member('c', { zone: 'z2', weight: 'heavy' }), member('d', { zone: 'z2', weight: '0.5' }), member('e')];
+    const members = [
+      member('a', { zone: 'z1', weight: '2' }),
+      member('b', { zone: 'z1' }),
+      member('c', { zone: 'z2', weight: 'heavy' }),
+      member('d', { zone: 'z2', weight: '0.5' }),
+      member('e'),
+    ];
     const v1 = new RingView('a', options, compileWatchTags(undefined));
     const v2 = new RingView('a', options, compileWatchTags(undefined));
     for (const m of members) v1.apply(m);
     for (const m of [...members].reverse()) v2.apply(m);
-    const expected = createPartitionTable({ members: ['a', 'b', 'c', 'd', 'e'], partitions: 128, replicas: 2, zones: { a: 'z1', b: 'z1', c: 'z2', d: 'z2' }, weights: { a: 2, d: 0.5 } });
+    const expected = createPartitionTable({
+      members: ['a', 'b', 'c', 'd', 'e'],
+      partitions: 128,
+      replicas: 2,
+      zones: { a: 'z1', b: 'z1', c: 'z2', d: 'z2' },
+      weights: { a: 2, d: 0.5 },
+    });
     assert.equal(v1.table.checksum, expected.checksum);
     assert.equal(v2.table.checksum, expected.checksum);
     assert.deepEqual(v1.table.zones, expected.zones);
@@ -28,7 +52,8 @@ describe('ring zone and weight tags', () => {
 
   it('a zone or weight tag change rebuilds the table with exact changes; an unrelated tag change is a no-op', () => {
     const view = new RingView('a', options, compileWatchTags(undefined));
-    for (const m of [member('a', { zone: 'z1' }), member('b', { zone: 'z1' }), member('c', { zone: 'z2' }), member('d', { zone: 'z2' })]) view.apply(m);
+    for (const m of [member('a', { zone: 'z1' }), member('b', { zone: 'z1' }), member('c', { zone: 'z2' }), member('d', { zone: 'z2' })])
+      view.apply(m);
     assert.deepEqual(view.apply(member('c', { zone: 'z2', version: '7' })), []);
     const before = view.table;
     const changes = view.apply(member('b', { zone: 'z2' }));
@@ -52,7 +77,13 @@ describe('ring zone and weight tags', () => {
   });
 
   it('createRing refuses an empty zoneTag and placement jump with a zone tag, naming the option', async () => {
-    await assert.rejects(createRing({ name: 'x', partitions: 8, zoneTag: '' }), { code: 'ERR_INVALID_OPTION', message: /^zoneTag must be a non-empty tag name/ });
-    await assert.rejects(createRing({ name: 'x', partitions: 8, weightTag: 'w', placement: 'jump' }), { code: 'ERR_INVALID_OPTION', message: /^placement must be 'rendezvous'/ });
+    await assert.rejects(createRing({ name: 'x', partitions: 8, zoneTag: '' }), {
+      code: 'ERR_INVALID_OPTION',
+      message: /^zoneTag must be a non-empty tag name/,
+    });
+    await assert.rejects(createRing({ name: 'x', partitions: 8, weightTag: 'w', placement: 'jump' }), {
+      code: 'ERR_INVALID_OPTION',
+      message: /^placement must be 'rendezvous'/,
+    });
   });
 });

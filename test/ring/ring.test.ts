@@ -27,7 +27,13 @@ describe('createRing', () => {
     try {
       await waitFor('initial acquires', () => events.length === 64, 5000, 10);
       assert.ok(events.every((e) => e.type === 'acquire' && e.replica === 0 && e.from === null));
-      const b = await createRing({ ...base, name: 'rb', tags: { ring: 'on' }, watchTags: { ring: 'on' }, join: [`127.0.0.1:${a.node.address.port}`] });
+      const b = await createRing({
+        ...base,
+        name: 'rb',
+        tags: { ring: 'on' },
+        watchTags: { ring: 'on' },
+        join: [`127.0.0.1:${a.node.address.port}`],
+      });
       const router = await createRing({ ...base, name: 'router', watchTags: { ring: 'on' }, join: [`127.0.0.1:${a.node.address.port}`] });
       try {
         await waitFor('all three agree', () => [a, b, router].every((r) => r.table.members.join() === 'ra,rb'), 10_000, 20);
@@ -97,7 +103,7 @@ describe('createRing', () => {
 });
 
 describe('createRing with a keyring', () => {
-  it('members with the key form a ring; the key is the node\'s', async () => {
+  it("members with the key form a ring; the key is the node's", async () => {
     const a = await createRing({ ...base, name: 'ka', keyring: [KEY] });
     const b = await createRing({ ...base, name: 'kb', keyring: KEY, join: [`127.0.0.1:${a.node.address.port}`] });
     try {
@@ -122,7 +128,10 @@ describe('createRing with handoff', () => {
       assert.deepEqual(a.membersForKey('k', { ready: true }), [], 'nothing is served before ready()');
       const claimed = a.claim(a.partitionForKey('k'));
       for (let p = 0; p < 64; p++) a.ready(p);
-      assert.deepEqual(a.membersForKey('k', { ready: true }).map((m) => m.name), ['ha']);
+      assert.deepEqual(
+        a.membersForKey('k', { ready: true }).map((m) => m.name),
+        ['ha'],
+      );
       const lease = await claimed;
       assert.equal(lease.signal.aborted, false);
 
@@ -132,20 +141,56 @@ describe('createRing with handoff', () => {
       // R = 2 with two members: both hold everything; b must load all before a is released from primaries.
       const movedPrimary = Array.from({ length: 64 }, (_, p) => p).find((p) => a.table.membersForPartition(p)[0] === 'hb')!;
       await waitFor('b acquired', () => bEvents.filter((e) => e.type === 'acquire').length === 64, 5000, 10);
-      await waitFor('a sees b not ready: only a serves', () => a.membersForPartition(movedPrimary, { ready: true }).map((m) => m.name).join() === 'ha', 5000, 20);
+      await waitFor(
+        'a sees b not ready: only a serves',
+        () =>
+          a
+            .membersForPartition(movedPrimary, { ready: true })
+            .map((m) => m.name)
+            .join() === 'ha',
+        5000,
+        20,
+      );
       for (let p = 0; p < 64; p++) b.ready(p);
-      await waitFor('a sees b ready, primary first', () => a.membersForPartition(movedPrimary, { ready: true }).map((m) => m.name).join() === 'hb,ha', 5000, 20);
-      if (a.table.membersForPartition(a.partitionForKey('k'))[0] === 'hb') await waitFor('a lost the lease on k', () => lease.signal.aborted, 5000, 20);
+      await waitFor(
+        'a sees b ready, primary first',
+        () =>
+          a
+            .membersForPartition(movedPrimary, { ready: true })
+            .map((m) => m.name)
+            .join() === 'hb,ha',
+        5000,
+        20,
+      );
+      if (a.table.membersForPartition(a.partitionForKey('k'))[0] === 'hb')
+        await waitFor('a lost the lease on k', () => lease.signal.aborted, 5000, 20);
 
       // b's handler for one partition breaks: routing fails over to a, then b is offered it again.
       const before = bEvents.length;
       b.reportFailed(movedPrimary);
-      await waitFor('a routes around b', () => a.membersForPartition(movedPrimary, { ready: true }).map((m) => m.name).join() === 'ha', 5000, 20);
-      await waitFor('b gets the partition again', () => bEvents.slice(before).some((e) => e.type === 'acquire' && e.partition === movedPrimary), 5000, 20);
+      await waitFor(
+        'a routes around b',
+        () =>
+          a
+            .membersForPartition(movedPrimary, { ready: true })
+            .map((m) => m.name)
+            .join() === 'ha',
+        5000,
+        20,
+      );
+      await waitFor(
+        'b gets the partition again',
+        () => bEvents.slice(before).some((e) => e.type === 'acquire' && e.partition === movedPrimary),
+        5000,
+        20,
+      );
       b.ready(movedPrimary);
       await waitFor('b serves it again', () => a.membersForPartition(movedPrimary, { ready: true })[0]?.name === 'hb', 5000, 20);
       assert.throws(() => b!.ready(64), { code: 'ERR_INVALID_ARGUMENT', message: /^partition must be an integer in \[0, 63\]/ });
-      await assert.rejects(createRing({ ...opts, name: 'x', handoffTimeoutMs: -1 }), { code: 'ERR_INVALID_OPTION', message: /^handoffTimeoutMs/ });
+      await assert.rejects(createRing({ ...opts, name: 'x', handoffTimeoutMs: -1 }), {
+        code: 'ERR_INVALID_OPTION',
+        message: /^handoffTimeoutMs/,
+      });
     } finally {
       stopA.abort();
       stopB.abort();
@@ -168,14 +213,25 @@ describe('a graceful leave with handoff', () => {
       const aHeld = [...a.holdings().keys()];
       let left = false;
       const leaving = a.leave().then(() => (left = true));
-      await waitFor('b takes over a\'s partitions', () => aHeld.every((p) => bEvents.some((e) => e.type === 'acquire' && e.partition === p)), 10_000, 20);
+      await waitFor(
+        "b takes over a's partitions",
+        () => aHeld.every((p) => bEvents.some((e) => e.type === 'acquire' && e.partition === p)),
+        10_000,
+        20,
+      );
       await new Promise((r) => setTimeout(r, 300));
       assert.equal(left, false, 'a is still serving: b is not ready for them');
-      assert.deepEqual(b.membersForPartition(aHeld[0]!, { ready: true }).map((m) => m.name), ['da']);
+      assert.deepEqual(
+        b.membersForPartition(aHeld[0]!, { ready: true }).map((m) => m.name),
+        ['da'],
+      );
       for (const p of aHeld) b.ready(p);
       await leaving;
       await waitFor('b sees a left', () => b.members().find((m) => m.name === 'da')?.status === 'left', 10_000, 20);
-      assert.deepEqual(b.membersForPartition(aHeld[0]!, { ready: true }).map((m) => m.name), ['db']);
+      assert.deepEqual(
+        b.membersForPartition(aHeld[0]!, { ready: true }).map((m) => m.name),
+        ['db'],
+      );
     } finally {
       stop.abort();
       await Promise.all([a.close(), b.close()]);

@@ -15,7 +15,15 @@ import { encodeTags } from '../../src/serf/tags.js';
 const MAX = 2n ** 64n - 1n;
 const text = (s: string) => new TextEncoder().encode(s);
 const packet = (serfMessage: Uint8Array) => packPacket([encodeUser(serfMessage)], { compress: false, crc: false });
-const view = (name: string): MemberView => ({ name, host: '10.0.0.2', port: 7946, meta: encodeTags({}), vsn: Uint8Array.from([1, 5, 2, 2, 5, 5]), incarnation: 1, status: 'alive' });
+const view = (name: string): MemberView => ({
+  name,
+  host: '10.0.0.2',
+  port: 7946,
+  meta: encodeTags({}),
+  vsn: Uint8Array.from([1, 5, 2, 2, 5, 5]),
+  incarnation: 1,
+  status: 'alive',
+});
 
 describe('LamportClock as Go uint64', () => {
   it('Increment returns the new time (Go) and wraps from 2^64−1 to 0', () => {
@@ -51,7 +59,19 @@ describe('the Serf layer across a wrap', () => {
   const machine = () => {
     const m = new SerfMachine({ config, local: { name: 'me', host: '10.0.0.1', port: 7946 }, random: () => 0.5 });
     m.start(0);
-    const alive = packPacket([encodeAlive({ incarnation: 1, node: 'b', addr: Uint8Array.from([10, 0, 0, 2]), port: 7946, meta: encodeTags({}), vsn: Uint8Array.from([1, 5, 2, 2, 5, 5]) })], { compress: false, crc: false });
+    const alive = packPacket(
+      [
+        encodeAlive({
+          incarnation: 1,
+          node: 'b',
+          addr: Uint8Array.from([10, 0, 0, 2]),
+          port: 7946,
+          meta: encodeTags({}),
+          vsn: Uint8Array.from([1, 5, 2, 2, 5, 5]),
+        }),
+      ],
+      { compress: false, crc: false },
+    );
     m.handlePacket({ host: '10.0.0.2', port: 7946 }, alive, 0);
     m.drain();
     return m;
@@ -60,15 +80,32 @@ describe('the Serf layer across a wrap', () => {
 
   it('a user event at 2^64−1 wraps the event clock to 0; our next event is at 0 and is delivered', () => {
     const m = machine();
-    m.handlePacket({ host: '10.9.9.9', port: 7946 }, packet(encodeUserEvent({ ltime: MAX, name: 'forged', payload: text('!'), coalesce: false })), 1);
-    assert.deepEqual(events(m.drain()).map((e) => e.ltime), [MAX]);
+    m.handlePacket(
+      { host: '10.9.9.9', port: 7946 },
+      packet(encodeUserEvent({ ltime: MAX, name: 'forged', payload: text('!'), coalesce: false })),
+      1,
+    );
+    assert.deepEqual(
+      events(m.drain()).map((e) => e.ltime),
+      [MAX],
+    );
     assert.equal(m.eventClock.time, 0n);
     m.userEvent('deploy', text('v1'), false, 2);
-    assert.deepEqual(events(m.drain()).map((e) => [e.name, e.ltime]), [['deploy', 0n]]);
+    assert.deepEqual(
+      events(m.drain()).map((e) => [e.name, e.ltime]),
+      [['deploy', 0n]],
+    );
     assert.equal(m.eventClock.time, 1n);
     // A peer's next event, at 1, is delivered too.
-    m.handlePacket({ host: '10.0.0.2', port: 7946 }, packet(encodeUserEvent({ ltime: 1n, name: 'next', payload: text(''), coalesce: false })), 3);
-    assert.deepEqual(events(m.drain()).map((e) => [e.name, e.ltime]), [['next', 1n]]);
+    m.handlePacket(
+      { host: '10.0.0.2', port: 7946 },
+      packet(encodeUserEvent({ ltime: 1n, name: 'next', payload: text(''), coalesce: false })),
+      3,
+    );
+    assert.deepEqual(
+      events(m.drain()).map((e) => [e.name, e.ltime]),
+      [['next', 1n]],
+    );
   });
 
   it('a join intent at 2^64−1 wraps the member clock to 0', () => {

@@ -28,7 +28,15 @@ import { encodeTags } from '../../src/serf/tags.js';
 import type { MemberView } from '../../src/gossip/members.js';
 
 const text = (s: string) => new TextEncoder().encode(s);
-const view = (name: string, status: MemberView['status'] = 'alive'): MemberView => ({ name, host: '10.0.0.2', port: 7946, meta: encodeTags({}), vsn: Uint8Array.from([1, 5, 2, 2, 5, 5]), incarnation: 1, status });
+const view = (name: string, status: MemberView['status'] = 'alive'): MemberView => ({
+  name,
+  host: '10.0.0.2',
+  port: 7946,
+  meta: encodeTags({}),
+  vsn: Uint8Array.from([1, 5, 2, 2, 5, 5]),
+  incarnation: 1,
+  status,
+});
 
 describe('Serf push/pull state (§10.4)', () => {
   it('round-trips, and reads a Go ring of 512 slots that are mostly nil', () => {
@@ -36,7 +44,10 @@ describe('Serf push/pull state (§10.4)', () => {
       ltime: 7n,
       eventLTime: 3n,
       queryLTime: 2n,
-      statusLTimes: new Map([['a', 5n], ['b', 2n]]),
+      statusLTimes: new Map([
+        ['a', 5n],
+        ['b', 2n],
+      ]),
       leftMembers: ['b'],
       events: [{ ltime: 2n, events: [{ name: 'deploy', payload: text('v1') }] }],
     };
@@ -57,7 +68,11 @@ describe('Serf push/pull state (§10.4)', () => {
   });
 
   it('malformed state is a DecodeError, never another exception', () => {
-    for (const bad of [Uint8Array.from([0x90]), Uint8Array.from([0x81, 0xac, ...text('StatusLTimes'), 0x05]), Uint8Array.from([0x81, 0xa6, ...text('Events'), 0x91, 0x05])]) {
+    for (const bad of [
+      Uint8Array.from([0x90]),
+      Uint8Array.from([0x81, 0xac, ...text('StatusLTimes'), 0x05]),
+      Uint8Array.from([0x81, 0xa6, ...text('Events'), 0x91, 0x05]),
+    ]) {
       assert.throws(() => decodeSerfState(bad), DecodeError);
     }
   });
@@ -80,12 +95,22 @@ describe('query filters (§10.3)', () => {
     assert.ok(filtersMatch([{ type: 'tag', tag: 'role', expr: 'web' }], 'me', tags));
     assert.ok(!filtersMatch([{ type: 'tag', tag: 'role', expr: '^web$' }], 'me', tags));
     assert.ok(!filtersMatch([{ type: 'tag', tag: 'zone', expr: '.*' }], 'me', tags), 'a missing tag never matches');
-    assert.ok(!filtersMatch([{ type: 'tag', tag: 'dc', expr: 'eu' }, { type: 'node', names: ['x'] }], 'me', tags));
+    assert.ok(
+      !filtersMatch(
+        [
+          { type: 'tag', tag: 'dc', expr: 'eu' },
+          { type: 'node', names: ['x'] },
+        ],
+        'me',
+        tags,
+      ),
+    );
   });
 
   it('refuses expressions a backtracking engine could take exponential time on', () => {
     for (const safe of ['^web-\\d+$', 'a|b', '(eu|us)-west', '[a-z]+', '^(prod)$', 'x{2,3}']) assert.ok(compileTagExpr(safe), safe);
-    for (const unsafe of ['(a+)+$', '(a|aa)*', '(x*)*y', '(\\w+\\s?)+$', '(a)\\1', '(?=a)b', 'a'.repeat(300), '(unclosed']) assert.equal(compileTagExpr(unsafe), null, unsafe);
+    for (const unsafe of ['(a+)+$', '(a|aa)*', '(x*)*y', '(\\w+\\s?)+$', '(a)\\1', '(?=a)b', 'a'.repeat(300), '(unclosed'])
+      assert.equal(compileTagExpr(unsafe), null, unsafe);
     // Refused, not run (running it on this value would not finish in our lifetime).
     assert.ok(!filtersMatch([{ type: 'tag', tag: 'v', expr: '(a+)+$' }], 'me', { v: `${'a'.repeat(60)}!` }));
   });
@@ -93,7 +118,14 @@ describe('query filters (§10.3)', () => {
 
 describe('internal query payloads', () => {
   it('conflict answers, key requests and responses, relays round-trip', () => {
-    const member = { name: 'x', addr: Uint8Array.from([10, 0, 0, 9]), port: 7000, tags: { a: 'b' }, status: 1, vsn: Uint8Array.from([1, 5, 2, 2, 5, 5]) };
+    const member = {
+      name: 'x',
+      addr: Uint8Array.from([10, 0, 0, 9]),
+      port: 7000,
+      tags: { a: 'b' },
+      status: 1,
+      vsn: Uint8Array.from([1, 5, 2, 2, 5, 5]),
+    };
     assert.deepEqual(decodeConflictResponse(encodeConflictResponse(member)), { addr: member.addr, port: 7000 });
     assert.equal(decodeConflictResponse(encodeConflictResponse(null)), null);
     assert.deepEqual(decodeKeyRequest(encodeKeyRequest(Uint8Array.from([1, 2, 3]))), Uint8Array.from([1, 2, 3]));
@@ -102,7 +134,10 @@ describe('internal query payloads', () => {
     assert.deepEqual(decodeKeyResponse(encodeKeyResponse(response)), response);
     const inner = encodeQueryResponse({ ltime: 4n, id: 9, from: 'r', flags: 0, payload: text('hi') });
     const relay = decodeRelay(encodeRelay(Uint8Array.from([127, 0, 0, 1]), 7946, 'asker', inner).subarray(1));
-    assert.deepEqual({ ...relay, inner: decodeQueryResponse(relay.inner.subarray(1)) }, { addr: Uint8Array.from([127, 0, 0, 1]), port: 7946, inner: { ltime: 4n, id: 9, from: 'r', flags: 0, payload: text('hi') } });
+    assert.deepEqual(
+      { ...relay, inner: decodeQueryResponse(relay.inner.subarray(1)) },
+      { addr: Uint8Array.from([127, 0, 0, 1]), port: 7946, inner: { ltime: 4n, id: 9, from: 'r', flags: 0, payload: text('hi') } },
+    );
   });
 });
 
@@ -180,8 +215,14 @@ describe('Serf member status rules (§10.2, §10.6)', () => {
     m.nodeLeave('f', 1000);
     m.leaveIntent('l', 2n, false, true, 0);
     m.nodeLeave('l', 1000);
-    assert.deepEqual(m.reap(5000, 10_000, 3000, 1000).map((e) => e.member.name), ['l']);
-    assert.deepEqual(m.reap(20_000, 10_000, 3000, 1000).map((e) => e.member.name), ['f']);
+    assert.deepEqual(
+      m.reap(5000, 10_000, 3000, 1000).map((e) => e.member.name),
+      ['l'],
+    );
+    assert.deepEqual(
+      m.reap(20_000, 10_000, 3000, 1000).map((e) => e.member.name),
+      ['f'],
+    );
   });
 });
 
@@ -196,7 +237,10 @@ describe('user event coalescing', () => {
     c.add(e('a', 1n, 'stale'), 250);
     assert.equal(c.dueAtMs(1000, 100), 350);
     assert.equal(c.dueAtMs(300, 1000), 300);
-    assert.deepEqual(c.flush().map((x) => `${x.name}:${Buffer.from(x.payload).toString()}`), ['a:new', 'a:new too', 'b:b']);
+    assert.deepEqual(
+      c.flush().map((x) => `${x.name}:${Buffer.from(x.payload).toString()}`),
+      ['a:new', 'a:new too', 'b:b'],
+    );
     assert.equal(c.dueAtMs(1, 1), null);
   });
 });
@@ -204,23 +248,36 @@ describe('user event coalescing', () => {
 describe('SerfMachine', () => {
   const config = resolveGossipConfig('lan', { userCoalescePeriodMs: 1000, userQuiescentPeriodMs: 200 });
   const machine = (keyring?: KeyringControl) => {
-    const m = new SerfMachine({ config, local: { name: 'me', host: '10.0.0.1', port: 7946 }, tags: { role: 'web' }, random: () => 0.5, ...(keyring ? { keyring } : {}) });
+    const m = new SerfMachine({
+      config,
+      local: { name: 'me', host: '10.0.0.1', port: 7946 },
+      tags: { role: 'web' },
+      random: () => 0.5,
+      ...(keyring ? { keyring } : {}),
+    });
     m.start(0);
     m.drain();
     return m;
   };
-  const of = <T extends SerfEffect['type']>(effects: SerfEffect[], type: T) => effects.filter((e): e is Extract<SerfEffect, { type: T }> => e.type === type);
+  const of = <T extends SerfEffect['type']>(effects: SerfEffect[], type: T) =>
+    effects.filter((e): e is Extract<SerfEffect, { type: T }> => e.type === type);
 
   it('a query reaches ourselves; filters decide; a response goes once, before the deadline; limits are SwimringErrors', () => {
     const m = machine();
     const ltime = m.query('q', text('x'), { requestAck: true, timeoutMs: 1000 }, 0);
     let effects = m.drain();
     const incoming = of(effects, 'query')[0]!.query;
-    assert.deepEqual(of(effects, 'queryAck').map((e) => e.from), ['me']);
+    assert.deepEqual(
+      of(effects, 'queryAck').map((e) => e.from),
+      ['me'],
+    );
     assert.equal(m.respond(incoming, text('answer'), 10), true);
     assert.equal(m.respond(incoming, text('again'), 20), false, 'once');
     effects = m.drain();
-    assert.deepEqual(of(effects, 'queryResponse').map((e) => [e.ltime, e.from, Buffer.from(e.payload).toString()]), [[ltime, 'me', 'answer']]);
+    assert.deepEqual(
+      of(effects, 'queryResponse').map((e) => [e.ltime, e.from, Buffer.from(e.payload).toString()]),
+      [[ltime, 'me', 'answer']],
+    );
     m.handleTimer({ kind: 'queryTimeout', ltime }, 1000);
     assert.equal(of(m.drain(), 'queryDone').length, 1);
     // A tag filter that does not match us: no delivery.
@@ -239,13 +296,19 @@ describe('SerfMachine', () => {
   it('our own events are delivered; coalescing delivers only the newest of a name when the period ends', () => {
     const m = machine();
     m.userEvent('plain', text('1'), false, 0);
-    assert.deepEqual(of(m.drain(), 'event').map((e) => e.event.name), ['plain']);
+    assert.deepEqual(
+      of(m.drain(), 'event').map((e) => e.event.name),
+      ['plain'],
+    );
     m.userEvent('deploy', text('v1'), true, 0);
     m.userEvent('deploy', text('v2'), true, 50);
     const timers = of(m.drain(), 'timer').filter((t) => t.timer.kind === 'coalesceFlush');
     assert.equal(of(m.drain(), 'event').length, 0, 'held');
     m.handleTimer(timers.at(-1)!.timer, timers.at(-1)!.atMs);
-    assert.deepEqual(of(m.drain(), 'event').map((e) => Buffer.from(e.event.payload).toString()), ['v2']);
+    assert.deepEqual(
+      of(m.drain(), 'event').map((e) => Buffer.from(e.event.payload).toString()),
+      ['v2'],
+    );
   });
 
   it('key-management queries drive the keyring and answer as Serf does', () => {
@@ -281,7 +344,19 @@ describe('SerfMachine', () => {
   it('another node claiming our name starts a _serf_conflict vote; losing it asks the node to shut down', () => {
     const m = machine();
     const alive = (name: string, ip: number) =>
-      packPacket([encodeAlive({ incarnation: 1, node: name, addr: Uint8Array.from([10, 0, 0, ip]), port: 7946, meta: encodeTags({}), vsn: Uint8Array.from([1, 5, 2, 2, 5, 5]) })], { compress: false, crc: false });
+      packPacket(
+        [
+          encodeAlive({
+            incarnation: 1,
+            node: name,
+            addr: Uint8Array.from([10, 0, 0, ip]),
+            port: 7946,
+            meta: encodeTags({}),
+            vsn: Uint8Array.from([1, 5, 2, 2, 5, 5]),
+          }),
+        ],
+        { compress: false, crc: false },
+      );
     m.handlePacket({ host: '10.0.0.2', port: 7946 }, alive('b', 2), 0);
     m.handlePacket({ host: '10.0.0.3', port: 7946 }, alive('c', 3), 0);
     m.drain();
@@ -292,12 +367,25 @@ describe('SerfMachine', () => {
     assert.equal(m.queryClock.time, started + 1n, 'a query went out');
     const id = Math.floor(0.5 * 2 ** 31);
     // Both peers vouch for the other address.
-    for (const [from, ip] of [['b', 2], ['c', 3]] as const) {
-      const payload = encodeConflictResponse({ name: 'me', addr: Uint8Array.from([10, 0, 0, 9]), port: 7946, tags: {}, status: 1, vsn: new Uint8Array(6) });
+    for (const [from, ip] of [
+      ['b', 2],
+      ['c', 3],
+    ] as const) {
+      const payload = encodeConflictResponse({
+        name: 'me',
+        addr: Uint8Array.from([10, 0, 0, 9]),
+        port: 7946,
+        tags: {},
+        status: 1,
+        vsn: new Uint8Array(6),
+      });
       const response = encodeQueryResponse({ ltime: started, id, from, flags: 0, payload });
       m.handlePacket({ host: `10.0.0.${ip}`, port: 7946 }, packPacket([encodeUser(response)], { compress: false, crc: false }), 10);
     }
     m.handleTimer({ kind: 'queryTimeout', ltime: started }, 5000);
-    assert.deepEqual(of(m.drain(), 'nameConflictLost').map((e) => [e.responses, e.matching]), [[2, 0]]);
+    assert.deepEqual(
+      of(m.drain(), 'nameConflictLost').map((e) => [e.responses, e.matching]),
+      [[2, 0]],
+    );
   });
 });

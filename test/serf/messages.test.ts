@@ -53,7 +53,19 @@ describe('Serf messages (§10.1)', () => {
   });
 
   it('a query timeout is a Go time.Duration in nanoseconds (3 s = ce b2 d0 5e 00)', () => {
-    const q = encodeQuery({ ltime: 1n, id: 7, addr: Uint8Array.from([127, 0, 0, 1]), port: 7946, sourceNode: 'n1', filters: [], flags: QueryFlag.ack, relayFactor: 0, timeoutNs: 3_000_000_000n, name: 'hello', payload: new TextEncoder().encode('world') });
+    const q = encodeQuery({
+      ltime: 1n,
+      id: 7,
+      addr: Uint8Array.from([127, 0, 0, 1]),
+      port: 7946,
+      sourceNode: 'n1',
+      filters: [],
+      flags: QueryFlag.ack,
+      relayFactor: 0,
+      timeoutNs: 3_000_000_000n,
+      name: 'hello',
+      payload: new TextEncoder().encode('world'),
+    });
     assert.ok(hex(q).includes(`a7${ascii('Timeout')}ceb2d05e00`));
     assert.equal(decodeQuery(q.subarray(1)).timeoutNs, 3_000_000_000n);
   });
@@ -63,15 +75,44 @@ describe('Serf messages (§10.1)', () => {
     const name = fc.string({ maxLength: 20 });
     const data = fc.uint8Array({ maxLength: 100 });
     check(
-      fc.property(ltime, name, data, fc.boolean(), fc.nat({ max: 0xffffffff }), fc.array(data, { maxLength: 3 }), (t, n, payload, flag, id, filters) => {
-        assert.deepEqual(decodeJoinIntent(encodeJoinIntent({ ltime: t, node: n }).subarray(1)), { ltime: t, node: n });
-        assert.deepEqual(decodeLeaveIntent(encodeLeaveIntent({ ltime: t, node: n, prune: flag }).subarray(1)), { ltime: t, node: n, prune: flag });
-        assert.deepEqual(decodeUserEvent(encodeUserEvent({ ltime: t, name: n, payload, coalesce: flag }).subarray(1)), { ltime: t, name: n, payload, coalesce: flag });
-        const q = { ltime: t, id, addr: Uint8Array.from([10, 0, 0, 1]), port: 7946, sourceNode: n, filters, flags: 3, relayFactor: 2, timeoutNs: 5_000_000_000n, name: n, payload };
-        assert.deepEqual(decodeQuery(encodeQuery(q).subarray(1)), q);
-        const r = { ltime: t, id, from: n, flags: QueryFlag.ack, payload: flag ? payload : null };
-        assert.deepEqual(decodeQueryResponse(encodeQueryResponse(r).subarray(1)), r);
-      }),
+      fc.property(
+        ltime,
+        name,
+        data,
+        fc.boolean(),
+        fc.nat({ max: 0xffffffff }),
+        fc.array(data, { maxLength: 3 }),
+        (t, n, payload, flag, id, filters) => {
+          assert.deepEqual(decodeJoinIntent(encodeJoinIntent({ ltime: t, node: n }).subarray(1)), { ltime: t, node: n });
+          assert.deepEqual(decodeLeaveIntent(encodeLeaveIntent({ ltime: t, node: n, prune: flag }).subarray(1)), {
+            ltime: t,
+            node: n,
+            prune: flag,
+          });
+          assert.deepEqual(decodeUserEvent(encodeUserEvent({ ltime: t, name: n, payload, coalesce: flag }).subarray(1)), {
+            ltime: t,
+            name: n,
+            payload,
+            coalesce: flag,
+          });
+          const q = {
+            ltime: t,
+            id,
+            addr: Uint8Array.from([10, 0, 0, 1]),
+            port: 7946,
+            sourceNode: n,
+            filters,
+            flags: 3,
+            relayFactor: 2,
+            timeoutNs: 5_000_000_000n,
+            name: n,
+            payload,
+          };
+          assert.deepEqual(decodeQuery(encodeQuery(q).subarray(1)), q);
+          const r = { ltime: t, id, from: n, flags: QueryFlag.ack, payload: flag ? payload : null };
+          assert.deepEqual(decodeQueryResponse(encodeQueryResponse(r).subarray(1)), r);
+        },
+      ),
     );
   });
 

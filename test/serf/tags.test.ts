@@ -25,7 +25,10 @@ describe('Serf tags in node meta (§10.5)', () => {
   });
 
   it('refuses tags over 512 encoded bytes or with non-string values, with ERR_INVALID_OPTION', () => {
-    assert.throws(() => encodeTags({ big: 'x'.repeat(600) }), { code: 'ERR_INVALID_OPTION', message: /^tags must encode to at most 512 bytes, got 6\d\d$/ });
+    assert.throws(() => encodeTags({ big: 'x'.repeat(600) }), {
+      code: 'ERR_INVALID_OPTION',
+      message: /^tags must encode to at most 512 bytes, got 6\d\d$/,
+    });
     assert.throws(() => encodeTags({ n: 5 as never }), { code: 'ERR_INVALID_OPTION', message: /^tags\.n must be a string/ });
     assert.throws(() => encodeTags(null as never), { code: 'ERR_INVALID_OPTION', message: /^tags must be an object/ });
     assert.equal(encodeTags({ fits: 'x'.repeat(500) }).length, 510);

@@ -12,7 +12,10 @@ describe('fuzzing a live node (simulator)', () => {
     withSeed(21, (seed) => {
       const w = world(seed);
       const names = cluster(w, 5);
-      assert.notEqual(w.runUntilTrue(() => converged(w), 30_000), null);
+      assert.notEqual(
+        w.runUntilTrue(() => converged(w), 30_000),
+        null,
+      );
       const target = w.nodes.get('n0')!;
       const random = seededRandom(seed * 7919);
       const packets = validPackets(names);
@@ -24,7 +27,12 @@ describe('fuzzing a live node (simulator)', () => {
       for (let round = 0; sent < 100_000; round++) {
         for (let i = 0; i < 500; i++, sent++) {
           const r = random();
-          const bytes = r < 0.15 ? garbage(random, 1500) : r < 0.2 ? garbage(random, 70_000) : mutate(packets[Math.floor(random() * packets.length)]!, random);
+          const bytes =
+            r < 0.15
+              ? garbage(random, 1500)
+              : r < 0.2
+                ? garbage(random, 70_000)
+                : mutate(packets[Math.floor(random() * packets.length)]!, random);
           target.machine.handlePacket(attacker, bytes, w.nowMs);
         }
         for (let i = 0; i < 20; i++, sent++) {
@@ -46,7 +54,11 @@ describe('fuzzing a live node (simulator)', () => {
       // Still a healthy member: itself alive, alive in every peer's view.
       assert.equal(target.machine.members.get('n0')!.status, 'alive');
       // After the storm, mutated-valid strangers are found dead and everyone agrees again.
-      assert.notEqual(w.runUntilTrue(() => converged(w), 180_000), null, 'the cluster converges after the fuzzing');
+      assert.notEqual(
+        w.runUntilTrue(() => converged(w), 180_000),
+        null,
+        'the cluster converges after the fuzzing',
+      );
       assert.ok(w.liveNodes().every((n) => w.statusOf(n.name, 'n0') === 'alive'));
     }));
 });

@@ -18,7 +18,11 @@ const ATTACKER = { host: '10.9.9.9', port: 7946 };
 const text = (s: string) => new TextEncoder().encode(s);
 
 function serfWorld(seed: number, n: number): { w: SimWorld; names: string[] } {
-  const w = new SimWorld(seed, resolveGossipConfig('lan', { reconnectWindowMs: 60_000, tombstoneTimeoutMs: 60_000, reapIntervalMs: 5_000 }), { serf: true });
+  const w = new SimWorld(
+    seed,
+    resolveGossipConfig('lan', { reconnectWindowMs: 60_000, tombstoneTimeoutMs: 60_000, reapIntervalMs: 5_000 }),
+    { serf: true },
+  );
   const names = Array.from({ length: n }, (_, i) => `n${i}`);
   w.addNode(names[0]!);
   for (let i = 1; i < n; i++) w.addNode(names[i]!, names[Math.floor(w.random() * i)]!);
@@ -39,7 +43,11 @@ function inject(w: SimWorld, target: string, serfMessage: Uint8Array): void {
 function clocksInRange(w: SimWorld): void {
   for (const node of w.liveNodes()) {
     const s = node.serf!;
-    for (const [what, t] of [['member', s.clock.time], ['event', s.eventClock.time], ['query', s.queryClock.time]] as const) {
+    for (const [what, t] of [
+      ['member', s.clock.time],
+      ['event', s.eventClock.time],
+      ['query', s.queryClock.time],
+    ] as const) {
       assert.ok(t >= 0n && t <= MAX, `${node.name}'s ${what} clock is ${t}`);
     }
   }
@@ -63,7 +71,8 @@ describe('Lamport times at the edge of uint64 (simulator)', () => {
             sent.push(`after${i}`);
             w.runFor(Math.floor(w.random() * 500));
           }
-          const got = (o: string) => w.userEvents.filter((e) => e.observer === o && e.event.name.startsWith('after')).map((e) => e.event.name);
+          const got = (o: string) =>
+            w.userEvents.filter((e) => e.observer === o && e.event.name.startsWith('after')).map((e) => e.event.name);
           const allGot = () => names.every((o) => sent.every((e) => got(o).includes(e)));
           assert.ok(
             w.runUntilTrue(allGot, 60_000) !== null,
@@ -72,7 +81,10 @@ describe('Lamport times at the edge of uint64 (simulator)', () => {
           w.runFor(35_000); // push/pulls replay the recent events (the forged one too)
           for (const o of names) {
             assert.deepEqual([...got(o)].sort(), [...sent].sort(), `ltime ${ltime}: ${o} got each later event once`);
-            assert.ok(w.userEvents.filter((e) => e.observer === o && e.event.name === 'forged').length <= 1, `ltime ${ltime}: ${o} got the forged event at most once`);
+            assert.ok(
+              w.userEvents.filter((e) => e.observer === o && e.event.name === 'forged').length <= 1,
+              `ltime ${ltime}: ${o} got the forged event at most once`,
+            );
           }
           clocksInRange(w);
         });
@@ -91,7 +103,8 @@ describe('Lamport times at the edge of uint64 (simulator)', () => {
             const drain = serf.drain.bind(serf);
             serf.drain = (): SerfEffect[] => {
               const out = drain();
-              for (const e of out) if (e.type === 'queryAck') acks.set(`${name}@${e.ltime}`, (acks.get(`${name}@${e.ltime}`) ?? new Set()).add(e.from));
+              for (const e of out)
+                if (e.type === 'queryAck') acks.set(`${name}@${e.ltime}`, (acks.get(`${name}@${e.ltime}`) ?? new Set()).add(e.from));
               return out;
             };
           }
@@ -117,7 +130,11 @@ describe('Lamport times at the edge of uint64 (simulator)', () => {
             const from = names[i % names.length]!;
             const q = w.nodes.get(from)!.serf!.query(`q${i}`, text('?'), { requestAck: true, timeoutMs: 4000 }, w.nowMs);
             w.runFor(5000);
-            assert.deepEqual([...(acks.get(`${from}@${q}`) ?? [])].sort(), [...names].sort(), `ltime ${ltime}: query ${i} from ${from} (at ${q}) acked by all`);
+            assert.deepEqual(
+              [...(acks.get(`${from}@${q}`) ?? [])].sort(),
+              [...names].sort(),
+              `ltime ${ltime}: query ${i} from ${from} (at ${q}) acked by all`,
+            );
           }
           clocksInRange(w);
         });
@@ -135,19 +152,31 @@ describe('Lamport times at the edge of uint64 (simulator)', () => {
           // Into another member, so that it spreads (the victim itself would only refute it).
           inject(w, pick(w, others), encodeLeaveIntent({ ltime, node: victim, prune: false }));
           w.runFor(10_000);
-          assert.ok(w.runUntilTrue(() => allAlive(w, names), 20_000) !== null, `ltime ${ltime}: the victim is alive everywhere again: ${others.map((o) => w.serfStatusOf(o, victim))}`);
+          assert.ok(
+            w.runUntilTrue(() => allAlive(w, names), 20_000) !== null,
+            `ltime ${ltime}: the victim is alive everywhere again: ${others.map((o) => w.serfStatusOf(o, victim))}`,
+          );
           w.runFor(35_000); // and stays so through push/pulls
           assert.ok(allAlive(w, names), `ltime ${ltime}: still alive everywhere: ${others.map((o) => w.serfStatusOf(o, victim))}`);
           // A crash and a restart under the same name.
           w.crash(victim);
-          assert.ok(w.runUntilTrue(() => others.every((o) => w.serfStatusOf(o, victim) === 'failed'), 60_000) !== null, `ltime ${ltime}: failed everywhere`);
+          assert.ok(
+            w.runUntilTrue(() => others.every((o) => w.serfStatusOf(o, victim) === 'failed'), 60_000) !== null,
+            `ltime ${ltime}: failed everywhere`,
+          );
           w.restart(victim, pick(w, others));
-          assert.ok(w.runUntilTrue(() => allAlive(w, names), 60_000) !== null, `ltime ${ltime}: alive everywhere after the restart: ${others.map((o) => w.serfStatusOf(o, victim))}`);
+          assert.ok(
+            w.runUntilTrue(() => allAlive(w, names), 60_000) !== null,
+            `ltime ${ltime}: alive everywhere after the restart: ${others.map((o) => w.serfStatusOf(o, victim))}`,
+          );
           w.runFor(35_000);
           assert.ok(allAlive(w, names), `ltime ${ltime}: still alive everywhere after the restart`);
           // Its graceful leave still reads as a leave.
           w.leave(victim);
-          assert.ok(w.runUntilTrue(() => others.every((o) => w.serfStatusOf(o, victim) === 'left'), 30_000) !== null, `ltime ${ltime}: left everywhere: ${others.map((o) => w.serfStatusOf(o, victim))}`);
+          assert.ok(
+            w.runUntilTrue(() => others.every((o) => w.serfStatusOf(o, victim) === 'left'), 30_000) !== null,
+            `ltime ${ltime}: left everywhere: ${others.map((o) => w.serfStatusOf(o, victim))}`,
+          );
           clocksInRange(w);
         });
       }
@@ -167,8 +196,14 @@ describe('Lamport times at the edge of uint64 (simulator)', () => {
           inject(w, pick(w, others), encodeLeaveIntent({ ltime, node: victim, prune: false }));
           w.runFor(2500);
           w.network.heal();
-          assert.ok(others.every((o) => w.serfStatusOf(o, victim) === 'leaving'), `ltime ${ltime}: the intent took: ${others.map((o) => w.serfStatusOf(o, victim))}`);
-          assert.ok(w.runUntilTrue(() => allAlive(w, names), 90_000) !== null, `ltime ${ltime}: alive everywhere: ${others.map((o) => w.serfStatusOf(o, victim))}`);
+          assert.ok(
+            others.every((o) => w.serfStatusOf(o, victim) === 'leaving'),
+            `ltime ${ltime}: the intent took: ${others.map((o) => w.serfStatusOf(o, victim))}`,
+          );
+          assert.ok(
+            w.runUntilTrue(() => allAlive(w, names), 90_000) !== null,
+            `ltime ${ltime}: alive everywhere: ${others.map((o) => w.serfStatusOf(o, victim))}`,
+          );
           clocksInRange(w);
         });
       }
@@ -185,9 +220,15 @@ describe('Lamport times at the edge of uint64 (simulator)', () => {
         assert.ok(w.runUntilTrue(() => others.every((o) => w.serfStatusOf(o, victim) === 'failed'), 60_000) !== null, 'failed everywhere');
         inject(w, pick(w, others), encodeLeaveIntent({ ltime: MAX, node: victim, prune: false }));
         // A failed member named in a leave intent is force-left, as in Serf.
-        assert.ok(w.runUntilTrue(() => others.every((o) => w.serfStatusOf(o, victim) === 'left'), 10_000) !== null, 'force-left everywhere');
+        assert.ok(
+          w.runUntilTrue(() => others.every((o) => w.serfStatusOf(o, victim) === 'left'), 10_000) !== null,
+          'force-left everywhere',
+        );
         w.restart(victim, pick(w, others));
-        assert.ok(w.runUntilTrue(() => allAlive(w, names), 60_000) !== null, `alive everywhere after the restart: ${others.map((o) => w.serfStatusOf(o, victim))}`);
+        assert.ok(
+          w.runUntilTrue(() => allAlive(w, names), 60_000) !== null,
+          `alive everywhere after the restart: ${others.map((o) => w.serfStatusOf(o, victim))}`,
+        );
         w.runFor(35_000);
         assert.ok(allAlive(w, names), 'still alive everywhere');
         clocksInRange(w);

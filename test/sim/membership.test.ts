@@ -9,7 +9,11 @@ describe('simulated membership (LAN profile)', () => {
     withSeed(11, (seed) => {
       const w = world(seed);
       cluster(w, 50);
-      assert.notEqual(w.runUntilTrue(() => converged(w), 60_000), null, 'converged within 60 s');
+      assert.notEqual(
+        w.runUntilTrue(() => converged(w), 60_000),
+        null,
+        'converged within 60 s',
+      );
     }));
 
   it('1 000 nodes join at once through random earlier nodes: every node sees all 1 000 alive', () =>
@@ -33,7 +37,10 @@ describe('simulated membership (LAN profile)', () => {
     withSeed(12, (seed) => {
       const w = world(seed);
       const names = cluster(w, 20);
-      assert.notEqual(w.runUntilTrue(() => converged(w), 60_000), null);
+      assert.notEqual(
+        w.runUntilTrue(() => converged(w), 60_000),
+        null,
+      );
       w.runFor(5_000);
       const victim = names[7]!;
       w.crash(victim);
@@ -53,40 +60,66 @@ describe('simulated membership (LAN profile)', () => {
     withSeed(13, (seed) => {
       const w = world(seed);
       const names = cluster(w, 20);
-      assert.notEqual(w.runUntilTrue(() => converged(w), 60_000), null);
+      assert.notEqual(
+        w.runUntilTrue(() => converged(w), 60_000),
+        null,
+      );
       w.leave(names[3]!);
       const at = w.runUntilTrue(() => w.liveNodes().every((n) => n.name === names[3] || w.statusOf(n.name, names[3]!) === 'left'), 10_000);
       assert.notEqual(at, null, 'all see it left within 10 s');
       w.runFor(30_000);
-      assert.ok(w.liveNodes().every((n) => w.statusOf(n.name, names[3]!) === 'left'), 'and it stays left');
+      assert.ok(
+        w.liveNodes().every((n) => w.statusOf(n.name, names[3]!) === 'left'),
+        'and it stays left',
+      );
     }));
 
   it('100 nodes under 10 % packet loss for 10 simulated minutes: no false failure (Lifeguard)', () =>
     withSeed(14, (seed) => {
       const w = world(seed);
       cluster(w, 100);
-      assert.notEqual(w.runUntilTrue(() => converged(w), 120_000), null);
+      assert.notEqual(
+        w.runUntilTrue(() => converged(w), 120_000),
+        null,
+      );
       w.network.link.loss = 0.1;
       const start = w.nowMs;
       w.runFor(600_000);
       const failures = w.events.filter((e) => e.atMs >= start && e.change === 'leave');
-      assert.equal(failures.length, 0, `false failures: ${failures.slice(0, 5).map((e) => `${e.observer} saw ${e.member.name} ${e.member.status}`).join(', ')}`);
+      assert.equal(
+        failures.length,
+        0,
+        `false failures: ${failures
+          .slice(0, 5)
+          .map((e) => `${e.observer} saw ${e.member.name} ${e.member.status}`)
+          .join(', ')}`,
+      );
     }));
 
   it('two halves of a 60 s network partition merge by themselves within two push/pull intervals of healing', () =>
     withSeed(15, (seed) => {
       const w = world(seed);
       const names = cluster(w, 20);
-      assert.notEqual(w.runUntilTrue(() => converged(w), 60_000), null);
+      assert.notEqual(
+        w.runUntilTrue(() => converged(w), 60_000),
+        null,
+      );
       const addresses = (list: string[]) => list.map((n) => `${w.nodes.get(n)!.address.host}:7946`);
       const left = names.slice(0, 10);
       const right = names.slice(10);
       w.network.partition(addresses(left), addresses(right));
       w.runFor(60_000);
-      assert.ok(left.every((a) => right.every((b) => w.statusOf(a, b) === 'dead')), 'each half saw the other fail');
+      assert.ok(
+        left.every((a) => right.every((b) => w.statusOf(a, b) === 'dead')),
+        'each half saw the other fail',
+      );
       w.network.heal();
       const limit = 2 * pushPullIntervalMs(w.config, 20);
-      assert.notEqual(w.runUntilTrue(() => converged(w), limit), null, `one cluster again within ${limit} ms`);
+      assert.notEqual(
+        w.runUntilTrue(() => converged(w), limit),
+        null,
+        `one cluster again within ${limit} ms`,
+      );
     }));
 
   it('the halves of a 3/3 network partition are one cluster again within 10 s of healing (20 seeds)', () => {
@@ -102,7 +135,11 @@ describe('simulated membership (LAN profile)', () => {
         w.network.heal();
         // Reconnect attempts (every reconnectIntervalMs, probability failed / alive) find the
         // other half; refutations go straight to whoever still holds the verdict.
-        assert.notEqual(w.runUntilTrue(() => converged(w), 10_000), null, 'one cluster within 10 s');
+        assert.notEqual(
+          w.runUntilTrue(() => converged(w), 10_000),
+          null,
+          'one cluster within 10 s',
+        );
       });
     }
   });
@@ -111,11 +148,21 @@ describe('simulated membership (LAN profile)', () => {
     withSeed(16, (seed) => {
       const w = world(seed);
       const names = cluster(w, 10);
-      assert.notEqual(w.runUntilTrue(() => converged(w), 60_000), null);
+      assert.notEqual(
+        w.runUntilTrue(() => converged(w), 60_000),
+        null,
+      );
       w.crash(names[4]!);
-      assert.notEqual(w.runUntilTrue(() => w.liveNodes().every((n) => w.statusOf(n.name, names[4]!) === 'dead'), 60_000), null);
+      assert.notEqual(
+        w.runUntilTrue(() => w.liveNodes().every((n) => w.statusOf(n.name, names[4]!) === 'dead'), 60_000),
+        null,
+      );
       w.restart(names[4]!, names[0]!);
-      assert.notEqual(w.runUntilTrue(() => converged(w), 30_000), null, 'alive again everywhere');
+      assert.notEqual(
+        w.runUntilTrue(() => converged(w), 30_000),
+        null,
+        'alive again everywhere',
+      );
       assert.ok(w.nodes.get(names[4]!)!.machine.incarnation > 1, 'by refutation, with a higher incarnation');
     }));
 });

@@ -8,7 +8,11 @@ import { SimWorld } from '../../src/sim/world.js';
 import { seeds, withSeed } from '../helpers/sim.js';
 
 function serfWorld(seed: number, n: number, overrides = {}): { w: SimWorld; names: string[] } {
-  const w = new SimWorld(seed, resolveGossipConfig('lan', { reconnectWindowMs: 20_000, tombstoneTimeoutMs: 20_000, reapIntervalMs: 5_000, ...overrides }), { serf: true });
+  const w = new SimWorld(
+    seed,
+    resolveGossipConfig('lan', { reconnectWindowMs: 20_000, tombstoneTimeoutMs: 20_000, reapIntervalMs: 5_000, ...overrides }),
+    { serf: true },
+  );
   const names = Array.from({ length: n }, (_, i) => `n${i}`);
   w.addNode(names[0]!);
   for (let i = 1; i < n; i++) w.addNode(names[i]!, names[Math.floor(w.random() * i)]!);
@@ -31,13 +35,19 @@ describe('Serf layer (simulator)', () => {
         const rest = everyoneElse(others, 'n5');
         assert.ok(w.runUntilTrue(() => rest.every((o) => w.serfStatusOf(o, 'n5') === 'failed'), 60_000) !== null, 'n5 failed everywhere');
         assert.ok(
-          w.runUntilTrue(() => rest.every((o) => w.serfStatusOf(o, 'n5') === undefined && w.serfStatusOf(o, 'n3') === undefined), 60_000) !== null,
+          w.runUntilTrue(
+            () => rest.every((o) => w.serfStatusOf(o, 'n5') === undefined && w.serfStatusOf(o, 'n3') === undefined),
+            60_000,
+          ) !== null,
           'both reaped',
         );
         const reaps = w.serfEvents.filter((e) => e.change === 'reap');
         assert.deepEqual(new Set(reaps.map((e) => `${e.member.name}:${e.member.status}`)), new Set(['n3:left', 'n5:failed']));
         // No node was ever wrongly failed or left.
-        assert.deepEqual(w.serfEvents.filter((e) => (e.change === 'failed' || e.change === 'leave') && e.member.name !== 'n3' && e.member.name !== 'n5'), []);
+        assert.deepEqual(
+          w.serfEvents.filter((e) => (e.change === 'failed' || e.change === 'leave') && e.member.name !== 'n3' && e.member.name !== 'n5'),
+          [],
+        );
       });
     }
   });
@@ -47,7 +57,10 @@ describe('Serf layer (simulator)', () => {
       withSeed(seed, (s) => {
         const { w, names } = serfWorld(s, 8);
         const others = everyoneElse(names, 'n2');
-        w.network.partition([addressKey(w.nodes.get('n2')!.address)], others.map((n) => addressKey(w.nodes.get(n)!.address)));
+        w.network.partition(
+          [addressKey(w.nodes.get('n2')!.address)],
+          others.map((n) => addressKey(w.nodes.get(n)!.address)),
+        );
         assert.ok(w.runUntilTrue(() => others.every((o) => w.serfStatusOf(o, 'n2') === 'failed'), 60_000) !== null, 'n2 failed everywhere');
         // The network heals and n2 leaves at once: its leave intent races its own refutation.
         w.network.heal();
@@ -55,7 +68,15 @@ describe('Serf layer (simulator)', () => {
         assert.ok(w.runUntilTrue(() => others.every((o) => w.serfStatusOf(o, 'n2') === 'left'), 60_000) !== null, 'left everywhere');
         // Force-leave of a failed member is a `leave` notification, not a second failure.
         const about = w.serfEvents.filter((e) => e.member.name === 'n2' && e.change !== 'join' && e.change !== 'update');
-        for (const o of others) assert.deepEqual(about.filter((e) => e.observer === o).map((e) => e.change).at(-1), 'leave', o);
+        for (const o of others)
+          assert.deepEqual(
+            about
+              .filter((e) => e.observer === o)
+              .map((e) => e.change)
+              .at(-1),
+            'leave',
+            o,
+          );
       });
     }
   });
@@ -70,7 +91,11 @@ describe('Serf layer (simulator)', () => {
         w.runFor(Math.floor(w.random() * 8000));
         w.restart('n6', 'n0');
         const others = everyoneElse(names, 'n6');
-        assert.ok(w.runUntilTrue(() => others.every((o) => w.serfStatusOf(o, 'n6') === 'alive' && w.serfStatusOf('n6', o) === 'alive'), 60_000) !== null, 'n6 alive again everywhere');
+        assert.ok(
+          w.runUntilTrue(() => others.every((o) => w.serfStatusOf(o, 'n6') === 'alive' && w.serfStatusOf('n6', o) === 'alive'), 60_000) !==
+            null,
+          'n6 alive again everywhere',
+        );
         w.runFor(2000);
         for (const o of others) assert.ok(w.nodes.get(o)!.serf!.members.statusLTime('n6')! > before, `${o} holds n6's newer join time`);
       });
@@ -93,7 +118,10 @@ describe('Serf layer (simulator)', () => {
         const got = (o: string) => w.userEvents.filter((e) => e.observer === o).map((e) => e.event.name);
         // Anti-entropy (push/pull carries the recent events) fills in what gossip lost.
         const allGot = () => names.every((o) => sent.every((e) => got(o).includes(e)));
-        assert.ok(w.runUntilTrue(allGot, 120_000) !== null, `every node got every event; missing: ${names.map((o) => sent.filter((e) => !got(o).includes(e)).join(',')).join(' | ')}`);
+        assert.ok(
+          w.runUntilTrue(allGot, 120_000) !== null,
+          `every node got every event; missing: ${names.map((o) => sent.filter((e) => !got(o).includes(e)).join(',')).join(' | ')}`,
+        );
         w.runFor(35_000); // push/pulls replay the ring: still no duplicate
         for (const o of names) assert.deepEqual([...got(o)].sort(), [...sent].sort(), `${o} got each event once`);
       });

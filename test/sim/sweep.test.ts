@@ -30,7 +30,11 @@ function chaos(seed: number): void {
   const names = cluster(w, 5 + Math.floor(rnd() * 4));
   const seen = new Map<string, number>();
   const step = () => checkInvariants(w, seen);
-  assert.notEqual(w.runUntilTrue(() => converged(w), 60_000, step), null, 'initial convergence');
+  assert.notEqual(
+    w.runUntilTrue(() => converged(w), 60_000, step),
+    null,
+    'initial convergence',
+  );
   const address = (n: string) => `${w.nodes.get(n)!.address.host}:7946`;
   for (let t = 0; t < 12; t++) {
     const live = w.liveNodes().map((n) => n.name);
@@ -50,7 +54,11 @@ function chaos(seed: number): void {
   w.network.link = { delayMs: 2, jitterMs: 2, loss: 0, duplicate: 0 };
   const anchor = w.liveNodes()[0]!.name;
   for (const n of names) if (!w.nodes.get(n)!.up) w.restart(n, anchor);
-  assert.notEqual(w.runUntilTrue(() => converged(w), 180_000, step), null, 'all live nodes agree after healing');
+  assert.notEqual(
+    w.runUntilTrue(() => converged(w), 180_000, step),
+    null,
+    'all live nodes agree after healing',
+  );
 }
 
 describe('simulated chaos sweep', () => {

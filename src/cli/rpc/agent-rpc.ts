@@ -38,7 +38,13 @@ export function rpcFlags(addr: string | undefined, auth: string | undefined): Rp
 /** Starts the RPC server, or returns null when the default address is taken (logged). */
 export async function startAgentRpc(
   flags: RpcFlags,
-  options: { node: GossipNode; logger: Logger; logs: LogHub; join: (seeds: string[], o: { signal: AbortSignal }) => Promise<number>; leave: () => Promise<void> },
+  options: {
+    node: GossipNode;
+    logger: Logger;
+    logs: LogHub;
+    join: (seeds: string[], o: { signal: AbortSignal }) => Promise<number>;
+    leave: () => Promise<void>;
+  },
 ): Promise<RpcServer | null> {
   try {
     const rpc = await RpcServer.listen({
@@ -52,13 +58,19 @@ export async function startAgentRpc(
       leave: options.leave,
     });
     if (!isLoopback(flags.host) && flags.authKey === undefined) {
-      options.logger.warn({ rpc: rpc.address }, '--rpc-addr listens beyond loopback with no --rpc-auth: anyone who can reach it can control this agent');
+      options.logger.warn(
+        { rpc: rpc.address },
+        '--rpc-addr listens beyond loopback with no --rpc-auth: anyone who can reach it can control this agent',
+      );
     }
     return rpc;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
     if (flags.explicit) throw new UsageError(`--rpc-addr ${flags.host}:${flags.port} failed: ${code}`);
-    options.logger.warn({ rpc: `${flags.host}:${flags.port}`, code }, 'Serf RPC not started: the default --rpc-addr is not free (give --rpc-addr HOST:PORT, or off)');
+    options.logger.warn(
+      { rpc: `${flags.host}:${flags.port}`, code },
+      'Serf RPC not started: the default --rpc-addr is not free (give --rpc-addr HOST:PORT, or off)',
+    );
     return null;
   }
 }

@@ -80,7 +80,12 @@ export function objectEnd(buf: Uint8Array, start: number, maxBytes: number, maxE
   };
   const len = (width: 1 | 2 | 4): number | null => {
     if (!need(1 + width)) return null;
-    const v = width === 1 ? buf[pos + 1]! : width === 2 ? (buf[pos + 1]! << 8) | buf[pos + 2]! : ((buf[pos + 1]! << 24) >>> 0) + (buf[pos + 2]! << 16) + (buf[pos + 3]! << 8) + buf[pos + 4]!;
+    const v =
+      width === 1
+        ? buf[pos + 1]!
+        : width === 2
+          ? (buf[pos + 1]! << 8) | buf[pos + 2]!
+          : ((buf[pos + 1]! << 24) >>> 0) + (buf[pos + 2]! << 16) + (buf[pos + 3]! << 8) + buf[pos + 4]!;
     return v;
   };
   while (pending > 0) {

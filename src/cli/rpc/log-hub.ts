@@ -86,7 +86,7 @@ export class LogHub {
     const base = this.#baseLevel === 'silent' ? Infinity : pino.levels.values[this.#baseLevel]!;
     let min = base;
     for (const s of this.#subscribers) min = Math.min(min, s.min);
-    const level: LevelWithSilent = min === Infinity ? 'silent' : PINO_LEVELS[min] ?? 'trace';
+    const level: LevelWithSilent = min === Infinity ? 'silent' : (PINO_LEVELS[min] ?? 'trace');
     if (logger.level !== level) logger.level = level;
   }
 }
@@ -136,6 +136,7 @@ function render(json: string, level: number): string {
 
 function fieldText(value: unknown): string {
   if (typeof value === 'string') return value;
-  if (value !== null && typeof value === 'object' && typeof (value as { message?: unknown }).message === 'string') return (value as { message: string }).message;
+  if (value !== null && typeof value === 'object' && typeof (value as { message?: unknown }).message === 'string')
+    return (value as { message: string }).message;
   return JSON.stringify(value) ?? String(value);
 }

@@ -70,7 +70,9 @@ export function parseEventFilter(type: string): EventFilter[] | null {
 
 /** Serf's EventFilter.Invoke, for an event of `event` type ('user', 'query' or a member event) named `name`. */
 export function filterAdmits(filters: readonly EventFilter[], event: string, name: string): boolean {
-  return filters.some((f) => f.event === '*' || (f.event === event && (f.name === '' || (event !== 'user' && event !== 'query') || f.name === name)));
+  return filters.some(
+    (f) => f.event === '*' || (f.event === event && (f.name === '' || (event !== 'user' && event !== 'query') || f.name === name)),
+  );
 }
 
 /** A response header: {Error, Seq}. */
@@ -119,12 +121,32 @@ export function writeMemberEvent(w: GoRpcWriter, event: MemberEventName, members
 
 /** userEventRecord {Coalesce, Event, LTime, Name, Payload}. */
 export function writeUserEvent(w: GoRpcWriter, e: { ltime: bigint; name: string; payload: Uint8Array; coalesce: boolean }): void {
-  w.mapHeader(5).text('Coalesce').bool(e.coalesce).text('Event').text('user').text('LTime').int(e.ltime).text('Name').text(e.name).text('Payload').bin(e.payload);
+  w.mapHeader(5)
+    .text('Coalesce')
+    .bool(e.coalesce)
+    .text('Event')
+    .text('user')
+    .text('LTime')
+    .int(e.ltime)
+    .text('Name')
+    .text(e.name)
+    .text('Payload')
+    .bin(e.payload);
 }
 
 /** queryEventRecord {Event, ID, LTime, Name, Payload}. */
 export function writeQueryEvent(w: GoRpcWriter, id: bigint, q: { ltime: bigint; name: string; payload: Uint8Array }): void {
-  w.mapHeader(5).text('Event').text('query').text('ID').int(id).text('LTime').int(q.ltime).text('Name').text(q.name).text('Payload').bin(q.payload);
+  w.mapHeader(5)
+    .text('Event')
+    .text('query')
+    .text('ID')
+    .int(id)
+    .text('LTime')
+    .int(q.ltime)
+    .text('Name')
+    .text(q.name)
+    .text('Payload')
+    .bin(q.payload);
 }
 
 /** queryRecord {From, Payload, Type}: an ack, a response, or the end ('done', From ''). */
@@ -157,7 +179,17 @@ export function writeKeyResponse(w: GoRpcWriter, r: KeyResult): void {
 
 /** coordinateResponse for a node without a coordinate (swimring keeps none): a zero Coordinate, Ok false. */
 export function writeNoCoordinate(w: GoRpcWriter): void {
-  w.mapHeader(2).text('Coord').mapHeader(4).text('Adjustment').float64(0).text('Error').float64(0).text('Height').float64(0).text('Vec').nil();
+  w.mapHeader(2)
+    .text('Coord')
+    .mapHeader(4)
+    .text('Adjustment')
+    .float64(0)
+    .text('Error')
+    .float64(0)
+    .text('Height')
+    .float64(0)
+    .text('Vec')
+    .nil();
   w.text('Ok').bool(false);
 }
 

@@ -113,7 +113,6 @@ export interface RpcServerOptions {
   budgets?: Partial<RpcBudgets>;
 }
 
-
 /** Dropped clients logged per second at most. */
 const DROP_LOGS_PER_SECOND = 10;
 /** How long a connection busy with a request may delay the agent's shutdown. */
@@ -146,7 +145,10 @@ export class RpcServer {
       const now = performance.now();
       if (now - this.#refusedLoggedAt < 60_000) return;
       this.#refusedLoggedAt = now;
-      this.#log.warn({ client: `${data?.remoteAddress}:${data?.remotePort}`, max: this.#budgets.maxConnections }, 'RPC connection refused: too many connections');
+      this.#log.warn(
+        { client: `${data?.remoteAddress}:${data?.remotePort}`, max: this.#budgets.maxConnections },
+        'RPC connection refused: too many connections',
+      );
     });
   }
 
@@ -344,7 +346,8 @@ class RpcConnection {
     if (this.#closed) return;
     const b = this.#rpc.budgets;
     if (!this.#ready && now - this.#connectedAt > b.handshakeTimeoutMs) return this.#drop('no handshake in time');
-    if (!this.#busy && this.#partialSince !== null && now - this.#partialSince > b.requestTimeoutMs) return this.#drop('request not completed in time');
+    if (!this.#busy && this.#partialSince !== null && now - this.#partialSince > b.requestTimeoutMs)
+      return this.#drop('request not completed in time');
     if (this.#drainSince !== null && now - this.#drainSince > b.drainTimeoutMs) return this.#drop('not reading its responses');
     const active = this.#busy || this.#streams.size > 0 || this.#monitor !== null || this.#running.size > 0;
     if (!active && now - this.#lastActivity > b.idleTimeoutMs) this.#drop('idle');
@@ -509,7 +512,8 @@ class RpcConnection {
   // ---- events from the node --------------------------------------------------------------------
 
   memberEvent(event: MemberEventName, m: Member): void {
-    for (const [seq, filters] of this.#streams) if (filterAdmits(filters, event, '')) this.#record(seq, (w) => writeMemberEvent(w, event, [m]));
+    for (const [seq, filters] of this.#streams)
+      if (filterAdmits(filters, event, '')) this.#record(seq, (w) => writeMemberEvent(w, event, [m]));
   }
 
   userEvent(e: { ltime: bigint; name: string; payload: Uint8Array; coalesce: boolean }): void {
@@ -554,7 +558,10 @@ class RpcConnection {
         return this.#membersFiltered(seq, body!);
       case 'event': {
         const [name, payload, coalesce] = [str(body!, 'Name'), bytes(body!, 'Payload') ?? new Uint8Array(0), bool(body!, 'Coalesce')];
-        return this.#send(seq, attempt(() => node.userEvent(name, payload, { coalesce })));
+        return this.#send(
+          seq,
+          attempt(() => node.userEvent(name, payload, { coalesce })),
+        );
       }
       case 'tags':
         return this.#tags(seq, body!);
@@ -595,7 +602,8 @@ class RpcConnection {
 
   #handshake(seq: bigint, body: MsgMap): void {
     const version = body.get('Version');
-    if (typeof version !== 'number' && typeof version !== 'bigint' && version !== undefined && version !== null) throw new DecodeError('Version is not an integer');
+    if (typeof version !== 'number' && typeof version !== 'bigint' && version !== undefined && version !== null)
+      throw new DecodeError('Version is not an integer');
     if (version !== IPC_VERSION) return this.#send(seq, Errors.unsupportedIPCVersion);
     if (this.#version !== 0) return this.#send(seq, Errors.duplicateHandshake);
     this.#version = IPC_VERSION;
@@ -632,7 +640,14 @@ class RpcConnection {
       const name = str(body, 'Name');
       const statusRe = compile(status);
       const nameRe = compile(name);
-      members = this.#rpc.node.members().filter((m) => tags.every(([tag, re]) => re.test(m.tags[tag] ?? '')) && (status === '' || statusRe.test(m.status)) && (name === '' || nameRe.test(m.name)));
+      members = this.#rpc.node
+        .members()
+        .filter(
+          (m) =>
+            tags.every(([tag, re]) => re.test(m.tags[tag] ?? '')) &&
+            (status === '' || statusRe.test(m.status)) &&
+            (name === '' || nameRe.test(m.name)),
+        );
     } catch (err) {
       if (err instanceof DecodeError) throw err;
       return this.#send(seq, (err as Error).message, (w) => writeMembers(w, []));
@@ -660,7 +675,10 @@ class RpcConnection {
         next[k] = text(v);
       }
     }
-    this.#send(seq, attempt(() => this.#rpc.node.setTags(next)));
+    this.#send(
+      seq,
+      attempt(() => this.#rpc.node.setTags(next)),
+    );
   }
 
   async #forceLeave(seq: bigint, body: MsgMap): Promise<void> {
@@ -697,7 +715,9 @@ class RpcConnection {
     try {
       num = await this.#rpc.join(seeds, controller.signal);
     } catch (err) {
-      error = controller.signal.aborted ? `Failed to join ${seeds.join(', ')}: no seed answered within ${timeoutMs / 1000} s` : message(err);
+      error = controller.signal.aborted
+        ? `Failed to join ${seeds.join(', ')}: no seed answered within ${timeoutMs / 1000} s`
+        : message(err);
       this.#rpc.log.warn({ seeds, error }, 'RPC join failed');
     } finally {
       clearTimeout(timer);
@@ -722,7 +742,8 @@ class RpcConnection {
     const filters = parseEventFilter(str(body, 'Type'));
     if (filters === null) return this.#send(seq, Errors.invalidFilter);
     if (this.#streams.has(seq)) return this.#send(seq, Errors.streamExists);
-    if (this.#streams.size >= this.#rpc.budgets.maxStreams) return this.#send(seq, `Too many streams on this connection (at most ${this.#rpc.budgets.maxStreams})`);
+    if (this.#streams.size >= this.#rpc.budgets.maxStreams)
+      return this.#send(seq, `Too many streams on this connection (at most ${this.#rpc.budgets.maxStreams})`);
     this.#send(seq, '');
     this.#streams.set(seq, filters);
   }
@@ -777,12 +798,14 @@ class RpcConnection {
     const requestAck = bool(body, 'RequestAck');
     const relayFactor = Number(u64(body, 'RelayFactor'));
     const timeoutNs = body.get('Timeout');
-    if (timeoutNs !== undefined && timeoutNs !== null && typeof timeoutNs !== 'number' && typeof timeoutNs !== 'bigint') throw new DecodeError('Timeout is not an integer');
+    if (timeoutNs !== undefined && timeoutNs !== null && typeof timeoutNs !== 'number' && typeof timeoutNs !== 'bigint')
+      throw new DecodeError('Timeout is not an integer');
     const ns = timeoutNs === undefined || timeoutNs === null ? 0 : Number(timeoutNs);
     if (name.startsWith(INTERNAL_PREFIX) && (name !== `${INTERNAL_PREFIX}ping` || payloadField !== null)) {
       return this.#send(seq, `Queries cannot contain the '${INTERNAL_PREFIX}' prefix`);
     }
-    if (this.#running.size >= this.#rpc.budgets.maxRunningQueries) return this.#send(seq, `Too many queries running on this connection (at most ${this.#rpc.budgets.maxRunningQueries})`);
+    if (this.#running.size >= this.#rpc.budgets.maxRunningQueries)
+      return this.#send(seq, `Too many queries running on this connection (at most ${this.#rpc.budgets.maxRunningQueries})`);
     const controller = new AbortController();
     let replies: AsyncGenerator<QueryReply, void, undefined>;
     let first: Promise<IteratorResult<QueryReply, void>>;

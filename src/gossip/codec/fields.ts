@@ -26,7 +26,8 @@ export function decodeStruct(body: Uint8Array, what: string, elementBudget?: num
 function uint(m: MsgMap, key: string, max: number): number {
   const v = m.get(key);
   if (v === undefined || v === null) return 0;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max) throw new DecodeError(`field ${key} is not an integer in [0, ${max}]`, 'field');
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max)
+    throw new DecodeError(`field ${key} is not an integer in [0, ${max}]`, 'field');
   return v;
 }
 

@@ -127,12 +127,18 @@ export function encodeAlive(m: Alive): Uint8Array {
   return encodeTyped(MessageType.alive, (w) =>
     w
       .mapHeader(6)
-      .key('Addr').raw(m.addr)
-      .key('Incarnation').int(m.incarnation)
-      .key('Meta').raw(m.meta)
-      .key('Node').str(m.node)
-      .key('Port').int(m.port)
-      .key('Vsn').raw(m.vsn),
+      .key('Addr')
+      .raw(m.addr)
+      .key('Incarnation')
+      .int(m.incarnation)
+      .key('Meta')
+      .raw(m.meta)
+      .key('Node')
+      .str(m.node)
+      .key('Port')
+      .int(m.port)
+      .key('Vsn')
+      .raw(m.vsn),
   );
 }
 
@@ -162,13 +168,20 @@ export function encodePushPull(header: PushPullHeader, states: readonly PushNode
     w.mapHeader(3).key('Join').bool(header.join).key('Nodes').int(states.length).key('UserStateLen').int(userState.length);
     for (const s of states) {
       w.mapHeader(7)
-        .key('Addr').raw(s.addr)
-        .key('Incarnation').int(s.incarnation)
-        .key('Meta').raw(s.meta)
-        .key('Name').str(s.name)
-        .key('Port').int(s.port)
-        .key('State').int(s.state)
-        .key('Vsn').raw(s.vsn);
+        .key('Addr')
+        .raw(s.addr)
+        .key('Incarnation')
+        .int(s.incarnation)
+        .key('Meta')
+        .raw(s.meta)
+        .key('Name')
+        .str(s.name)
+        .key('Port')
+        .int(s.port)
+        .key('State')
+        .int(s.state)
+        .key('Vsn')
+        .raw(s.vsn);
     }
     w.bytes(userState);
   });

@@ -124,14 +124,16 @@ export class StreamFramer {
     }
     if (this.#type === MessageType.pushPull) {
       const { nodes, userStateLen } = decodePushPullHeader(header);
-      if (nodes < 0 || nodes > MAX_PUSH_PULL_NODES) throw new BudgetExceededError(`push/pull declares ${nodes} nodes (at most ${MAX_PUSH_PULL_NODES})`);
+      if (nodes < 0 || nodes > MAX_PUSH_PULL_NODES)
+        throw new BudgetExceededError(`push/pull declares ${nodes} nodes (at most ${MAX_PUSH_PULL_NODES})`);
       if (userStateLen < 0 || userStateLen > this.maxBytes) throw new BudgetExceededError('push/pull user state exceeds the stream limit');
       if (nodes > 0) this.#stack.push(nodes);
       this.#mapsOnly = true;
       this.#tail = userStateLen;
     } else {
       const len = header.get('UserMsgLen');
-      if (typeof len !== 'number' || !Number.isInteger(len) || len < 0 || len > this.maxBytes) throw new DecodeError('bad user message length', 'field');
+      if (typeof len !== 'number' || !Number.isInteger(len) || len < 0 || len > this.maxBytes)
+        throw new DecodeError('bad user message length', 'field');
       this.#tail = len;
     }
     this.#at = r.offset;

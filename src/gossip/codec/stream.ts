@@ -32,9 +32,7 @@ export type StreamMessage =
   | { type: 'user'; payload: Uint8Array }
   | { type: 'err'; error: string };
 
-export type StreamParse =
-  | { status: 'incomplete' }
-  | { status: 'complete'; message: StreamMessage; compressed: boolean; length: number };
+export type StreamParse = { status: 'incomplete' } | { status: 'complete'; message: StreamMessage; compressed: boolean; length: number };
 
 /**
  * Most a compressed stream message may expand, as a multiple of its compressed size. Real
