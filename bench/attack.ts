@@ -1,5 +1,5 @@
 /**
- * Attack benchmark (issue 9 §2): the wall-clock side of the input budgets. For an unencrypted
+ * Attack benchmark: the wall-clock side of the input budgets (docs/budgets.md). For an unencrypted
  * and an encrypted 3-agent cluster (LAN profile, loopback, agents run from dist/ as their own
  * processes), each attack of bench/attack/attacker.ts runs for --seconds from a separate
  * attacker process against the victim while this process:
@@ -413,7 +413,7 @@ async function main(): Promise<void> {
     '',
     `Machine: ${machineLine()}; load average ${load0.map((x) => x.toFixed(2)).join(' ')} at start, ${load1.map((x) => x.toFixed(2)).join(' ')} at end.`,
     '',
-    `Each attack ran ${SECONDS} s from a separate attacker process against the victim of a 3-agent cluster (LAN profile, loopback, --partitions 16, agents from dist/), ${REPEATS === 1 ? 'once' : `medians of ${REPEATS} runs (max and longest gap: worst run)`}. /health was fetched every 10 ms over one keep-alive connection (a failure or a wait past ${PROBE_TIMEOUT_MS} ms counts as ${PROBE_TIMEOUT_MS} ms; "longest gap" is the longest time between two answers) and every 100 ms on a fresh connection. RSS is the victim's VmRSS sampled every 100 ms. "Members right" means the victim lists the 3 real members alive and no other member alive, and so does each of them (without encryption a forged member may be listed, as failed); it was sampled every second during the attack and checked after it (waiting up to ${RECOVERY_MS / 1000} s). Targets (issue 9 §2): /health p99 ≤ 100 ms, RSS ≤ idle + 150 MB, member list right.`,
+    `Each attack ran ${SECONDS} s from a separate attacker process against the victim of a 3-agent cluster (LAN profile, loopback, --partitions 16, agents from dist/), ${REPEATS === 1 ? 'once' : `medians of ${REPEATS} runs (max and longest gap: worst run)`}. /health was fetched every 10 ms over one keep-alive connection (a failure or a wait past ${PROBE_TIMEOUT_MS} ms counts as ${PROBE_TIMEOUT_MS} ms; "longest gap" is the longest time between two answers) and every 100 ms on a fresh connection. RSS is the victim's VmRSS sampled every 100 ms. "Members right" means the victim lists the 3 real members alive and no other member alive, and so does each of them (without encryption a forged member may be listed, as failed); it was sampled every second during the attack and checked after it (waiting up to ${RECOVERY_MS / 1000} s). Targets: /health p99 ≤ 100 ms, RSS ≤ idle + 150 MB, member list right.`,
     '',
     table(header, rows),
     '',

@@ -1,5 +1,5 @@
 /**
- * Simulated gossip (issue 3 §6): the real machine and codec on the virtual clock, LAN profile.
+ * Simulated gossip: the real machine and codec on the virtual clock, LAN profile.
  * Time until 99.99 % and 100 % of nodes know of a join and of a failure, beside the epidemic
  * floor and Serf's published model; traffic per node idle and under churn; false failures
  * under loss with and without Lifeguard; simulator speed. Medians over seeds.
@@ -226,7 +226,7 @@ say();
 say(table(['profile', 'N', 'updates missed', 'failure 100 % median', 'failure 100 % worst'], reachRows));
 say();
 
-// Healing: the DESIGN goal is one cluster again within 10 s after a 3/3 partition heals (serf: 30 s).
+// Healing: our goal is one cluster again within 10 s after a 3/3 partition heals (serf: 30 s).
 const healRows: (string | number)[][] = [];
 for (const [label, overrides] of [
   ['default (reconnect every 5 s)', {}],

@@ -1,5 +1,5 @@
 /**
- * Partitioner benchmarks (issue 2 §5). Prints markdown and writes bench/results/partition.md.
+ * Partitioner benchmarks. Prints markdown and writes bench/results/partition.md.
  *   npm run bench               full run
  *   npm run bench -- --quick    fewer repeats (a smoke run)
  * Timings are medians over repeats; movement figures are means over random joins/leaves.
@@ -183,7 +183,7 @@ say();
   say();
 }
 
-// 4. Zones and weights (issue 10): movement against the minimum, balance, share vs weight.
+// 4. Zones and weights: movement against the minimum, balance, share vs weight.
 {
   const partitions = 2056;
   const trials = quick ? 10 : 40;

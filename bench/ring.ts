@@ -1,5 +1,6 @@
 /**
- * Ring benchmarks (issue 9 item 5, and the ring's own benchmark): prints markdown and writes
+ * Ring benchmarks (the budgets of docs/budgets.md#ring, and the ring's own benchmark): prints
+ * markdown and writes
  * bench/results/ring.md. `--quick`: one repeat, fewer trials, no file.
  *
  * 1. A ring alone at P partitions: createRing and draining its initial events, with the longest

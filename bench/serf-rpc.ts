@@ -48,7 +48,7 @@ export class SerfRpc {
   async members(): Promise<RpcMember[]> {
     const body = await this.#call('members', null, true);
     const list = body?.get('Members');
-    if (!Array.isArray(list)) throw new DecodeError('members: no list');
+    if (!Array.isArray(list)) throw new DecodeError('members: no list', 'field');
     return list.map((m) => {
       const map = m as MsgMap;
       return { name: text(map.get('Name') as Uint8Array), status: text(map.get('Status') as Uint8Array) };

@@ -1,5 +1,5 @@
 /**
- * Soak run (issue 9 §3; not in CI): a cluster of --agents agents on loopback (from dist/, their
+ * Soak run (not in CI): a cluster of --agents agents on loopback (from dist/, their
  * own processes) for --minutes, with churn (every --churn-seconds one agent other than the
  * anchor is either killed with SIGKILL and restarted on the same port, or leaves gracefully and
  * rejoins) and the attacks of bench/attack/attacker.ts cycled against the long-lived anchor

@@ -1,5 +1,5 @@
 /**
- * swimring beside real serf agents on loopback (issue 4 §3), in one run: 10 nodes of each kind,
+ * swimring beside real serf agents on loopback, in one run: 10 nodes of each kind,
  * LAN profile, one after the other, repeated. Per repeat and kind: a join seen by all, a
  * user event delivered to all, a kill -9 seen as failed by all, a graceful leave seen as left by
  * all, and idle datagrams and bytes per node per second. Medians over repeats, ratio per row.

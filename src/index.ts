@@ -14,5 +14,5 @@ export type { SerfStatus, SerfMember } from './serf/serf-members.js';
 export type { UserEvent } from './serf/serf-machine.js';
 export type { QueryFilter } from './serf/query-filters.js';
 export { type Tags, decodeTags, encodeTags } from './serf/tags.js';
-export { PROFILES, type GossipConfig, type ProfileName } from './gossip/config.js';
+export { PROFILES, type GossipConfig, type MemberlistConfig, type ProfileName, type SerfConfig } from './gossip/config.js';
 export type { Counters } from './gossip/machine.js';

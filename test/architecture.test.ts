@@ -1,5 +1,5 @@
-// DESIGN §1: the protocol and partition cores are pure. No OS access, no clock, no randomness,
-// no timers: everything they need comes in as arguments.
+// The protocol and partition cores are pure (docs/architecture.md#purity-rules). No OS access, no
+// clock, no randomness, no timers: everything they need comes in as arguments.
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -1,6 +1,6 @@
 /**
  * Addresses: memberlist carries a node's IP as the raw bytes of Go's net.IP (4 bytes, or 16 for
- * IPv6 and IPv4-mapped IPv6) and compares them byte-wise (wire reference §5).
+ * IPv6 and IPv4-mapped IPv6) and compares them byte-wise (docs/protocol.md#addresses).
  */
 export interface Address {
   /** Dotted IPv4 or textual IPv6. */

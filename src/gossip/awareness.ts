@@ -1,7 +1,8 @@
 /**
- * Lifeguard local health awareness (wire reference §9.4): a score in [0, max − 1] that rises when
- * this node's probes fail without nacks or when it must refute accusations, and falls on each
- * successful probe. Intervals and timeouts are stretched by (score + 1).
+ * Lifeguard local health awareness, as memberlist's awareness.go
+ * (docs/protocol.md#local-health-awareness): a score in [0, max − 1] that rises when this node's
+ * probes fail without nacks or when it must refute accusations, and falls on each successful
+ * probe. Intervals and timeouts are stretched by (score + 1).
  */
 export class Awareness {
   #score = 0;

@@ -1,15 +1,16 @@
 /**
- * Transmit-limited broadcast queue (wire reference §9.5). Each message goes out with up to
- * `limit` packets; the least transmitted go first and, among equals, the newest. Messages keyed
- * by member name replace queued news about the same member. The depth is bounded: past it the
- * most transmitted (then oldest) message is dropped, and counted.
+ * Transmit-limited broadcast queue, as memberlist's TransmitLimitedQueue
+ * (docs/protocol.md#gossip-and-retransmission). Each message goes out with up to `limit` packets;
+ * the least transmitted go first and, among equals, the newest. Messages keyed by member name
+ * replace queued news about the same member. The depth is bounded: past it the most transmitted
+ * (then oldest) message is dropped, and counted.
  *
  * Each message also remembers whom it went to (and who told us): a packet for a member that
  * already has it carries other news instead, so the limited transmits reach distinct members.
  * Such a skip costs no transmit, but `limit` skips end the message too, so one that every
- * member we gossip to has does not linger. In small clusters with memberlist's limits (2 to 8
- * transmits) random targets left a member out of several percent of the news until the next
- * push/pull; this is invisible on the wire.
+ * member we gossip to has does not linger. Why: in small clusters with memberlist's limits (2 to 8
+ * transmits), random targets alone leave a member out of several percent of the news until the
+ * next push/pull. The skipping is invisible on the wire.
  *
  * Messages sit in tiers by transmit count, each tier in queue order, so queueing is O(1) and
  * taking k messages is O(k). (memberlist also prefers larger messages among equals, a packing

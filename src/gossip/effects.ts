@@ -36,7 +36,7 @@ export type Effect =
   /** Call handleTimer(timer) at `atMs`. */
   | { readonly type: 'timer'; readonly timer: Timer; readonly atMs: number }
   | { readonly type: 'member'; readonly change: 'join' | 'update' | 'leave'; readonly member: MemberView }
-  /** A member claims a name we know at another address (name conflict, §10.10). */
+  /** A member claims a name we know at another address (docs/protocol.md#name-conflicts). */
   | { readonly type: 'conflict'; readonly known: MemberView; readonly claimed: Address }
   /** A user message (Serf's layer lives on these). */
   | { readonly type: 'user'; readonly payload: Uint8Array }

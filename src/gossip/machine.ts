@@ -1,8 +1,9 @@
 /**
- * The gossip state machine: SWIM with Lifeguard on memberlist 0.2.2's wire protocol (wire
- * reference §9). Pure and synchronous: it is driven by packets, stream messages, timers and
- * commands, each with the current time, and answers only through its outbox of effects. Timers
- * are data carrying a token; a timer whose token is stale does nothing, so nothing is cancelled.
+ * The gossip state machine: SWIM with Lifeguard on memberlist 0.2.2's wire protocol
+ * (docs/protocol.md). Pure and synchronous (docs/architecture.md#purity-rules): it is driven by
+ * packets, stream messages, timers and commands, each with the current time, and answers only
+ * through its outbox of effects. Timers are data carrying a token; a timer whose token is stale
+ * does nothing, so nothing is cancelled.
  *
  * The machine owns the node's life (start, leave), the member table, the streams it opened and
  * push/pull anti-entropy, and routes input to its parts: the probe round (probe-round.ts), the
@@ -209,7 +210,10 @@ export class GossipMachine {
     return this.#outbox.drain();
   }
 
-  /** Startup (§9.5 setAlive): incarnation 1, our own alive queued for gossip, timers staggered. */
+  /**
+   * Startup, as memberlist's setAlive (docs/protocol.md#startup-and-restart): incarnation 1, our
+   * own alive queued for gossip, timers staggered.
+   */
   start(nowMs: number): void {
     if (this.#started) return;
     this.#started = true;
@@ -294,7 +298,10 @@ export class GossipMachine {
     return this.#gossip.hasTargets(nowMs);
   }
 
-  /** Graceful leave (§9.5): dead{From = self}; effect 'left' once it has been gossiped out. */
+  /**
+   * Graceful leave, as memberlist's Leave (docs/protocol.md#leaving-failure-reaping-and-reconnect):
+   * dead{From = self}; effect 'left' once it has been gossiped out.
+   */
   leave(nowMs: number): void {
     this.#nowMs = nowMs;
     if (this.#leaving) return;
@@ -341,7 +348,8 @@ export class GossipMachine {
     this.#nowMs = nowMs;
     switch (message.type) {
       case 'pushPull': {
-        // Reply first, then merge: the reply does not contain the requester unless known (§8).
+        // Reply first, then merge, as memberlist's handleConn: the reply does not contain the
+        // requester unless known (docs/protocol.md#state-exchange-and-join).
         const reply = this.#encodeStream(this.#pushPullMessage(message.header.join));
         // Not our join, whatever its flag says: the Serf layer treats the state answering its
         // own join apart (events older than it are not delivered), and a forged flag must not
@@ -518,7 +526,10 @@ export class GossipMachine {
     return encodePushPull({ join, nodes: states.length, userStateLen: userState.length }, states, userState);
   }
 
-  /** Merges a remote push/pull (§9.5): remote dead or suspect is only suspicion. */
+  /**
+   * Merges a remote push/pull, as memberlist's mergeState (docs/protocol.md#merging-a-remote-state):
+   * remote dead or suspect is only suspicion.
+   */
   #mergeRemote(states: readonly PushNodeState[], userState: Uint8Array, join: boolean, nowMs: number): boolean {
     if (!versionsCompatible(states, this.members)) {
       this.#outbox.drop('incompatibleVersions');
@@ -544,7 +555,7 @@ export class GossipMachine {
 
   // ---- output --------------------------------------------------------------------------------
 
-  /** Streams are always compressed when compression is on (§2.3). */
+  /** Streams are always compressed when compression is on (docs/protocol.md#tcp-streams). */
   #encodeStream(message: Uint8Array): Uint8Array {
     return this.config.compression ? encodeCompress({ algo: 0, buf: lzwCompress(message) }) : message;
   }

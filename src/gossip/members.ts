@@ -1,5 +1,6 @@
 /**
- * The member table and the probe order (wire reference §9.2, §9.5).
+ * The member table and the probe order (docs/protocol.md#member-states-and-incarnations,
+ * docs/protocol.md#probing).
  *
  * Every node holds a record for every member, so a simulated cluster of N nodes holds N² of
  * them: the table is laid out as columns (typed arrays plus two reference columns) rather than
@@ -12,7 +13,7 @@ import type { NodeStateValue } from './codec/messages.js';
 
 export type MemberStatus = 'alive' | 'suspect' | 'dead' | 'left';
 
-/** Status codes, equal to the wire's NodeStateType (§4). */
+/** Status codes, equal to the wire's NodeStateType (docs/protocol.md#member-states-and-incarnations). */
 export const ALIVE = 0;
 export const SUSPECT = 1;
 export const DEAD = 2;

@@ -178,7 +178,7 @@ export class ProbeRound {
   /** Someone asks us to ping a member for them (memberlist's handleIndirectPing). */
   handleIndirectPing(req: IndirectPing, from: Address, nowMs: number): void {
     const target = ipToString(req.target);
-    if (target === '') throw new DecodeError('indirect ping target is not an IP');
+    if (target === '') throw new DecodeError('indirect ping target is not an IP', 'field');
     // Bounded: a flood of requests must not grow memory or turn us into a ping reflector.
     if (this.#relays.size >= MAX_PENDING_RELAYS) {
       this.#ctx.outbox.drop('tooManyRelays');
@@ -262,7 +262,10 @@ export class ProbeRound {
   }
 }
 
-/** Replies go to Source* when the sender gave both, else to the packet's source (§9.2). */
+/**
+ * Replies go to Source* when the sender gave both, else to the packet's source, as memberlist's
+ * handlePing (docs/protocol.md#probing).
+ */
 function replyAddress(m: { sourceAddr: Uint8Array | null; sourcePort: number }, from: Address): Address {
   if (m.sourceAddr && m.sourceAddr.length > 0 && m.sourcePort !== 0) {
     const host = ipToString(m.sourceAddr);

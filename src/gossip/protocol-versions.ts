@@ -6,7 +6,10 @@
 import type { PushNodeState } from './codec/messages.js';
 import { ALIVE, type MemberTable } from './members.js';
 
-/** The versions a Serf 0.9.4 agent advertises: memberlist 1..5 speaking 2, Serf 2..5 speaking 5 (§7). */
+/**
+ * The versions a Serf 0.9.4 agent advertises: memberlist 1..5 speaking 2, Serf 2..5 speaking 5
+ * (docs/protocol.md#protocol-versions).
+ */
 export const DEFAULT_VSN = Uint8Array.from([1, 5, 2, 2, 5, 5]);
 
 /** Non-zero ranges, each current version inside its range. */

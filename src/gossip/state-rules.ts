@@ -56,13 +56,13 @@ export class StateRules {
   }
 
   aliveNode(a: Alive, nowMs: number): void {
-    if (a.vsn.length > 0 && a.vsn.length < 6) throw new DecodeError('short Vsn');
+    if (a.vsn.length > 0 && a.vsn.length < 6) throw new DecodeError('short Vsn', 'field');
     const { outbox, members: t } = this.#ctx;
     if (a.vsn.length >= 6 && !sensibleVersions(a.vsn)) {
       outbox.drop('badVersion');
       return;
     }
-    if (a.node === '') throw new DecodeError('alive without a node name');
+    if (a.node === '') throw new DecodeError('alive without a node name', 'field');
     // memberlist's MetaMaxSize; names get a like bound (what one member may make us hold).
     if (a.meta.length > MAX_META_BYTES) return outbox.drop('metaTooLarge');
     if (a.node.length > MAX_NAME_CHARS) return outbox.drop('nameTooLong');
@@ -70,7 +70,8 @@ export class StateRules {
       const self = t.endpoint(this.#ctx.self);
       if (a.port !== self.port || !bytesEqual(a.addr, self.addr)) {
         // Someone else claims our name (memberlist keeps the first and reports it; Serf may
-        // then run its _serf_conflict vote, §10.10). Refuting would only make us flap.
+        // then run its _serf_conflict vote, docs/protocol.md#name-conflicts). Refuting would
+        // only make us flap.
         outbox.drop('conflictingAddress');
         outbox.emit({ type: 'conflict', known: t.view(this.#ctx.self), claimed: { host: ipToString(a.addr), port: a.port } });
         return;
@@ -86,7 +87,7 @@ export class StateRules {
     const sameAddress = known !== undefined && known.port === a.port && bytesEqual(known.addr, a.addr);
     if (sameAddress && !newer(a.incarnation, t.incarnation(slot))) return;
     const host = ipToString(a.addr);
-    if (host === '') throw new DecodeError('alive address is not an IP');
+    if (host === '') throw new DecodeError('alive address is not an IP', 'field');
     const endpoint: Endpoint = { addr: a.addr.slice(), host, port: a.port, meta: a.meta.slice(), vsn: a.vsn.slice() };
     let joined = false;
     if (known === undefined) {
@@ -188,8 +189,9 @@ export class StateRules {
   }
 
   /**
-   * Another address claims a known name (§9.5): only a member that left, or one failed for
-   * longer than deadNodeReclaimTimeMs, may come back elsewhere; anything else is a conflict.
+   * Another address claims a known name, as in memberlist's aliveNode
+   * (docs/protocol.md#the-alive-rule): only a member that left, or one failed for longer than
+   * deadNodeReclaimTimeMs, may come back elsewhere; anything else is a conflict.
    */
   #mayMove(slot: number, nowMs: number): boolean {
     const t = this.#ctx.members;
@@ -198,7 +200,7 @@ export class StateRules {
     return t.status(slot) === DEAD && reclaimMs > 0 && nowMs - t.changeMs(slot) > reclaimMs;
   }
 
-  /** Someone accuses us: outbid the accusation and say we are alive (§9.5 refute). */
+  /** Someone accuses us: outbid the accusation and say we are alive (docs/protocol.md#refutation). */
   #refute(accusedIncarnation: number): void {
     // memberlist's refute: past our own and past the accusation (serial order, src/gossip/incarnation.ts).
     const ours = nextIncarnation(this.#incarnation);

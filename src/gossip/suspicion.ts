@@ -1,7 +1,8 @@
 /**
- * Lifeguard dynamic suspicion (wire reference §9.3). A suspicion starts at its maximum timeout
- * and shrinks toward the minimum as independent confirmations (suspects from distinct
- * accusers) arrive: timeout(c) = max − (ln(c + 1) / ln(k + 1)) × (max − min), never below min.
+ * Lifeguard dynamic suspicion, as memberlist's suspicion.go (docs/protocol.md#dynamic-suspicion).
+ * A suspicion starts at its maximum timeout and shrinks toward the minimum as independent
+ * confirmations (suspects from distinct accusers) arrive:
+ * timeout(c) = max − (ln(c + 1) / ln(k + 1)) × (max − min), never below min.
  */
 
 /** min = SuspicionMult × max(1, log10(max(1, n))) × ProbeInterval. */

@@ -73,7 +73,10 @@ export interface GossipNodeEvents {
   'member-reap': [Member];
   event: [UserEvent];
   query: [ReceivedQuery];
-  /** Another node holds our name and the cluster sided with it (§10.10): we have closed. */
+  /**
+   * Another node holds our name and the cluster sided with it (docs/protocol.md#name-conflicts): we
+   * have closed.
+   */
   'name-conflict': [{ responses: number; matching: number }];
 }
 

@@ -1,8 +1,9 @@
 /**
- * The encryption keyring (wire reference §6.4): AES-GCM with a 12-byte random nonce and a
- * 16-byte tag. We send with the primary key (format version 1: [1][nonce][ciphertext][tag]) and
- * accept any key in the ring, and versions 0 (PKCS#7-padded) and 1, on receive. Keys are 16, 24
- * or 32 bytes (AES-128/192/256); `serf keygen` makes 32-byte keys, base64-encoded.
+ * The encryption keyring (docs/protocol.md#encryption-and-the-keyring): AES-GCM with a 12-byte
+ * random nonce and a 16-byte tag. We send with the primary key (format version 1:
+ * [1][nonce][ciphertext][tag]) and accept any key in the ring, and versions 0 (PKCS#7-padded) and
+ * 1, on receive. Keys are 16, 24 or 32 bytes (AES-128/192/256); `serf keygen` makes 32-byte keys,
+ * base64-encoded.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { invalidOption } from '../errors.js';

@@ -1,9 +1,10 @@
 /**
  * The transport: the node's sockets, as memberlist's transport.go / net_transport.go. One UDP
- * socket and one TCP server on the same port (wire reference §1), encryption with the keyring
- * (§6.4), admission and deadlines of inbound streams (InboundStreams), framing of stream
- * messages (StreamReader), datagrams out and outbound streams. It knows nothing of the protocol:
- * what arrives goes to a TransportHandler, and the node tells it what to send.
+ * socket and one TCP server on the same port (docs/protocol.md#scope-and-versions), encryption
+ * with the keyring (docs/protocol.md#encryption-and-the-keyring), admission and deadlines of
+ * inbound streams (InboundStreams), framing of stream messages (StreamReader), datagrams out and
+ * outbound streams. It knows nothing of the protocol: what arrives goes to a TransportHandler,
+ * and the node tells it what to send.
  */
 import { type Socket as UdpSocket, createSocket } from 'node:dgram';
 import { type Server, type Socket, createConnection, createServer, isIPv6 } from 'node:net';
@@ -215,7 +216,10 @@ export class NetTransport implements Transport {
     socket.on('close', () => finish(new Error('stream closed')));
   }
 
-  /** Streams: [10][len u32][blob] with the 5-byte header as GCM additional data (§6.4). */
+  /**
+   * Streams: [10][len u32][blob] with the 5-byte header as GCM additional data
+   * (docs/protocol.md#encryption-and-the-keyring).
+   */
   #frame(bytes: Uint8Array): Uint8Array {
     if (!this.#keyring) return bytes;
     const header = Buffer.alloc(5);

@@ -1,8 +1,9 @@
 /**
- * Exact ownership changes of one member between two partition tables (DESIGN §3). Per
- * partition at most one change: the member starts holding it, stops holding it, or changes
- * replica index. A membership change that changes nothing for the member yields nothing
- * (libring yields R−1 spurious release/acquire pairs per held partition on every event).
+ * Exact ownership changes of one member between two partition tables
+ * (README.md#exact-ownership-changes). Per partition at most one change: the member starts holding
+ * it, stops holding it, or changes replica index. A membership change that changes nothing for the
+ * member yields nothing (libring yields R−1 spurious release/acquire pairs per held partition on
+ * every event).
  */
 import { invalidArgument } from '../errors.js';
 import type { PartitionTable } from './table.js';

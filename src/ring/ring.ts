@@ -1,7 +1,7 @@
 /**
- * createRing: a gossip node plus the partition ring over its members (DESIGN §4), libring's
- * Cluster done right. Reads are O(1) on an immutable snapshot; ownership changes of the local
- * member come out exact, through bounded per-consumer queues; with `handoff`, a partition is
+ * createRing: a gossip node plus the partition ring over its members (README.md#ring-guide),
+ * libring's Cluster done right. Reads are O(1) on an immutable snapshot; ownership changes of the
+ * local member come out exact, through bounded per-consumer queues; with `handoff`, a partition is
  * not let go before its new holders are ready (ring-core.ts).
  */
 import { EventEmitter } from 'eventemitter3';

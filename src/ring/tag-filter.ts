@@ -1,7 +1,8 @@
 /**
- * Which members own partitions (DESIGN §3): every listed tag must be present and match its
- * RegExp (unanchored, as Go's MatchString) or equal its string; or a predicate decides. With no
- * filter every member qualifies. Members that do not qualify still gossip and can route.
+ * Which members own partitions (`watchTags`, README.md#ring-guide): every listed tag must be
+ * present and match its RegExp (unanchored, as Go's MatchString) or equal its string; or a
+ * predicate decides. With no filter every member qualifies. Members that do not qualify still
+ * gossip and can route.
  */
 import { invalidOption } from '../errors.js';
 import type { Tags } from '../serf/tags.js';

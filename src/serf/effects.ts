@@ -26,7 +26,7 @@ export type SerfEffect =
   | { readonly type: 'queryAck'; readonly ltime: bigint; readonly from: string }
   | { readonly type: 'queryResponse'; readonly ltime: bigint; readonly from: string; readonly payload: Uint8Array }
   | { readonly type: 'queryDone'; readonly ltime: bigint }
-  /** We lost a name-conflict vote (docs/protocol.md, name conflicts): the node must shut down. */
+  /** We lost a name-conflict vote (docs/protocol.md#name-conflicts): the node must shut down. */
   | { readonly type: 'nameConflictLost'; readonly responses: number; readonly matching: number };
 
 /** What each part of the Serf layer is given by the machine that owns it. */

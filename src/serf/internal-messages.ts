@@ -1,7 +1,8 @@
 /**
- * Payloads of Serf's internal queries (wire reference §10.1, §10.3): the `_serf_conflict`
- * answer ([6] + Member), key-management requests ([7] + {Key}) and answers ([8] + {Keys,
- * Message, PrimaryKey, Result}), and the relay wrapper ([9] + header + [5] + response).
+ * Payloads of Serf's internal queries (docs/protocol.md#internal-queries,
+ * docs/protocol.md#responses-acks-and-relays): the `_serf_conflict` answer ([6] + Member),
+ * key-management requests ([7] + {Key}) and answers ([8] + {Keys, Message, PrimaryKey, Result}),
+ * and the relay wrapper ([9] + header + [5] + response).
  */
 import { bool, bytes, decodeStruct, encodeTyped, str } from '../gossip/codec/fields.js';
 import { DecodeError, Writer, decodeValue, text } from '../gossip/codec/msgpack.js';
@@ -56,10 +57,10 @@ export function encodeConflictResponse(m: ConflictMember | null): Uint8Array {
 
 /** The address a `_serf_conflict` answer vouches for (Addr, Port), or null for a nil answer. */
 export function decodeConflictResponse(payload: Uint8Array): { addr: Uint8Array; port: number } | null {
-  if (payload[0] !== SerfType.conflictResponse) throw new DecodeError('not a conflict response');
+  if (payload[0] !== SerfType.conflictResponse) throw new DecodeError('not a conflict response', 'unknown-type');
   const { value } = decodeValue(payload, 1);
   if (value === null) return null;
-  if (!(value instanceof Map)) throw new DecodeError('conflict response is not a map');
+  if (!(value instanceof Map)) throw new DecodeError('conflict response is not a map', 'field');
   const port = value.get('Port');
   return { addr: bytes(value, 'Addr') ?? new Uint8Array(0), port: typeof port === 'number' ? port : 0 };
 }
@@ -71,7 +72,7 @@ export function encodeKeyRequest(key: Uint8Array | null): Uint8Array {
 /** The key of a key-management query payload (empty for `_serf_list-keys`, which sends none). */
 export function decodeKeyRequest(payload: Uint8Array): Uint8Array {
   if (payload.length === 0) return new Uint8Array(0);
-  if (payload[0] !== SerfType.keyRequest) throw new DecodeError('not a key request');
+  if (payload[0] !== SerfType.keyRequest) throw new DecodeError('not a key request', 'unknown-type');
   return bytes(decodeStruct(payload.subarray(1), 'key request'), 'Key') ?? new Uint8Array(0);
 }
 
@@ -92,16 +93,16 @@ export function encodeKeyResponse(r: KeyResponse): Uint8Array {
 }
 
 export function decodeKeyResponse(payload: Uint8Array): KeyResponse {
-  if (payload[0] !== SerfType.keyResponse) throw new DecodeError('not a key response');
+  if (payload[0] !== SerfType.keyResponse) throw new DecodeError('not a key response', 'unknown-type');
   const m = decodeStruct(payload.subarray(1), 'key response');
   const keys = m.get('Keys');
-  if (keys !== undefined && keys !== null && !Array.isArray(keys)) throw new DecodeError('Keys is not an array');
+  if (keys !== undefined && keys !== null && !Array.isArray(keys)) throw new DecodeError('Keys is not an array', 'field');
   return {
     result: bool(m, 'Result'),
     message: str(m, 'Message'),
     primaryKey: str(m, 'PrimaryKey'),
     keys: (keys ?? []).map((k) => {
-      if (!(k instanceof Uint8Array)) throw new DecodeError('a key is not a string');
+      if (!(k instanceof Uint8Array)) throw new DecodeError('a key is not a string', 'field');
       return text(k);
     }),
   };
@@ -117,10 +118,11 @@ export function encodeRelay(destAddr: Uint8Array, destPort: number, destName: st
 
 export function decodeRelay(body: Uint8Array): { addr: Uint8Array; port: number; inner: Uint8Array } {
   const { value, end } = decodeValue(body);
-  if (!(value instanceof Map)) throw new DecodeError('relay header is not a map');
+  if (!(value instanceof Map)) throw new DecodeError('relay header is not a map', 'field');
   const dest = value.get('DestAddr');
-  if (!(dest instanceof Map)) throw new DecodeError('relay DestAddr is not a map');
+  if (!(dest instanceof Map)) throw new DecodeError('relay DestAddr is not a map', 'field');
   const port = dest.get('Port');
-  if (typeof port !== 'number' || !Number.isInteger(port) || port <= 0 || port > 0xffff) throw new DecodeError('relay port is not a port');
+  if (typeof port !== 'number' || !Number.isInteger(port) || port <= 0 || port > 0xffff)
+    throw new DecodeError('relay port is not a port', 'field');
   return { addr: bytes(dest, 'IP') ?? new Uint8Array(0), port, inner: body.subarray(end) };
 }

@@ -1,8 +1,8 @@
 /**
- * Serf's Lamport clocks (wire reference §10.2), as Go's uint64 ones: values in [0, 2^64−1], and
- * one past 2^64−1 is 0. Serf keeps three independent clocks: members (join/leave intents), user
- * events, queries. A time from the wire is a uint64; witnessing 2^64−1 wraps the clock to 0, as
- * in Go, so a peer that saw it counts on from 0.
+ * Serf's Lamport clocks (docs/protocol.md#lamport-clocks), as Go's uint64 ones: values in
+ * [0, 2^64−1], and one past 2^64−1 is 0. Serf keeps three independent clocks: members (join/leave
+ * intents), user events, queries. A time from the wire is a uint64; witnessing 2^64−1 wraps the
+ * clock to 0, as in Go, so a peer that saw it counts on from 0.
  */
 export const MAX_LTIME = 0xffff_ffff_ffff_ffffn;
 

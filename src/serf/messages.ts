@@ -1,7 +1,7 @@
 /**
- * Serf messages (wire reference §10.1), carried as memberlist user messages: [serf type][msgpack
- * map with Go's sorted keys]. Decoders take the bytes after the Serf type byte and apply Go's
- * rules (missing keys are zero values, wrong types are DecodeErrors).
+ * Serf messages (docs/protocol.md#serf-message-types), carried as memberlist user messages:
+ * [serf type][msgpack map with Go's sorted keys]. Decoders take the bytes after the Serf type byte
+ * and apply Go's rules (missing keys are zero values, wrong types are DecodeErrors).
  */
 import { bool, bytes, decodeStruct, encodeTyped, str, u16, u32, u64, u8 } from '../gossip/codec/fields.js';
 import { DecodeError } from '../gossip/codec/msgpack.js';
@@ -133,16 +133,17 @@ export function decodeUserEvent(b: Uint8Array): UserEvent {
 export function decodeQuery(b: Uint8Array): Query {
   const m = decodeStruct(b, 'query');
   const filters = m.get('Filters');
-  if (filters !== undefined && filters !== null && !Array.isArray(filters)) throw new DecodeError('query filters are not an array');
+  if (filters !== undefined && filters !== null && !Array.isArray(filters))
+    throw new DecodeError('query filters are not an array', 'field');
   const list = (filters ?? []).map((f) => {
-    if (!(f instanceof Uint8Array)) throw new DecodeError('a query filter is not bytes');
+    if (!(f instanceof Uint8Array)) throw new DecodeError('a query filter is not bytes', 'field');
     return f;
   });
   // A Go time.Duration: an int64 of nanoseconds (a float, NaN included, is malformed).
   const timeout = m.get('Timeout');
   const int64 = (v: unknown) =>
     (typeof v === 'number' && Number.isInteger(v)) || (typeof v === 'bigint' && v >= -(2n ** 63n) && v < 2n ** 63n);
-  if (timeout !== undefined && timeout !== null && !int64(timeout)) throw new DecodeError('query timeout is not a 64-bit integer');
+  if (timeout !== undefined && timeout !== null && !int64(timeout)) throw new DecodeError('query timeout is not a 64-bit integer', 'field');
   return {
     ltime: u64(m, 'LTime'),
     id: u32(m, 'ID'),

@@ -1,7 +1,7 @@
 /**
- * Serf's push/pull user state (wire reference §10.4): [2] + messagePushPull with Go's sorted
- * keys. It carries the three Lamport clocks, every member's status time, the names of members
- * that left, and the recent user events so a peer that missed one by gossip still gets it.
+ * Serf's push/pull user state (docs/protocol.md#serf-state-exchange): [2] + messagePushPull with
+ * Go's sorted keys. It carries the three Lamport clocks, every member's status time, the names of
+ * members that left, and the recent user events so a peer that missed one by gossip still gets it.
  */
 import { decodeStruct, encodeTyped, str, u64 } from '../gossip/codec/fields.js';
 import { DecodeError, text, type MsgMap, type MsgValue } from '../gossip/codec/msgpack.js';
@@ -58,37 +58,38 @@ export function decodeSerfState(body: Uint8Array): SerfState {
   const statusLTimes = new Map<string, bigint>();
   const statuses = m.get('StatusLTimes');
   if (statuses !== undefined && statuses !== null) {
-    if (!(statuses instanceof Map)) throw new DecodeError('StatusLTimes is not a map');
+    if (!(statuses instanceof Map)) throw new DecodeError('StatusLTimes is not a map', 'field');
     for (const [name, ltime] of statuses) statusLTimes.set(name, asU64(ltime, 'a status time'));
   }
   const leftMembers = list(m.get('LeftMembers'), 'LeftMembers').map((v) => {
-    if (!(v instanceof Uint8Array)) throw new DecodeError('a left member is not a string');
+    if (!(v instanceof Uint8Array)) throw new DecodeError('a left member is not a string', 'field');
     return text(v);
   });
   const events: EventsAt[] = [];
   for (const at of list(m.get('Events'), 'Events')) {
     if (at === null) continue; // Go sends its whole 512-slot ring, mostly nil
-    if (!(at instanceof Map)) throw new DecodeError('an event slot is not a map');
+    if (!(at instanceof Map)) throw new DecodeError('an event slot is not a map', 'field');
     events.push({ ltime: u64(at, 'LTime'), events: list(at.get('Events'), 'Events').map(recentEvent) });
   }
   return { ltime: u64(m, 'LTime'), eventLTime: u64(m, 'EventLTime'), queryLTime: u64(m, 'QueryLTime'), statusLTimes, leftMembers, events };
 }
 
 function recentEvent(v: MsgValue): RecentEvent {
-  if (!(v instanceof Map)) throw new DecodeError('an event is not a map');
+  if (!(v instanceof Map)) throw new DecodeError('an event is not a map', 'field');
   const payload = (v as MsgMap).get('Payload');
-  if (payload !== undefined && payload !== null && !(payload instanceof Uint8Array)) throw new DecodeError('an event payload is not bytes');
+  if (payload !== undefined && payload !== null && !(payload instanceof Uint8Array))
+    throw new DecodeError('an event payload is not bytes', 'field');
   return { name: str(v, 'Name'), payload: payload ?? EMPTY };
 }
 
 function list(v: MsgValue | undefined, what: string): MsgValue[] {
   if (v === undefined || v === null) return [];
-  if (!Array.isArray(v)) throw new DecodeError(`${what} is not an array`);
+  if (!Array.isArray(v)) throw new DecodeError(`${what} is not an array`, 'field');
   return v;
 }
 
 function asU64(v: MsgValue, what: string): bigint {
   if (typeof v === 'number' && Number.isInteger(v) && v >= 0) return BigInt(v);
   if (typeof v === 'bigint' && v >= 0n) return v;
-  throw new DecodeError(`${what} is not an unsigned integer`);
+  throw new DecodeError(`${what} is not an unsigned integer`, 'field');
 }

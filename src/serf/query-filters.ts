@@ -1,5 +1,5 @@
 /**
- * Query filters (wire reference §10.3): [0] + msgpack array of node names, or [1] + msgpack
+ * Query filters (docs/protocol.md#queries): [0] + msgpack array of node names, or [1] + msgpack
  * {Expr, Tag} where Expr is a Go RE2 regexp matched (unanchored) against the tag's value. A
  * node processes a query only when every filter matches; an unknown filter matches nothing.
  */
@@ -27,14 +27,14 @@ export function encodeFilter(f: QueryFilter): Uint8Array {
 
 /** A decoded filter, or null for a filter type we do not know. */
 export function decodeFilter(raw: Uint8Array): QueryFilter | null {
-  if (raw.length === 0) throw new DecodeError('empty query filter');
+  if (raw.length === 0) throw new DecodeError('empty query filter', 'malformed');
   if (raw[0] === FilterType.node) {
     const { value } = decodeValue(raw, 1);
-    if (!Array.isArray(value)) throw new DecodeError('node filter is not an array');
+    if (!Array.isArray(value)) throw new DecodeError('node filter is not an array', 'field');
     return {
       type: 'node',
       names: value.map((v) => {
-        if (!(v instanceof Uint8Array)) throw new DecodeError('a node filter name is not a string');
+        if (!(v instanceof Uint8Array)) throw new DecodeError('a node filter name is not a string', 'field');
         return text(v);
       }),
     };

@@ -1,8 +1,8 @@
 /**
- * Intents about members we do not know yet (wire reference §10.2): a join or leave intent can
- * outrun the memberlist alive that introduces its member. Serf keeps the newest intent per node
- * for 5 minutes and applies it when the member shows up. Bounded: beyond `capacity` names the
- * oldest entry is dropped (counted by the caller through the return value).
+ * Intents about members we do not know yet (docs/protocol.md#join-and-leave-intents): a join or
+ * leave intent can outrun the memberlist alive that introduces its member. Serf keeps the newest
+ * intent per node for 5 minutes and applies it when the member shows up. Bounded: beyond `capacity`
+ * names the oldest entry is dropped (counted by the caller through the return value).
  */
 export type IntentKind = 'join' | 'leave';
 

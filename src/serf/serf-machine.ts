@@ -1,5 +1,5 @@
 /**
- * The Serf layer (wire reference §10) over the gossip machine: member status from intents,
+ * The Serf layer (docs/protocol.md#serf-layer) over the gossip machine: member status from intents,
  * user events, queries and Serf's internal queries. Pure and synchronous like the machine it
  * wraps: every call passes the time, answers come out of `drain()` as effects. Gossip effects
  * that concern members, user messages and push/pull state are consumed here and turned into
@@ -130,7 +130,10 @@ export class SerfMachine {
     this.#outbox.timer({ kind: 'serfReap', token: this.#tokens.next('serfReap') }, nowMs + this.config.reapIntervalMs);
   }
 
-  /** A push/pull join with one seed; on success we announce our join intent (§10.2). */
+  /**
+   * A push/pull join with one seed; on success we announce our join intent, as Serf's Join
+   * (docs/protocol.md#join-and-leave-intents).
+   */
   join(seed: Address, nowMs: number): number {
     const id = this.gossip.join(seed, nowMs);
     this.#joins.add(id);
@@ -168,8 +171,9 @@ export class SerfMachine {
   }
 
   /**
-   * Graceful leave in Serf's order (§10.6): our leave intent first, and once it has gone out
-   * (or after broadcastTimeoutMs) memberlist's dead{From = self}. Effect 'left' at the end.
+   * Graceful leave in the order of Serf's Leave (docs/protocol.md#leaving-failure-reaping-and-reconnect):
+   * our leave intent first, and once it has gone out (or after broadcastTimeoutMs) memberlist's
+   * dead{From = self}. Effect 'left' at the end.
    */
   leave(nowMs: number): void {
     if (this.#state !== 'alive') return;
@@ -189,7 +193,7 @@ export class SerfMachine {
     this.#pump(nowMs);
   }
 
-  /** Sends a user event to the cluster, us included (§10.2). */
+  /** Sends a user event to the cluster, us included, as Serf's UserEvent (docs/protocol.md#user-events). */
   userEvent(name: string, payload: Uint8Array, coalesce: boolean, nowMs: number): void {
     const size = new TextEncoder().encode(name).length + payload.length;
     if (size > this.config.userEventSizeLimitBytes) {
@@ -201,8 +205,8 @@ export class SerfMachine {
   }
 
   /**
-   * Starts a query (§10.3); acks and responses come out as effects until 'queryDone'. Returns
-   * the query's Lamport time, which names it in those effects.
+   * Starts a query, as Serf's Query (docs/protocol.md#queries); acks and responses come out as
+   * effects until 'queryDone'. Returns the query's Lamport time, which names it in those effects.
    */
   query(name: string, payload: Uint8Array, options: QueryOptions, nowMs: number): bigint {
     const running = this.#queries.running;
@@ -252,7 +256,7 @@ export class SerfMachine {
     const ok = this.gossip.handleStreamReply(id, reply, nowMs);
     this.#pump(nowMs);
     if (this.#joins.delete(id) && ok) {
-      // Serf's broadcastJoin: our join intent at the current time (§10.2).
+      // Serf's broadcastJoin: our join intent at the current time.
       this.#broadcastJoin(nowMs);
     }
     return ok;
@@ -340,7 +344,10 @@ export class SerfMachine {
     }
   }
 
-  /** A Serf message carried in a memberlist user message (§10.1). */
+  /**
+   * A Serf message carried in a memberlist user message (Serf's NotifyMsg:
+   * docs/protocol.md#serf-message-types).
+   */
   #serfMessage(payload: Uint8Array, nowMs: number): void {
     if (payload.length === 0) return;
     const body = payload.subarray(1);
@@ -370,7 +377,7 @@ export class SerfMachine {
         case SerfType.relay: {
           const relay = decodeRelay(body);
           const host = ipToString(relay.addr);
-          if (host === '' || relay.inner[0] !== SerfType.queryResponse) throw new DecodeError('bad relay');
+          if (host === '' || relay.inner[0] !== SerfType.queryResponse) throw new DecodeError('bad relay', 'malformed');
           this.gossip.sendUser({ host, port: relay.port }, relay.inner, false, nowMs);
           break;
         }
@@ -451,7 +458,7 @@ export class SerfMachine {
     return encodeSerfState(state);
   }
 
-  /** Serf's MergeRemoteState (§10.4). */
+  /** Serf's MergeRemoteState (docs/protocol.md#serf-state-exchange). */
   #mergeRemoteState(bytes: Uint8Array, join: boolean, nowMs: number): void {
     if (bytes[0] !== SerfType.pushPull) {
       this.#outbox.drop('badRemoteState');

@@ -1,5 +1,5 @@
 /**
- * Serf's view of members (wire reference §10.2, §10.6): memberlist says who is reachable, the
+ * Serf's view of members (docs/protocol.md#member-status): memberlist says who is reachable, the
  * join and leave intents (ordered by the member Lamport clock) say who means to be here.
  * Together they give alive / leaving / left / failed. Failed members are reaped after the
  * reconnect timeout, left ones after the tombstone timeout.

@@ -1,5 +1,5 @@
 /**
- * Serf tags in memberlist node meta (wire reference §10.5): 0xFF, then a msgpack map of
+ * Serf tags in memberlist node meta (docs/protocol.md#tags): 0xFF, then a msgpack map of
  * string → string, at most 512 bytes in all. Meta that does not start with 0xFF is what Serf
  * protocol < 3 sent, a bare role: Serf reads it as { role: <meta as text> }, and so do we.
  */
@@ -34,10 +34,10 @@ export function encodeTags(tags: Tags): Uint8Array {
 export function decodeTags(meta: Uint8Array): Record<string, string> {
   if (meta.length === 0 || meta[0] !== TAGS_MAGIC) return { role: text(meta) };
   const { value } = decodeValue(meta, 1);
-  if (!(value instanceof Map)) throw new DecodeError('tags are not a msgpack map');
+  if (!(value instanceof Map)) throw new DecodeError('tags are not a msgpack map', 'field');
   const tags: Record<string, string> = {};
   for (const [key, v] of value) {
-    if (!(v instanceof Uint8Array)) throw new DecodeError(`tag ${key} is not a string`);
+    if (!(v instanceof Uint8Array)) throw new DecodeError(`tag ${key} is not a string`, 'field');
     tags[key] = text(v);
   }
   return tags;

@@ -130,8 +130,11 @@ export class SimWorld {
     node.life++;
   }
 
-  /** Restarts a crashed node with the same name and address (incarnation starts over). */
-  restart(name: string, seed: string): void {
+  /**
+   * Restarts a crashed node with the same name and address (incarnation starts over), joining
+   * `seed`; with no seed it is alone until someone contacts it.
+   */
+  restart(name: string, seed?: string): void {
     const node = this.#get(name);
     node.life++;
     node.up = true;
@@ -165,16 +168,6 @@ export class SimWorld {
     const node = this.#get(name);
     this.#serfOf(node).forceLeave(subject, prune, this.nowMs);
     this.#flush(node);
-  }
-
-  /** Restarts a crashed node with no seed: alone until someone contacts it. */
-  restartAlone(name: string): void {
-    const node = this.#get(name);
-    node.life++;
-    node.up = true;
-    node.left = false;
-    this.#install(node);
-    this.#boot(node, undefined);
   }
 
   /** Serf layer: the status `observer` holds for `subject`. */

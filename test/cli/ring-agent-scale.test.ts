@@ -1,6 +1,6 @@
-// `swimring agent --partitions` at the largest ring (issue 9 item 5): it answers /health while its
-// initial events are still being printed, prints every one of them, and refuses a larger P with
-// one usage line and exit 2.
+// `swimring agent --partitions` at the largest ring (docs/budgets.md#ring): it answers /health
+// while its initial events are still being printed, prints every one of them, and refuses a larger
+// P with one usage line and exit 2.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';

@@ -6,7 +6,8 @@ import { BroadcastQueue } from '../../src/gossip/broadcast-queue.js';
 import { PROFILES, pushPullIntervalMs, resolveGossipConfig, retransmitLimit } from '../../src/gossip/config.js';
 import { confirmationsWanted, suspicionMinMs, suspicionTimeoutMs } from '../../src/gossip/suspicion.js';
 
-describe('suspicion arithmetic (§9.3)', () => {
+// docs/protocol.md#dynamic-suspicion
+describe('suspicion arithmetic', () => {
   const minCases: [number, number, number, number][] = [
     // suspicionMult, n, probeInterval, expected min
     [4, 1, 1000, 4000],
@@ -34,7 +35,8 @@ describe('suspicion arithmetic (§9.3)', () => {
   });
 });
 
-describe('awareness (§9.4)', () => {
+// docs/protocol.md#local-health-awareness
+describe('awareness', () => {
   it('stays in [0, max − 1] and stretches intervals by score + 1', () => {
     const a = new Awareness(8);
     a.apply(-1);
@@ -47,7 +49,8 @@ describe('awareness (§9.4)', () => {
   });
 });
 
-describe('broadcast queue (§9.5)', () => {
+// docs/protocol.md#gossip-and-retransmission
+describe('broadcast queue', () => {
   const msg = (n: number, size = 10) => new Uint8Array(size).fill(n);
   it('sends the least transmitted first, then the newest; drops after the limit', () => {
     const q = new BroadcastQueue(100);
@@ -103,7 +106,8 @@ describe('broadcast queue (§9.5)', () => {
   });
 });
 
-describe('profiles and limits (§9.1)', () => {
+// docs/protocol.md#timers-and-parameters
+describe('profiles and limits', () => {
   it('LAN is memberlist DefaultLANConfig as the Serf agent uses it', () => {
     const lan = PROFILES.lan;
     assert.deepEqual(

@@ -192,7 +192,7 @@ describe('DecodeError reasons', () => {
     assert.equal(b.reason, 'budget');
     assert.ok(t instanceof DecodeError && b instanceof DecodeError);
     assert.equal(t.name, 'TruncatedError');
-    assert.equal(new DecodeError('m').reason, 'malformed', 'the transitional default');
+    assert.equal(new DecodeError('m').reason, 'malformed', 'the default, which only the subclasses rely on');
     assert.equal(new DecodeError('c', 'crc').reason, 'crc');
     // @ts-expect-error: truncated is TruncatedError's alone, so reason and class never disagree.
     assert.ok(new DecodeError('x', 'truncated'));

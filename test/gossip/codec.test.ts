@@ -106,7 +106,7 @@ describe('msgpack (go-msgpack dialect)', () => {
 });
 
 describe('memberlist messages', () => {
-  // Packets captured between two Debian serf agents (wire reference §5.1).
+  // Packets captured between two Debian serf agents (docs/protocol.md#memberlist-messages).
   it('encodes a ping byte-identical to a Go agent', () => {
     const ping = encodePing({ node: 'n3', seqNo: 1, sourceAddr: LOCAL, sourceNode: 'n4', sourcePort: 7949 });
     assert.equal(
@@ -161,7 +161,8 @@ describe('memberlist messages', () => {
 describe('CRC-32 and LZW', () => {
   it('CRC-32/IEEE check value and the captured packets', () => {
     assert.equal(crc32(new TextEncoder().encode('123456789')), 0xcbf43926);
-    // The serf join intent captured in §5.1: 0c 7a288a53 | 08 01 82 a5"LTime" 11 a4"Node" a2"n4"
+    // The serf join intent captured from a Go agent (docs/protocol.md#serf-message-types):
+    // 0c 7a288a53 | 08 01 82 a5"LTime" 11 a4"Node" a2"n4"
     const intent = unhex(`080182a5${ascii('LTime')}11a4${ascii('Node')}a2${ascii('n4')}`);
     assert.equal(crc32(intent), 0x7a288a53);
     const dead = encodeDead({ node: 'n4', incarnation: 1, from: 'n4' });

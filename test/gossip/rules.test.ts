@@ -1,4 +1,5 @@
-// Table-driven tests of the state rules (wire reference §9.5), fed through the real packet path.
+// Table-driven tests of the state rules (docs/protocol.md#member-states-and-incarnations), fed
+// through the real packet path.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {

@@ -1,5 +1,5 @@
-// Serf's name-conflict resolution (wire reference §10.10) over real sockets: a second node that
-// claims a taken name asks the cluster who holds it, is outvoted and shuts down.
+// Serf's name-conflict resolution (docs/protocol.md#name-conflicts) over real sockets: a second
+// node that claims a taken name asks the cluster who holds it, is outvoted and shuts down.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { GossipNode } from '../../src/io/gossip-node.js';

@@ -50,7 +50,7 @@ describe('rendezvous placement', () => {
 
   // A single join or leave moves only the changed member's slots (minimal disruption, checked
   // exactly per partition), and on average that is the ideal share: 1/(N+1) of the slots for a
-  // join, 1/N for a leave. The bound is 1.05 × ideal, averaged over the trials below.
+  // join, 1/N for a leave. Our bound is 1.05 × ideal, averaged over the trials below.
   const cases: [n: number, partitions: number, replicas: number, trials: number][] = [
     [3, 2056, 1, 100],
     [3, 2056, 3, 100],

@@ -1,5 +1,5 @@
-// The per-consumer event queue as a FIFO (issue 9 item 5): O(1) push and take over typed arrays,
-// one net change per partition, positions kept, memory bounded by P at the largest ring.
+// The per-consumer event queue as a FIFO (docs/budgets.md#ring): O(1) push and take over typed
+// arrays, one net change per partition, positions kept, memory bounded by P at the largest ring.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { OwnershipChange } from '../../src/partition/diff.js';

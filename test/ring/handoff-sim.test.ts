@@ -1,4 +1,4 @@
-// Handoff in the simulator (issue 5 §4): a rolling restart of every member, one at a time, must
+// Handoff in the simulator: a rolling restart of every member, one at a time, must
 // never leave a partition whose ready holders, in any live member's routing view, all lack the
 // data. Each member's application loads an acquired partition after a random delay and then
 // calls markReady. Without handoff the same scenario routes to members that have no data yet.

@@ -1,4 +1,4 @@
-// The first view after a join (issue 10 §1), in the simulator: a member given seeds owns nothing
+// The first view after a join, in the simulator: a member given seeds owns nothing
 // until its join's state exchange completes, then takes its share of the ring it found at once
 // (acquires only, each from the member that held the partition before); the members already
 // there release exactly what it took. The same for a member restarted under the same name.

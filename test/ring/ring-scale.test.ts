@@ -1,5 +1,5 @@
-// Rings at scale (issue 9 item 5): events() hands out the initial holdings in bounded slices with
-// turns of the event loop between them, in order; rings take P up to 4 194 304 and refuse more.
+// Rings at scale (docs/budgets.md#ring): events() hands out the initial holdings in bounded slices
+// with turns of the event loop between them, in order; rings take P up to 4 194 304 and refuse more.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';

@@ -1,4 +1,4 @@
-// The ring in the simulator (issue 5 §4): 50 members, P = 2056, R = 3, with churn, loss and
+// The ring in the simulator: 50 members, P = 2056, R = 3, with churn, loss and
 // restarts. Every member's view is replayed from the Serf notifications it received.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';

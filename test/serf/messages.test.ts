@@ -4,7 +4,6 @@ import fc from 'fast-check';
 import { crc32 } from '../../src/gossip/codec/crc32.js';
 import { encodeUser } from '../../src/gossip/codec/messages.js';
 import { DecodeError, Writer } from '../../src/gossip/codec/msgpack.js';
-import { LamportClock } from '../../src/serf/lamport.js';
 import {
   QueryFlag,
   decodeJoinIntent,
@@ -23,22 +22,8 @@ import { check } from '../helpers/property.js';
 const ascii = (s: string) => Buffer.from(s).toString('hex');
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
-describe('Serf Lamport clocks (§10.2)', () => {
-  it('start at 1; increment moves on and returns the new time (Go); witness jumps past what it sees', () => {
-    const c = new LamportClock();
-    assert.equal(c.time, 1n);
-    assert.equal(c.increment(), 2n);
-    assert.equal(c.time, 2n);
-    c.witness(1n);
-    assert.equal(c.time, 2n, 'the past changes nothing');
-    c.witness(2n);
-    assert.equal(c.time, 3n, 'the present moves us just beyond it');
-    c.witness(0xfffffffffffn);
-    assert.equal(c.time, 0x100000000000n);
-  });
-});
-
-describe('Serf messages (§10.1)', () => {
+// docs/protocol.md#serf-message-types
+describe('Serf messages', () => {
   it('join and leave intents encode byte for byte like the ones captured from a Go agent', () => {
     // 0c 7a288a53 | 08 | 01 | 82 a5"LTime" 11 a4"Node" a2"n4"
     const join = encodeUser(encodeJoinIntent({ ltime: 0x11n, node: 'n4' }));

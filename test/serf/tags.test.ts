@@ -7,7 +7,8 @@ import { check } from '../helpers/property.js';
 
 const ascii = (s: string) => Buffer.from(s).toString('hex');
 
-describe('Serf tags in node meta (§10.5)', () => {
+// docs/protocol.md#tags
+describe('Serf tags in node meta', () => {
   it('decodes the meta a Go agent sent (ff + map) and encodes the same bytes', () => {
     const goMeta = Buffer.from(`ff81a5${ascii('color')}a4${ascii('blue')}`, 'hex');
     assert.deepEqual(decodeTags(goMeta), { color: 'blue' });

@@ -157,7 +157,7 @@ export function objectEnd(buf: Uint8Array, start: number, maxBytes: number, maxE
           break;
         }
         default:
-          throw new DecodeError(`unsupported msgpack type 0x${b.toString(16)}`);
+          throw new DecodeError(`unsupported msgpack type 0x${b.toString(16)}`, 'unknown-type');
       }
     }
   }
@@ -168,6 +168,6 @@ export function objectEnd(buf: Uint8Array, start: number, maxBytes: number, maxE
 export function decodeObject(bytes: Uint8Array, elementBudget: number): MsgValue {
   const reader = new Reader(bytes, 0, elementBudget);
   const value = reader.value();
-  if (reader.offset !== bytes.length) throw new DecodeError('trailing bytes after an RPC object');
+  if (reader.offset !== bytes.length) throw new DecodeError('trailing bytes after an RPC object', 'malformed');
   return value;
 }

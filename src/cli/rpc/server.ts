@@ -603,7 +603,7 @@ class RpcConnection {
   #handshake(seq: bigint, body: MsgMap): void {
     const version = body.get('Version');
     if (typeof version !== 'number' && typeof version !== 'bigint' && version !== undefined && version !== null)
-      throw new DecodeError('Version is not an integer');
+      throw new DecodeError('Version is not an integer', 'field');
     if (version !== IPC_VERSION) return this.#send(seq, Errors.unsupportedIPCVersion);
     if (this.#version !== 0) return this.#send(seq, Errors.duplicateHandshake);
     this.#version = IPC_VERSION;
@@ -633,7 +633,7 @@ class RpcConnection {
     let members: Member[];
     try {
       const tags = [...tagExprs].map(([tag, expr]) => {
-        if (!(expr instanceof Uint8Array)) throw new DecodeError('a tag filter is not a string');
+        if (!(expr instanceof Uint8Array)) throw new DecodeError('a tag filter is not a string', 'field');
         return [tag, compile(text(expr))] as const;
       });
       const status = str(body, 'Status');
@@ -662,16 +662,16 @@ class RpcConnection {
     const next: Record<string, string> = {};
     const deleting = new Set<string>();
     if (del !== undefined && del !== null) {
-      if (!Array.isArray(del)) throw new DecodeError('DeleteTags is not an array');
+      if (!Array.isArray(del)) throw new DecodeError('DeleteTags is not an array', 'field');
       for (const d of del) {
-        if (!(d instanceof Uint8Array)) throw new DecodeError('a DeleteTags entry is not a string');
+        if (!(d instanceof Uint8Array)) throw new DecodeError('a DeleteTags entry is not a string', 'field');
         deleting.add(text(d));
       }
     }
     for (const [k, v] of Object.entries(this.#rpc.node.tags)) if (!deleting.has(k)) next[k] = v;
     if (add !== undefined && add !== null) {
       for (const [k, v] of asMap(add, 'Tags')) {
-        if (!(v instanceof Uint8Array)) throw new DecodeError('a tag value is not a string');
+        if (!(v instanceof Uint8Array)) throw new DecodeError('a tag value is not a string', 'field');
         next[k] = text(v);
       }
     }
@@ -698,9 +698,9 @@ class RpcConnection {
     const existing = body.get('Existing');
     const seeds: string[] = [];
     if (existing !== undefined && existing !== null) {
-      if (!Array.isArray(existing)) throw new DecodeError('Existing is not an array');
+      if (!Array.isArray(existing)) throw new DecodeError('Existing is not an array', 'field');
       for (const s of existing) {
-        if (!(s instanceof Uint8Array)) throw new DecodeError('an Existing entry is not a string');
+        if (!(s instanceof Uint8Array)) throw new DecodeError('an Existing entry is not a string', 'field');
         seeds.push(text(s));
       }
     }
@@ -781,9 +781,9 @@ class RpcConnection {
     const filters: QueryFilter[] = [];
     const nodes = body.get('FilterNodes');
     if (nodes !== undefined && nodes !== null) {
-      if (!Array.isArray(nodes)) throw new DecodeError('FilterNodes is not an array');
+      if (!Array.isArray(nodes)) throw new DecodeError('FilterNodes is not an array', 'field');
       const names = nodes.map((n) => {
-        if (!(n instanceof Uint8Array)) throw new DecodeError('a FilterNodes entry is not a string');
+        if (!(n instanceof Uint8Array)) throw new DecodeError('a FilterNodes entry is not a string', 'field');
         return text(n);
       });
       if (names.length > 0) filters.push({ type: 'node', names });
@@ -791,7 +791,7 @@ class RpcConnection {
     const tags = body.get('FilterTags');
     if (tags !== undefined && tags !== null) {
       for (const [tag, expr] of asMap(tags, 'FilterTags')) {
-        if (!(expr instanceof Uint8Array)) throw new DecodeError('a FilterTags value is not a string');
+        if (!(expr instanceof Uint8Array)) throw new DecodeError('a FilterTags value is not a string', 'field');
         filters.push({ type: 'tag', tag, expr: text(expr) });
       }
     }
@@ -799,7 +799,7 @@ class RpcConnection {
     const relayFactor = Number(u64(body, 'RelayFactor'));
     const timeoutNs = body.get('Timeout');
     if (timeoutNs !== undefined && timeoutNs !== null && typeof timeoutNs !== 'number' && typeof timeoutNs !== 'bigint')
-      throw new DecodeError('Timeout is not an integer');
+      throw new DecodeError('Timeout is not an integer', 'field');
     const ns = timeoutNs === undefined || timeoutNs === null ? 0 : Number(timeoutNs);
     if (name.startsWith(INTERNAL_PREFIX) && (name !== `${INTERNAL_PREFIX}ping` || payloadField !== null)) {
       return this.#send(seq, `Queries cannot contain the '${INTERNAL_PREFIX}' prefix`);

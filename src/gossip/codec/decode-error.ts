@@ -14,7 +14,7 @@
  * - `too-deep`: values or messages nested deeper than allowed.
  * - `unknown-type`: a message type, msgpack type, compression algorithm or enum value we do not know.
  * - `field`: well-formed msgpack whose value has the wrong type or range for its field (Go's
- *   decoder rules, §4.2).
+ *   decoder rules: docs/protocol.md#decoding-rules).
  * - `malformed`: any other violation of the format.
  */
 export type DecodeErrorReason = 'truncated' | 'budget' | 'crc' | 'too-deep' | 'unknown-type' | 'field' | 'malformed';
@@ -27,8 +27,10 @@ export class DecodeError extends Error {
   readonly reason: DecodeErrorReason;
 
   /**
-   * `reason` defaults to `malformed` only so that decoders not yet updated keep compiling: every
-   * throw site should name its reason.
+   * Every throw site names its reason. The parameter stays optional for the two subclasses:
+   * `truncated` and `budget` are theirs alone (outside DecodeErrorPlainReason, so a plain
+   * DecodeError can never claim them), so they cannot pass their reason here and set `reason`
+   * themselves instead.
    */
   constructor(message: string, reason: DecodeErrorPlainReason = 'malformed') {
     super(message);

@@ -1,7 +1,7 @@
 /**
- * Typed reads of Go struct fields from a decoded msgpack map, with Go's decoder rules (§4.2):
- * a missing key or nil is the zero value, unknown keys are ignored, a value of the wrong type or
- * out of the Go type's range is an error.
+ * Typed reads of Go struct fields from a decoded msgpack map, with Go's decoder rules
+ * (docs/protocol.md#decoding-rules): a missing key or nil is the zero value, unknown keys are
+ * ignored, a value of the wrong type or out of the Go type's range is an error.
  */
 import { DecodeError } from './decode-error.js';
 import { Writer, decodeValue, text, type MsgMap, type MsgValue } from './msgpack.js';

@@ -1,7 +1,8 @@
 /**
- * LZW exactly as Go's compress/lzw with order LSB and literal width 8 (wire reference §6.3):
- * codes LSB-first, clear = 256, EOF = 257, first entry 258, widths 9..12, a leading clear code,
- * a clear and reset when the next code would be 4095, EOF always written.
+ * LZW exactly as Go's compress/lzw with order LSB and literal width 8
+ * (docs/protocol.md#compression): codes LSB-first, clear = 256, EOF = 257, first entry 258, widths
+ * 9..12, a leading clear code, a clear and reset when the next code would be 4095, EOF always
+ * written.
  *
  * `hi` is the code implied by the next emission (encoder) or the next entry to define (decoder);
  * the width grows when `hi` reaches 2^width, as in Go.

@@ -1,6 +1,7 @@
 /**
- * memberlist 0.2.2 message schemas (wire reference §3, §5). Encoders write keys in the
- * byte-wise sorted order Go emits, so our bytes equal a Go member's for the same message.
+ * memberlist 0.2.2 message types and schemas (docs/protocol.md#message-types,
+ * docs/protocol.md#memberlist-messages). Encoders write keys in the byte-wise sorted order Go
+ * emits, so our bytes equal a Go member's for the same message.
  */
 import { asMap, bool, bytes, decodeStruct, encodeTyped, int, str, u16, u32, u8 } from './fields.js';
 import { DecodeError } from './decode-error.js';
@@ -158,7 +159,7 @@ export function encodeUser(payload: Uint8Array): Uint8Array {
   return out;
 }
 
-/** [8][userMsgHeader{UserMsgLen}][bytes] on a TCP stream (§5, §8). */
+/** [8][userMsgHeader{UserMsgLen}][bytes] on a TCP stream (docs/protocol.md#tcp-streams). */
 export function encodeUserStream(payload: Uint8Array): Uint8Array {
   return encodeTyped(MessageType.user, (w) => w.mapHeader(1).key('UserMsgLen').int(payload.length).bytes(payload));
 }

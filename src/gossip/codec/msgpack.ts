@@ -1,7 +1,8 @@
 /**
- * The msgpack dialect of go-msgpack 0.5.5 with a zero-valued MsgpackHandle (wire reference §4):
- * strings and []byte share the raw str family (fixstr, str16, str32; never str8 or bin on
- * encode), integers take their smallest encoding, structs are maps keyed by field name.
+ * The msgpack dialect of go-msgpack 0.5.5 with a zero-valued MsgpackHandle
+ * (docs/protocol.md#the-msgpack-dialect): strings and []byte share the raw str family (fixstr,
+ * str16, str32; never str8 or bin on encode), integers take their smallest encoding, structs are
+ * maps keyed by field name.
  *
  * Decoding is total: any input yields a value or a DecodeError, never an exception of another
  * kind, never an allocation larger than the input justifies. Raw values come back as bytes;

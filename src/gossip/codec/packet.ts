@@ -1,5 +1,5 @@
 /**
- * UDP packet layering (wire reference §2.1, §2.2, §6). Encryption is outside: the I/O layer
+ * UDP packet layering (docs/protocol.md#udp-datagrams). Encryption is outside: the I/O layer
  * decrypts before unpacking and encrypts after packing.
  */
 import { crc32 } from './crc32.js';
@@ -96,7 +96,7 @@ export function encodeCompound(parts: readonly Uint8Array[]): Uint8Array {
 export interface PackOptions {
   /** Compress when the result is strictly smaller (Go's UDP rule). */
   compress: boolean;
-  /** Prefix a CRC: only when the receiver is known to speak protocol 5 (§6.2). */
+  /** Prefix a CRC: only when the receiver is known to speak protocol 5 (docs/protocol.md#crc). */
   crc: boolean;
 }
 
