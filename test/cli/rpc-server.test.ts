@@ -18,7 +18,8 @@ import {
   writeQueryRecord,
   writeUserEvent,
 } from '../../src/cli/rpc/protocol.js';
-import { RpcServer, decodeBase64 } from '../../src/cli/rpc/server.js';
+import { decodeBase64 } from '../../src/cli/rpc/keys.js';
+import { RpcServer } from '../../src/cli/rpc/server.js';
 import { GossipNode, type Member } from '../../src/io/gossip-node.js';
 import { waitFor } from '../helpers/processes.js';
 import { SerfRpcClient } from '../helpers/serf-rpc-client.js';
