@@ -4,6 +4,8 @@
  */
 import { request } from 'node:http';
 import { parseArgs } from 'node:util';
+import { READY_TAG } from '../ring/readiness.js';
+import { DRAIN_TAG } from '../ring/ring-view.js';
 import { MAX_HTTP_QUERY_TIMEOUT_MS } from './agent-http.js';
 import { parseDuration } from './duration.js';
 import { httpToken, parseHttpAddress } from './http-flags.js';
@@ -47,14 +49,16 @@ ${tokenHelp}
   --format text|json   text (default) or one JSON object per line
   -h, --help           show this help`;
 
-export const membersHelp = `Usage: swimring members --http HOST:PORT [--status STATUS] [--format text|json]
+export const membersHelp = `Usage: swimring members --http HOST:PORT [--status STATUS] [--detailed] [--format text|json]
 
-Lists the members a running agent knows, like 'serf members': name, address, status, tags.
+Lists the members a running agent knows, like 'serf members': name, address, status, tags
+(without the ring's own tags, ${READY_TAG} and ${DRAIN_TAG}, unless --detailed).
 
 Options:
   --http [HOST:]PORT   the agent's --http address (required; PORT alone is 127.0.0.1)
 ${tokenHelp}
   --status STATUS      only members with this status (alive, leaving, left, failed)
+  --detailed           also the ring's own tags (handoff readiness, draining)
   --format text|json   text (default) or the agent's JSON
   -h, --help           show this help`;
 
@@ -67,6 +71,7 @@ export async function membersCommand(argv: string[]): Promise<void> {
       http: { type: 'string' },
       ...tokenOptions,
       status: { type: 'string' },
+      detailed: { type: 'boolean', default: false },
       format: { type: 'string', default: 'text' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -98,6 +103,7 @@ export async function membersCommand(argv: string[]): Promise<void> {
   if (list === undefined) throw notAnAgent(agent, 'its answer was empty');
   const members = list
     .filter((m) => values.status === undefined || m.status === values.status)
+    .map((m) => (values.detailed ? m : { ...m, tags: withoutRingTags(m.tags) }))
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   if (values.format === 'json') return void process.stdout.write(`${JSON.stringify(members)}\n`);
   const rows = members.map((m) => [
@@ -316,4 +322,10 @@ function call(
     req.on('error', (err) => reject(new Error(`cannot reach the agent at ${where}: ${err.message}`)));
     req.end(body);
   });
+}
+
+/** The ring's own tags (handoff readiness, draining) are bookkeeping, shown only with --detailed. */
+function withoutRingTags(tags: Record<string, string>): Record<string, string> {
+  const { [READY_TAG]: _ready, [DRAIN_TAG]: _draining, ...rest } = tags;
+  return rest;
 }

@@ -160,6 +160,12 @@ describe('swimring agent with the ring', () => {
       return rings.every((r) => r.members.length === n) && new Set(rings.map((r) => r.checksum)).size === 1;
     };
     await waitFor('five agree', () => agree(5), 20_000);
+    // `members` hides the ring's own tags (readiness) unless --detailed.
+    const plain = await runCli(['members', '--http', httpOf(p0)]);
+    assert.match(plain.stdout, /^p0 .* http=http:\/\/127\.0\.0\.1:\d+$/m);
+    assert.doesNotMatch(plain.stdout, /swr=/);
+    const detailed = await runCli(['members', '--http', httpOf(p0), '--detailed']);
+    assert.match(detailed.stdout, /^p0 .*swr=/m);
 
     // A client keeps asking p0's proxy for keys all through the failure and the restart.
     let requests = 0;
