@@ -1,6 +1,6 @@
 /**
  * One client of the agent's Serf RPC (see server.ts for the protocol and its budgets): framing,
- * handshake and auth, deadlines, and one handler per command.
+ * handshake and auth, deadlines, and one handler per command; its queries are in query-session.ts.
  */
 import { decodeBase64, emptyKeyResult, keyQuery } from './keys.js';
 import type { RpcServer } from './server.js';
@@ -9,10 +9,11 @@ import { timingSafeEqual, createHash } from 'node:crypto';
 import { type Socket } from 'node:net';
 import { asMap, bool, bytes, str, u64 } from '../../gossip/codec/fields.js';
 import { BudgetExceededError, DecodeError, text, type MsgMap, type MsgValue } from '../../gossip/codec/msgpack.js';
-import type { Member, QueryReply, ReceivedQuery } from '../../io/gossip-node.js';
-import { type QueryFilter, compileTagExpr } from '../../serf/query-filters.js';
+import type { Member, ReceivedQuery } from '../../io/gossip-node.js';
+import { compileTagExpr } from '../../serf/query-filters.js';
 import { GoRpcWriter, decodeObject, objectEnd } from './codec.js';
 import { SERF_LOG_LEVELS, type SerfLogLevel } from './log-hub.js';
+import { QuerySession, message } from './query-session.js';
 import {
   COMMANDS_WITH_BODY,
   COMMANDS_WITHOUT_BODY,
@@ -30,15 +31,12 @@ import {
   writeMembers,
   writeNoCoordinate,
   writeQueryEvent,
-  writeQueryRecord,
   writeStats,
   writeUserEvent,
 } from './protocol.js';
 
 /** How long a connection busy with a request may delay the agent's shutdown. */
 const SHUTDOWN_GRACE_MS = 5000;
-/** Serf's Agent.Query refuses its internal prefix, except `_serf_ping` without a payload (reachability). */
-const INTERNAL_PREFIX = '_serf_';
 
 interface Request {
   readonly command: string;
@@ -66,9 +64,8 @@ export class RpcConnection {
   #authFailures = 0;
   readonly #streams = new Map<bigint, readonly EventFilter[]>();
   #monitor: { seq: bigint; stop: () => void } | null = null;
-  readonly #pendingQueries = new Map<bigint, ReceivedQuery>();
-  #nextQueryId = 0n;
   readonly #running = new Set<AbortController>();
+  readonly #queries: QuerySession;
   #drainSince: number | null = null;
   #shutdownTimer: NodeJS.Timeout | undefined;
 
@@ -76,6 +73,13 @@ export class RpcConnection {
     this.#rpc = rpc;
     this.#socket = socket;
     this.name = `${socket.remoteAddress}:${socket.remotePort}`;
+    this.#queries = new QuerySession(rpc, {
+      name: this.name,
+      closed: () => this.#closed,
+      running: this.#running,
+      send: (seq, error, body) => this.#send(seq, error, body),
+      record: (seq, body) => this.#record(seq, body),
+    });
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('error', () => this.#teardown());
     socket.on('close', () => this.#teardown());
@@ -133,7 +137,7 @@ export class RpcConnection {
     this.#monitor?.stop();
     this.#monitor = null;
     this.#streams.clear();
-    this.#pendingQueries.clear();
+    this.#queries.clear();
     for (const c of this.#running) c.abort();
     this.#running.clear();
     this.#buffer = Buffer.alloc(0);
@@ -278,19 +282,9 @@ export class RpcConnection {
   queryEvent(q: ReceivedQuery): void {
     for (const [seq, filters] of this.#streams) {
       if (!filterAdmits(filters, 'query', q.name)) continue;
-      const id = ++this.#nextQueryId;
-      this.#registerQuery(id, q);
+      const id = this.#queries.register(q);
       this.#record(seq, (w) => writeQueryEvent(w, id, q));
     }
-  }
-
-  #registerQuery(id: bigint, q: ReceivedQuery): void {
-    const now = performance.now();
-    for (const [key, pending] of this.#pendingQueries) {
-      if (pending.deadlineMs >= now && this.#pendingQueries.size < this.#rpc.budgets.maxPendingQueries) break;
-      this.#pendingQueries.delete(key);
-    }
-    if (q.deadlineMs >= now) this.#pendingQueries.set(id, q);
   }
 
   // ---- commands --------------------------------------------------------------------------------
@@ -332,9 +326,9 @@ export class RpcConnection {
       case 'stop':
         return this.#stop(seq, body!);
       case 'query':
-        return this.#query(seq, body!);
+        return this.#queries.query(seq, body!);
       case 'respond':
-        return this.#respond(seq, body!);
+        return this.#queries.respond(seq, body!);
       case 'install-key':
       case 'use-key':
       case 'remove-key': {
@@ -529,99 +523,6 @@ export class RpcConnection {
     this.#send(seq, '');
   }
 
-  async #query(seq: bigint, body: MsgMap): Promise<void> {
-    const name = str(body, 'Name');
-    const payloadField = bytes(body, 'Payload');
-    const filters: QueryFilter[] = [];
-    const nodes = body.get('FilterNodes');
-    if (nodes !== undefined && nodes !== null) {
-      if (!Array.isArray(nodes)) throw new DecodeError('FilterNodes is not an array', 'field');
-      const names = nodes.map((n) => {
-        if (!(n instanceof Uint8Array)) throw new DecodeError('a FilterNodes entry is not a string', 'field');
-        return text(n);
-      });
-      if (names.length > 0) filters.push({ type: 'node', names });
-    }
-    const tags = body.get('FilterTags');
-    if (tags !== undefined && tags !== null) {
-      for (const [tag, expr] of asMap(tags, 'FilterTags')) {
-        if (!(expr instanceof Uint8Array)) throw new DecodeError('a FilterTags value is not a string', 'field');
-        filters.push({ type: 'tag', tag, expr: text(expr) });
-      }
-    }
-    const requestAck = bool(body, 'RequestAck');
-    const relayFactor = Number(u64(body, 'RelayFactor'));
-    const timeoutNs = body.get('Timeout');
-    if (timeoutNs !== undefined && timeoutNs !== null && typeof timeoutNs !== 'number' && typeof timeoutNs !== 'bigint')
-      throw new DecodeError('Timeout is not an integer', 'field');
-    const ns = timeoutNs === undefined || timeoutNs === null ? 0 : Number(timeoutNs);
-    if (name.startsWith(INTERNAL_PREFIX) && (name !== `${INTERNAL_PREFIX}ping` || payloadField !== null)) {
-      return this.#send(seq, `Queries cannot contain the '${INTERNAL_PREFIX}' prefix`);
-    }
-    if (this.#running.size >= this.#rpc.budgets.maxRunningQueries)
-      return this.#send(seq, `Too many queries running on this connection (at most ${this.#rpc.budgets.maxRunningQueries})`);
-    const controller = new AbortController();
-    let replies: AsyncGenerator<QueryReply, void, undefined>;
-    let first: Promise<IteratorResult<QueryReply, void>>;
-    try {
-      replies = this.#rpc.node.query(name, payloadField ?? new Uint8Array(0), {
-        filters,
-        requestAck,
-        relayFactor,
-        ...(ns > 0 ? { timeoutMs: Math.max(1, Math.ceil(ns / 1e6)) } : {}),
-        signal: controller.signal,
-      });
-      // The generator checks its arguments and starts the query on its first step.
-      first = replies.next();
-    } catch (err) {
-      return this.#send(seq, message(err));
-    }
-    let outcome: { value: IteratorResult<QueryReply, void> } | { error: unknown } | null = null;
-    first.then(
-      (value) => (outcome = { value }),
-      (error: unknown) => (outcome = { error }),
-    );
-    await new Promise((resolve) => setImmediate(resolve));
-    const settled = outcome as { value: IteratorResult<QueryReply, void> } | { error: unknown } | null;
-    if (settled !== null && 'error' in settled) return this.#send(seq, message(settled.error));
-    this.#send(seq, '');
-    this.#running.add(controller);
-    if (this.#closed) controller.abort(); // the client left while the query started
-    void (async () => {
-      try {
-        let step = settled ?? { value: await first };
-        while (!this.#closed && 'value' in step && !step.value.done) {
-          if (!this.#record(seq, (w) => writeQueryRecord(w, step.value.value as QueryReply))) return;
-          step = { value: await replies.next() };
-        }
-        this.#record(seq, (w) => writeQueryRecord(w, null));
-      } catch (err) {
-        if (!this.#closed) this.#rpc.log.warn({ err, client: this.name, query: name }, 'RPC query stream failed');
-      } finally {
-        this.#running.delete(controller);
-        controller.abort();
-        void replies.return();
-      }
-    })();
-  }
-
-  #respond(seq: bigint, body: MsgMap): void {
-    const id = u64(body, 'ID');
-    const payload = bytes(body, 'Payload') ?? new Uint8Array(0);
-    const q = this.#pendingQueries.get(id);
-    if (q === undefined || performance.now() > q.deadlineMs) {
-      this.#pendingQueries.delete(id);
-      return this.#send(seq, Errors.invalidQueryID);
-    }
-    let error = '';
-    try {
-      if (!q.respond(payload)) error = performance.now() > q.deadlineMs ? 'response is past the deadline' : 'response already sent';
-    } catch (err) {
-      error = message(err);
-    }
-    this.#send(seq, error);
-  }
-
   /** A key operation across the cluster (keys.ts), cancelled if this client goes away. */
   async #keyOp(op: string, keyBase64: string): Promise<{ error: string; result: KeyResult }> {
     const raw = decodeBase64(keyBase64);
@@ -655,10 +556,6 @@ function sameSecret(given: string, expected: string): boolean {
   const a = createHash('sha256').update(given).digest();
   const b = createHash('sha256').update(expected).digest();
   return timingSafeEqual(a, b) && given === expected;
-}
-
-function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 /** '' when `fn` succeeds, else its error's message (a response's Error). */
