@@ -12,6 +12,8 @@ import type { StreamMessage } from '../gossip/codec/stream.js';
 import type { GossipConfig } from '../gossip/config.js';
 import { GossipMachine, type LocalNode } from '../gossip/machine.js';
 import type { MemberView } from '../gossip/members.js';
+import { Outbox } from '../gossip/outbox.js';
+import { TimerTokens } from '../gossip/timer-tokens.js';
 import type { SerfContext, SerfEffect, SerfTimer } from './effects.js';
 import { decodeRelay } from './internal-messages.js';
 import { InternalQueries, type KeyringControl } from './internal-queries.js';
@@ -28,8 +30,6 @@ import {
   encodeUserEvent,
 } from './messages.js';
 import { type SerfState, decodeSerfState, encodeSerfState } from './push-pull.js';
-import { Outbox } from '../gossip/outbox.js';
-import { TimerTokens } from '../gossip/timer-tokens.js';
 import { MAX_RUNNING_QUERIES, Queries, type IncomingQuery, type QueryOptions } from './queries.js';
 import { SerfMembers } from './serf-members.js';
 import { type Tags, decodeTags, encodeTags } from './tags.js';

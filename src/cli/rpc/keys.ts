@@ -1,4 +1,5 @@
 /** Serf's key manager over RPC: tallying the cluster's answers to a key query, and Go's base64 errors. */
+import { INTERNAL_QUERY_PREFIX } from '../../serf/queries.js';
 import type { GossipNode } from '../../io/gossip-node.js';
 import { decodeKeyResponse, encodeKeyRequest } from '../../serf/internal-messages.js';
 import { SerfType } from '../../serf/messages.js';
@@ -16,7 +17,7 @@ export async function keyQuery(
   signal: AbortSignal,
 ): Promise<{ error: string; result: KeyResult }> {
   const result = emptyKeyResult(op);
-  const replies = node.query(`_serf_${op}`, encodeKeyRequest(key), { signal });
+  const replies = node.query(`${INTERNAL_QUERY_PREFIX}${op}`, encodeKeyRequest(key), { signal });
   // memberlist's NumMembers: the members not dead or left.
   result.numNodes = node.members().filter((m) => m.status === 'alive' || m.status === 'leaving').length;
   for await (const reply of replies) {

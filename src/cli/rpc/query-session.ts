@@ -2,6 +2,7 @@
  * The queries of one RPC client: those it starts (`query`, replies streamed back as records) and
  * those its event streams receive, which it answers with `respond`.
  */
+import { INTERNAL_QUERY_PREFIX } from '../../serf/queries.js';
 import type { RpcServer } from './server.js';
 import { asMap, bool, bytes, str, u64 } from '../../gossip/codec/fields.js';
 import { DecodeError, text, type MsgMap } from '../../gossip/codec/msgpack.js';
@@ -9,9 +10,6 @@ import type { QueryReply, ReceivedQuery } from '../../io/gossip-node.js';
 import type { QueryFilter } from '../../serf/query-filters.js';
 import type { GoRpcWriter } from './codec.js';
 import { Errors, writeQueryRecord } from './protocol.js';
-
-/** Serf's Agent.Query refuses its internal prefix, except `_serf_ping` without a payload (reachability). */
-const INTERNAL_PREFIX = '_serf_';
 
 /** What the session needs of its connection. */
 export interface QueryClient {
@@ -80,8 +78,9 @@ export class QuerySession {
     if (timeoutNs !== undefined && timeoutNs !== null && typeof timeoutNs !== 'number' && typeof timeoutNs !== 'bigint')
       throw new DecodeError('Timeout is not an integer', 'field');
     const ns = timeoutNs === undefined || timeoutNs === null ? 0 : Number(timeoutNs);
-    if (name.startsWith(INTERNAL_PREFIX) && (name !== `${INTERNAL_PREFIX}ping` || payloadField !== null)) {
-      return client.send(seq, `Queries cannot contain the '${INTERNAL_PREFIX}' prefix`);
+    // Serf's Agent.Query refuses its internal prefix, except `_serf_ping` without a payload (reachability).
+    if (name.startsWith(INTERNAL_QUERY_PREFIX) && (name !== `${INTERNAL_QUERY_PREFIX}ping` || payloadField !== null)) {
+      return client.send(seq, `Queries cannot contain the '${INTERNAL_QUERY_PREFIX}' prefix`);
     }
     if (client.running.size >= this.#rpc.budgets.maxRunningQueries)
       return client.send(seq, `Too many queries running on this connection (at most ${this.#rpc.budgets.maxRunningQueries})`);
