@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
 import { type CliResult } from '../helpers/cli.js';
-import { type Agent, Processes, httpOf, startAgent } from '../helpers/processes.js';
+import { type Agent, Processes, httpOf, startAgent, waitFor } from '../helpers/processes.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 /** Generous: a CLI that is still running after this has hung (code null), which fails the test. */
@@ -150,7 +150,8 @@ describe("the agent's HTTP: loopback by default, a token for what changes anythi
   it('a non-loopback --http without a token logs a warning', async () => {
     const agent = await startAgent(procs, 'wide', ['--profile', 'local', '--http', '0.0.0.0:0']);
     assert.match(httpOf(agent), /^0\.0\.0\.0:\d+$/);
-    assert.match(agent.stderr(), /"level":40[^\n]*no --http-token/);
+    // The warning and the started line go to different pipes: wait for it rather than race.
+    await waitFor('the warning', () => /"level":40[^\n]*no --http-token/.test(agent.stderr()), 10_000);
   });
 
   it('with --http-token-file, the client commands need the token (flag, file or SWIMRING_HTTP_TOKEN)', async () => {

@@ -237,12 +237,16 @@ describe('the Serf layer with serf agents (3 + 3, encrypted)', { skip }, () => {
   });
 });
 
-/** The [ERR] and [WARN] lines of a serf agent's log. */
+/**
+ * The [ERR] and [WARN] lines of a serf agent's log, but for a fallback TCP ping that timed out:
+ * on a loaded 2-core machine any member (a serf agent too) can answer one late, which says
+ * nothing about the wire protocol (our TCP ping answers are checked in test/io/sockets.test.ts).
+ */
 function complaints(s: SerfAgent): string[] {
   return s
     .log()
     .split('\n')
-    .filter((l) => /\[(ERR|WARN)\]/.test(l));
+    .filter((l) => /\[(ERR|WARN)\]/.test(l) && !/Failed fallback ping: .*i\/o timeout/.test(l));
 }
 
 before(() => {

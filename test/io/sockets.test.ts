@@ -1,6 +1,9 @@
 // Real sockets on 127.0.0.1: nodes in one process, and agents as separate processes.
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { after, describe, it } from 'node:test';
+import { encodePing } from '../../src/gossip/codec/messages.js';
+import { parseStream } from '../../src/gossip/codec/stream.js';
 import { GossipNode } from '../../src/io/gossip-node.js';
 import { Processes, httpOf, kill, startAgent, waitFor } from '../helpers/processes.js';
 
@@ -161,6 +164,35 @@ describe('tags', () => {
       await assert.rejects(GossipNode.create({ name: 'x', bind: '127.0.0.1:0', tags: { n: 1 as never } }), { code: 'ERR_INVALID_OPTION' });
     } finally {
       await Promise.all([a.close(), b.close()]);
+    }
+  });
+});
+
+describe('TCP pings (memberlist fallback ping)', () => {
+  it('a ping for us over TCP gets an ack with its sequence number, at once', async () => {
+    const node = await GossipNode.create({ name: 'pinged', bind: '127.0.0.1:0', profile: 'local' });
+    try {
+      const reply = await new Promise<Buffer>((resolve, reject) => {
+        const socket = connect(node.address.port, '127.0.0.1', () =>
+          socket.write(encodePing({ seqNo: 4242, node: 'pinged', sourceAddr: null, sourcePort: 0, sourceNode: '' })),
+        );
+        const chunks: Buffer[] = [];
+        socket.on('data', (d: Buffer) => {
+          chunks.push(d);
+          const all = Buffer.concat(chunks);
+          if (parseStream(all, 1 << 20).status === 'complete') {
+            socket.destroy();
+            resolve(all);
+          }
+        });
+        socket.on('error', reject);
+        socket.on('close', () => reject(new Error('closed without an ack')));
+      });
+      const parsed = parseStream(reply, 1 << 20);
+      assert.equal(parsed.status, 'complete');
+      assert.deepEqual(parsed.status === 'complete' && parsed.message.type === 'ack' ? parsed.message.ack.seqNo : null, 4242);
+    } finally {
+      await node.close();
     }
   });
 });
