@@ -155,16 +155,6 @@ const VSN = Uint8Array.of(1, 5, 2, 2, 5, 4);
 const MAX_U32 = 0xffffffff;
 const MAX_U64 = (1n << 64n) - 1n;
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
 /** A push/pull header declaring 16 M node states, then 0x80 bytes to 16 MiB, LZW-compressed, in a compress envelope. */
 function lzwBomb(): Uint8Array {
   const header = encodeTyped(MessageType.pushPull, (w) =>

@@ -5,7 +5,7 @@
 import { request } from 'node:http';
 import { parseArgs } from 'node:util';
 import { READY_TAG } from '../ring/readiness.js';
-import { DRAIN_TAG } from '../ring/ring-view.js';
+import { DRAIN_TAG, withoutRingTags } from '../ring/ring-view.js';
 import { MAX_HTTP_QUERY_TIMEOUT_MS } from './agent-http.js';
 import { parseDuration } from './duration.js';
 import { httpToken, parseHttpAddress } from './http-flags.js';
@@ -322,10 +322,4 @@ function call(
     req.on('error', (err) => reject(new Error(`cannot reach the agent at ${where}: ${err.message}`)));
     req.end(body);
   });
-}
-
-/** The ring's own tags (handoff readiness, draining) are bookkeeping, shown only with --detailed. */
-function withoutRingTags(tags: Record<string, string>): Record<string, string> {
-  const { [READY_TAG]: _ready, [DRAIN_TAG]: _draining, ...rest } = tags;
-  return rest;
 }

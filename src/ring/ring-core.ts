@@ -13,7 +13,6 @@
  *   members still retaining it.
  */
 import { type OwnershipChange, ownershipOf } from '../partition/diff.js';
-import type { ResolvedPartitionOptions } from '../partition/options.js';
 import { PartitionTable } from '../partition/table.js';
 import type { SerfMember } from '../serf/serf-members.js';
 import { READY_TAG, type Readiness, checksumPrefix, decodeReadiness, encodeReadiness, isReadyAt } from './readiness.js';

@@ -7,10 +7,18 @@ import { type OwnershipChange, diffOwnership } from '../partition/diff.js';
 import type { ResolvedPartitionOptions } from '../partition/options.js';
 import { MAX_WEIGHT, MAX_ZONE_LENGTH, PartitionTable } from '../partition/table.js';
 import type { SerfMember } from '../serf/serf-members.js';
+import type { Tags } from '../serf/tags.js';
+import { READY_TAG } from './readiness.js';
 import type { MemberFilter } from './tag-filter.js';
 
 /** Set by a member that hands its partitions over before it leaves: it owns nothing any more. */
 export const DRAIN_TAG = 'swd';
+
+/** A member's tags without the ring's own (handoff readiness, draining): the ones its application set. */
+export function withoutRingTags(tags: Tags): Record<string, string> {
+  const { [READY_TAG]: _ready, [DRAIN_TAG]: _draining, ...rest } = tags;
+  return rest;
+}
 
 export interface RingPartitionOptions extends ResolvedPartitionOptions {
   /** Tag holding a member's zone: replicas go to distinct zones. Untagged: a zone of its own. */

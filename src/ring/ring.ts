@@ -15,7 +15,7 @@ import { PartitionTable } from '../partition/table.js';
 import { MAX_RING_PARTITIONS, PartitionEventQueue } from './event-queue.js';
 import { MAX_READY_TAG_CHARS, READY_TAG, encodeReadiness } from './readiness.js';
 import { type CoreOutput, RingCore } from './ring-core.js';
-import { DRAIN_TAG } from './ring-view.js';
+import { DRAIN_TAG, withoutRingTags } from './ring-view.js';
 import { type WatchTags, compileWatchTags } from './tag-filter.js';
 
 export interface RingOptions extends GossipNodeOptions {
@@ -151,8 +151,7 @@ export class Ring extends EventEmitter<RingEvents> {
     this.node = node;
     this.#core = core;
     this.#handoffTimeoutMs = handoffTimeoutMs;
-    const { [READY_TAG]: _ready, [DRAIN_TAG]: _drain, ...userTags } = node.tags;
-    this.#userTags = userTags;
+    this.#userTags = withoutRingTags(node.tags);
     for (const m of node.members()) this.#run(core.apply(m, false, performance.now(), false)); // no consumer yet
     for (const change of ['member-join', 'member-update', 'member-leave', 'member-failed', 'member-reap'] as const) {
       node.on(change, (m) => {

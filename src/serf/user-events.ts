@@ -4,6 +4,7 @@
  * (eventMinTime), coalescing, and the recent events a push/pull carries.
  */
 import { bytesEqual } from '../gossip/address.js';
+import { TimerTokens } from '../gossip/timer-tokens.js';
 import { UserEventCoalescer } from './coalesce.js';
 import type { SerfContext } from './effects.js';
 import type { LamportClock } from './lamport.js';
@@ -25,7 +26,7 @@ export class UserEvents {
   readonly #clock: LamportClock;
   readonly #seen = new SeenRing<RecentEvent>((a, b) => a.name === b.name && bytesEqual(a.payload, b.payload));
   readonly #coalescer = new UserEventCoalescer();
-  #coalesceToken = 0;
+  readonly #tokens = new TimerTokens<'coalesceFlush'>();
   #minTime = 0n;
 
   constructor(ctx: SerfContext, clock: LamportClock) {
@@ -61,12 +62,12 @@ export class UserEvents {
 
   /** The coalescing timer fired. */
   handleFlush(token: number, nowMs: number): void {
-    if (token !== this.#coalesceToken) return;
+    if (!this.#tokens.isCurrent('coalesceFlush', token)) return;
     const { userCoalescePeriodMs, userQuiescentPeriodMs } = this.#ctx.config;
     const due = this.#coalescer.dueAtMs(userCoalescePeriodMs, userQuiescentPeriodMs);
     if (due === null) return;
     if (due > nowMs) {
-      this.#ctx.timer({ kind: 'coalesceFlush', token: ++this.#coalesceToken }, due);
+      this.#ctx.timer({ kind: 'coalesceFlush', token: this.#tokens.next('coalesceFlush') }, due);
       return;
     }
     for (const e of this.#coalescer.flush()) this.#ctx.emit({ type: 'event', event: e });
@@ -121,6 +122,9 @@ export class UserEvents {
       return;
     }
     for (const overflow of this.#coalescer.add(e, nowMs)) this.#ctx.emit({ type: 'event', event: overflow });
-    this.#ctx.timer({ kind: 'coalesceFlush', token: ++this.#coalesceToken }, this.#coalescer.dueAtMs(coalesceMs, quiescentMs)!);
+    this.#ctx.timer(
+      { kind: 'coalesceFlush', token: this.#tokens.next('coalesceFlush') },
+      this.#coalescer.dueAtMs(coalesceMs, quiescentMs)!,
+    );
   }
 }

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
 import { type CliResult } from '../helpers/cli.js';
-import { type Agent, Processes, httpOf, startAgent, waitFor } from '../helpers/processes.js';
+import { Processes, httpOf, startAgent, waitFor } from '../helpers/processes.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 /** Generous: a CLI that is still running after this has hung (code null), which fails the test. */

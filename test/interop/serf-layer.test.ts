@@ -6,7 +6,6 @@ import { after, before, describe, it } from 'node:test';
 import { GossipNode } from '../../src/io/gossip-node.js';
 import { runCli } from '../helpers/cli.js';
 import {
-  type Agent,
   INSTALL_SERF,
   Processes,
   type SerfAgent,
