@@ -19,6 +19,7 @@ import {
   writeUserEvent,
 } from '../../src/cli/rpc/protocol.js';
 import { decodeBase64 } from '../../src/cli/rpc/keys.js';
+import { DropLogLimit } from '../../src/cli/rpc/drop-log-limit.js';
 import { RpcServer } from '../../src/cli/rpc/server.js';
 import { GossipNode, type Member } from '../../src/io/gossip-node.js';
 import { waitFor } from '../helpers/processes.js';
@@ -205,6 +206,49 @@ describe('Serf RPC commands that reach the node', () => {
       assert.deepEqual(record, { Coalesce: false, Event: 'user', Name: 'hello', Payload: 'w' });
       c.close();
     } finally {
+      await server.close();
+      await node.close();
+    }
+  });
+});
+
+describe('the log of dropped RPC clients', () => {
+  it('logs at most the limit of each kind a second, counts the rest into the next line of that kind', () => {
+    const limit = new DropLogLimit(3);
+    const admitted = Array.from({ length: 5 }, () => limit.admit('malformed', 1_000.5));
+    assert.deepEqual(admitted, [{ unloggedBefore: 0 }, { unloggedBefore: 0 }, { unloggedBefore: 0 }, null, null]);
+    assert.deepEqual(limit.admit('deadline', 1_999), { unloggedBefore: 0 }, 'a flood of one kind does not silence another');
+    assert.deepEqual(limit.admit('malformed', 2_000), { unloggedBefore: 2 });
+    assert.deepEqual(limit.admit('malformed', 2_001), { unloggedBefore: 0 });
+  });
+
+  it('a flood of malformed clients leaves the drops of other kinds logged', async () => {
+    const { logger, logs } = createAgentLogger('silent');
+    const node = await GossipNode.create({ name: 'flooded', bind: '127.0.0.1:0', logger });
+    const server = await RpcServer.listen({ node, host: '127.0.0.1', port: 0, logger, logs, budgets: { maxAuthFailures: 1 } });
+    const seen: string[] = [];
+    const unsubscribe = logs.subscribe('WARN', (line) => seen.push(line));
+    try {
+      for (let i = 0; i < 30; i++) {
+        const c = await SerfRpcClient.connect(server.address);
+        c.send('members-filtered', c.nextSeq(), 'not a map');
+        await c.closed;
+      }
+      const c = await SerfRpcClient.connect(server.address, { handshake: false });
+      assert.equal((await c.request('handshake', { Version: 1 })).error, '');
+      assert.equal((await c.request('auth', { AuthKey: 'wrong' })).error, 'Invalid authentication token');
+      await c.closed;
+      await waitFor(
+        'the auth drop is logged',
+        () => seen.some((l) => /RPC client dropped .*too many failed auth attempts/.test(l)),
+        15_000,
+        20,
+      );
+      const malformed = seen.filter((l) => /RPC client dropped .*malformed request/.test(l));
+      const unlogged = malformed.reduce((n, l) => n + Number(/alsoDroppedUnlogged=(\d+)/.exec(l)?.[1] ?? 0), 0);
+      assert.ok(malformed.length >= 10 && malformed.length + unlogged <= 30, `${malformed.length} lines, ${unlogged} reported unlogged`);
+    } finally {
+      unsubscribe();
       await server.close();
       await node.close();
     }

@@ -3,6 +3,7 @@
  * handshake and auth, deadlines, and one handler per command; its queries are in query-session.ts.
  */
 import { decodeBase64, emptyKeyResult, keyQuery } from './keys.js';
+import type { DropKind } from './drop-log-limit.js';
 import type { RpcServer } from './server.js';
 import { stats } from './stats.js';
 import { timingSafeEqual, createHash } from 'node:crypto';
@@ -97,18 +98,18 @@ export class RpcConnection {
   shutdown(): void {
     this.#endAfterRequest = true;
     if (!this.#busy) return this.#end();
-    this.#shutdownTimer = setTimeout(() => this.#drop('agent shutting down', 'debug'), SHUTDOWN_GRACE_MS);
+    this.#shutdownTimer = setTimeout(() => this.#drop('shutdown', 'agent shutting down', 'debug'), SHUTDOWN_GRACE_MS);
   }
 
   checkDeadlines(now: number): void {
     if (this.#closed) return;
     const b = this.#rpc.budgets;
-    if (!this.#ready && now - this.#connectedAt > b.handshakeTimeoutMs) return this.#drop('no handshake in time');
+    if (!this.#ready && now - this.#connectedAt > b.handshakeTimeoutMs) return this.#drop('deadline', 'no handshake in time');
     if (!this.#busy && this.#partialSince !== null && now - this.#partialSince > b.requestTimeoutMs)
-      return this.#drop('request not completed in time');
-    if (this.#drainSince !== null && now - this.#drainSince > b.drainTimeoutMs) return this.#drop('not reading its responses');
+      return this.#drop('deadline', 'request not completed in time');
+    if (this.#drainSince !== null && now - this.#drainSince > b.drainTimeoutMs) return this.#drop('slow', 'not reading its responses');
     const active = this.#busy || this.#streams.size > 0 || this.#monitor !== null || this.#running.size > 0;
-    if (!active && now - this.#lastActivity > b.idleTimeoutMs) this.#drop('idle');
+    if (!active && now - this.#lastActivity > b.idleTimeoutMs) this.#drop('deadline', 'idle');
   }
 
   get #ready(): boolean {
@@ -123,9 +124,9 @@ export class RpcConnection {
   }
 
   /** Closes the connection, with a log line saying why. */
-  #drop(reason: string, level: 'debug' | 'warn' = 'warn'): void {
+  #drop(kind: DropKind, reason: string, level: 'debug' | 'warn' = 'warn'): void {
     if (this.#closed) return;
-    this.#rpc.logDrop(this.name, reason, level);
+    this.#rpc.logDrop(this.name, kind, reason, level);
     this.#socket.destroy();
     this.#teardown();
   }
@@ -173,11 +174,11 @@ export class RpcConnection {
       }
     } catch (err) {
       if (err instanceof ClientGone) return;
-      if (err instanceof BudgetExceededError) this.#drop(err.message);
-      else if (err instanceof DecodeError) this.#drop(`malformed request: ${err.message}`);
+      if (err instanceof BudgetExceededError) this.#drop('budget', err.message);
+      else if (err instanceof DecodeError) this.#drop('malformed', `malformed request: ${err.message}`);
       else {
         this.#rpc.log.error({ err, client: this.name }, 'RPC request failed');
-        this.#drop('internal error');
+        this.#drop('internal', 'internal error');
       }
       return;
     } finally {
@@ -260,7 +261,7 @@ export class RpcConnection {
   #record(seq: bigint, body: (w: GoRpcWriter) => void): boolean {
     if (this.#closed) return false;
     if (this.#socket.writableLength > this.#rpc.budgets.maxBufferedOutBytes) {
-      this.#drop(`too slow: over ${this.#rpc.budgets.maxBufferedOutBytes} bytes unread`);
+      this.#drop('slow', `too slow: over ${this.#rpc.budgets.maxBufferedOutBytes} bytes unread`);
       return false;
     }
     this.#send(seq, '', body);
@@ -367,7 +368,7 @@ export class RpcConnection {
       return this.#send(seq, '');
     }
     this.#send(seq, Errors.invalidAuthToken);
-    if (++this.#authFailures >= this.#rpc.budgets.maxAuthFailures) this.#drop('too many failed auth attempts');
+    if (++this.#authFailures >= this.#rpc.budgets.maxAuthFailures) this.#drop('auth', 'too many failed auth attempts');
   }
 
   #membersFiltered(seq: bigint, body: MsgMap): void {

@@ -33,6 +33,7 @@ import type { Logger } from 'pino';
 import { DEFAULT_ELEMENT_BUDGET } from '../../gossip/codec/msgpack.js';
 import type { GossipNode, Member, ReceivedQuery } from '../../io/gossip-node.js';
 import { type LogHub } from './log-hub.js';
+import { type DropKind, DropLogLimit } from './drop-log-limit.js';
 
 export const DEFAULT_RPC_ADDR = '127.0.0.1:7373';
 
@@ -86,7 +87,7 @@ export interface RpcServerOptions {
   budgets?: Partial<RpcBudgets>;
 }
 
-/** Dropped clients logged per second at most. */
+/** Dropped clients of one kind logged per second at most. */
 const DROP_LOGS_PER_SECOND = 10;
 
 export class RpcServer {
@@ -99,9 +100,7 @@ export class RpcServer {
   #sweeper: NodeJS.Timeout | undefined;
   #closed = false;
   #refusedLoggedAt = -Infinity;
-  #dropSecond = -1;
-  #dropLogs = 0;
-  #dropsUnlogged = 0;
+  readonly #dropLogLimit = new DropLogLimit(DROP_LOGS_PER_SECOND);
 
   private constructor(options: RpcServerOptions) {
     this.#options = options;
@@ -195,21 +194,14 @@ export class RpcServer {
   }
 
   /**
-   * Logs a dropped client: at most DROP_LOGS_PER_SECOND lines a second (the rest counted in the
-   * next line), and deferred, since a drop can happen while the log hub delivers a line to it.
+   * Logs a dropped client: at most DROP_LOGS_PER_SECOND lines a second per kind (the rest counted
+   * in the next line of that kind), and deferred, since a drop can happen while the log hub
+   * delivers a line to it.
    */
-  logDrop(client: string, reason: string, level: 'debug' | 'warn'): void {
-    const second = Math.floor(performance.now() / 1000);
-    if (second !== this.#dropSecond) {
-      this.#dropSecond = second;
-      this.#dropLogs = 0;
-    }
-    if (++this.#dropLogs > DROP_LOGS_PER_SECOND) {
-      this.#dropsUnlogged++;
-      return;
-    }
-    const unlogged = this.#dropsUnlogged;
-    this.#dropsUnlogged = 0;
+  logDrop(client: string, kind: DropKind, reason: string, level: 'debug' | 'warn'): void {
+    const admitted = this.#dropLogLimit.admit(kind, performance.now());
+    if (admitted === null) return;
+    const unlogged = admitted.unloggedBefore;
     const log = this.#log;
     setImmediate(() => log[level]({ client, reason, ...(unlogged > 0 ? { alsoDroppedUnlogged: unlogged } : {}) }, 'RPC client dropped'));
   }
