@@ -2,8 +2,9 @@
  * Stable error codes. Callers branch on `code`, never on the message text.
  * - ERR_INVALID_OPTION: an option given to a constructor or command is out of its range.
  * - ERR_INVALID_ARGUMENT: an argument of a method call is out of its range.
+ * - ERR_JOIN_FAILED: no seed of a join could be joined (a JoinError, with each seed's reason).
  */
-export type SwimringErrorCode = 'ERR_INVALID_OPTION' | 'ERR_INVALID_ARGUMENT';
+export type SwimringErrorCode = 'ERR_INVALID_OPTION' | 'ERR_INVALID_ARGUMENT' | 'ERR_JOIN_FAILED';
 
 export class SwimringError extends Error {
   readonly code: SwimringErrorCode;

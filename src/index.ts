@@ -6,6 +6,7 @@ export {
   GossipNode,
   type GossipNodeEvents,
   type GossipNodeOptions,
+  type JoinOptions,
   type Member,
   type QueryReply,
   type ReceivedQuery,
@@ -16,3 +17,5 @@ export type { QueryFilter } from './serf/query-filters.js';
 export { type Tags, decodeTags, encodeTags } from './serf/tags.js';
 export { PROFILES, type GossipConfig, type MemberlistConfig, type ProfileName, type SerfConfig } from './gossip/config.js';
 export type { Counters } from './gossip/machine.js';
+export type { StreamFailureReason } from './gossip/stream-outcome.js';
+export { JoinError, type JoinFailure } from './io/join-error.js';

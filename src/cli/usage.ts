@@ -18,7 +18,7 @@ export function integerFlag(flag: string, value: string | undefined, fallback?: 
 }
 
 /** Library options whose command-line flag has another name. */
-const FLAG_OF_OPTION: Record<string, string> = { tags: 'tag', zoneTag: 'zone-tag', weightTag: 'weight-tag' };
+const FLAG_OF_OPTION: Record<string, string> = { tags: 'tag', zoneTag: 'zone-tag', weightTag: 'weight-tag', dnsServers: 'dns-server' };
 const OPTION_NAMES = new RegExp(`\\b(${Object.keys(FLAG_OF_OPTION).join('|')})\\b`, 'g');
 
 /** Library option errors name the option; on the command line they name its flag. */
@@ -26,7 +26,7 @@ export function asUsageError(err: unknown): UsageError | undefined {
   if (err instanceof UsageError) return err;
   if (err instanceof SwimringError && err.code === 'ERR_INVALID_OPTION') {
     if (err.subject === undefined) return new UsageError(err.message);
-    const flag = FLAG_OF_OPTION[err.subject.split('.')[0]!] ?? err.subject;
+    const flag = FLAG_OF_OPTION[err.subject.split(/[.[]/)[0]!] ?? err.subject;
     return new UsageError(`--${flag}${err.detail.replace(OPTION_NAMES, (option) => `--${FLAG_OF_OPTION[option]}`)}`);
   }
   const code = (err as { code?: unknown } | null)?.code;

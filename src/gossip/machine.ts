@@ -10,7 +10,7 @@
  * state rules and suspicions (state-rules.ts) and dissemination (dissemination.ts), which share
  * its outbox, counters and timer tokens.
  */
-import { type Address, ipToBytes } from './address.js';
+import { type Address, bytesEqual, ipToBytes, ipToString } from './address.js';
 import { Awareness } from './awareness.js';
 import { lzwCompress } from './codec/lzw.js';
 import {
@@ -37,11 +37,12 @@ import { type GossipConfig, pushPullIntervalMs, reconnectIntervalMs } from './co
 import { Dissemination } from './dissemination.js';
 import type { Counters, Effect, PartContext, StreamPurpose, Timer, TokenTimerKind } from './effects.js';
 import { next as nextIncarnation } from './incarnation.js';
-import { ALIVE, DEAD, type Endpoint, LEFT, MemberTable, type MemberView, addressOf, endpointOf } from './members.js';
+import { ALIVE, DEAD, type Endpoint, LEFT, MemberTable, SUSPECT, type MemberView, addressOf, endpointOf } from './members.js';
 import { Outbox } from './outbox.js';
 import { ProbeRound } from './probe-round.js';
 import { DEFAULT_VSN, versionsCompatible } from './protocol-versions.js';
 import { StateRules } from './state-rules.js';
+import { STREAM_OK, StreamFailure, type StreamOutcome, streamFailed } from './stream-outcome.js';
 import { TimerTokens } from './timer-tokens.js';
 
 export type { Counters, Effect, StreamPurpose, Timer } from './effects.js';
@@ -372,28 +373,37 @@ export class GossipMachine {
     }
   }
 
-  /** The outcome of a stream we opened. Returns whether it did what it was for. */
-  handleStreamReply(id: number, reply: StreamMessage | Error, nowMs: number): boolean {
+  /** The outcome of a stream we opened: whether it did what it was for, and if not, why. */
+  handleStreamReply(id: number, reply: StreamMessage | Error, nowMs: number): StreamOutcome {
     this.#nowMs = nowMs;
     const stream = this.#streams.get(id);
-    if (!stream) return false;
+    if (!stream) return streamFailed('unexpected', 'no such stream');
     this.#streams.delete(id);
     if (reply instanceof Error) {
       this.counters.streamFailures++;
-      return false;
+      return reply instanceof StreamFailure ? streamFailed(reply.reason, reply.message) : streamFailed('unreachable', reply.message);
     }
     if (stream.purpose === 'ping') {
       if (reply.type === 'ack') this.#probes.handleStreamAck(stream.seq, reply.ack.seqNo);
-      return reply.type === 'ack';
+      return reply.type === 'ack' ? STREAM_OK : streamFailed('unexpected', `a ${reply.type} message answered a ping`);
     }
     if (reply.type !== 'pushPull') {
       this.#outbox.drop(reply.type === 'err' ? 'remoteError' : 'unexpectedStreamMessage');
-      return false;
+      return reply.type === 'err'
+        ? streamFailed('remoteError', `the peer answered with an error: ${reply.error}`)
+        : streamFailed('unexpected', `a ${reply.type} message answered a push/pull`);
     }
     const join = stream.purpose === 'join';
+    if (join) {
+      const conflict = this.#nameConflict(reply.states);
+      if (conflict !== null) {
+        this.#outbox.drop('joinNameConflict');
+        return streamFailed('nameConflict', conflict);
+      }
+    }
     const incarnation = this.incarnation;
     this.#gossip.source = stream.to;
-    let merged: boolean;
+    let merged: StreamOutcome;
     try {
       merged = this.#mergeRemote(reply.states, reply.userState, join, nowMs);
     } finally {
@@ -404,6 +414,20 @@ export class GossipMachine {
     // it dead too, and nobody gossips to the long dead), so we tell it directly.
     if (this.incarnation !== incarnation) this.#rules.tellAlive(stream.to);
     return merged;
+  }
+
+  /**
+   * A live member with our name at another address: memberlist's aliveNode would ignore our
+   * alive message as a conflict, so the join could never take (it is not tried).
+   */
+  #nameConflict(states: readonly PushNodeState[]): string | null {
+    const self = this.members.endpoint(this.#self);
+    for (const s of states) {
+      if (s.name !== this.#name || (s.state !== ALIVE && s.state !== SUSPECT)) continue;
+      if (s.port === self.port && bytesEqual(s.addr, self.addr)) continue;
+      return `the cluster already has a live member named ${JSON.stringify(this.#name)} at ${ipToString(s.addr)}:${s.port}`;
+    }
+    return null;
   }
 
   handleTimer(timer: Timer, nowMs: number): void {
@@ -530,10 +554,13 @@ export class GossipMachine {
    * Merges a remote push/pull, as memberlist's mergeState (docs/protocol.md#merging-a-remote-state):
    * remote dead or suspect is only suspicion.
    */
-  #mergeRemote(states: readonly PushNodeState[], userState: Uint8Array, join: boolean, nowMs: number): boolean {
+  #mergeRemote(states: readonly PushNodeState[], userState: Uint8Array, join: boolean, nowMs: number): StreamOutcome {
     if (!versionsCompatible(states, this.members)) {
       this.#outbox.drop('incompatibleVersions');
-      return false;
+      return streamFailed(
+        'protocol',
+        "the peer's members speak protocol versions outside the range ours support (memberlist's verifyProtocol)",
+      );
     }
     for (const s of states) {
       try {
@@ -550,7 +577,7 @@ export class GossipMachine {
       }
     }
     if (userState.length > 0) this.#outbox.emit({ type: 'remoteState', state: userState, join });
-    return true;
+    return STREAM_OK;
   }
 
   // ---- output --------------------------------------------------------------------------------

@@ -5,7 +5,6 @@
  * and events. The sockets, encryption and stream framing live in the transport (transport.ts).
  * The protocol path is synchronous; async lives only in bind, join, leave and close.
  */
-import { lookup } from 'node:dns/promises';
 import { isIPv4, isIPv6 } from 'node:net';
 import { EventEmitter } from 'eventemitter3';
 import { type Logger, pino } from 'pino';
@@ -14,6 +13,7 @@ import type { Address } from '../gossip/address.js';
 import type { StreamMessage } from '../gossip/codec/stream.js';
 import { type GossipConfig, type ProfileName, resolveGossipConfig } from '../gossip/config.js';
 import { type Counters, MAX_NAME_CHARS } from '../gossip/machine.js';
+import { type StreamOutcome, streamFailed } from '../gossip/stream-outcome.js';
 import type { QueryFilter } from '../serf/query-filters.js';
 import {
   type IncomingQuery,
@@ -27,6 +27,8 @@ import type { SerfMember } from '../serf/serf-members.js';
 import { type Tags, encodeTags } from '../serf/tags.js';
 import { ENCRYPTION_OVERHEAD_BYTES, Keyring } from './keyring.js';
 import { monotonicNowMs, systemRandom } from './random.js';
+import { type JoinFailure, JoinError } from './join-error.js';
+import { SeedResolver } from './seed-resolver.js';
 import { NetTransport, type Transport, localIPv4 } from './transport.js';
 
 /** The longest delay setTimeout honours (a longer one fires at once); also the longest query timeout. */
@@ -48,8 +50,29 @@ export interface GossipNodeOptions {
   tags?: Tags;
   /** Deliver user events older than our join (Serf's -replay); default false. */
   replayEvents?: boolean;
+  /**
+   * DNS servers (`host[:port]`) that resolve seed names, instead of the system's resolver; for
+   * example Consul's DNS interface, `127.0.0.1:8600`.
+   */
+  dnsServers?: readonly string[];
   logger?: Logger;
 }
+
+export interface JoinOptions {
+  signal?: AbortSignal;
+  /**
+   * Retry until a seed answers, as `serf agent -retry-join`: a round over every seed each
+   * `intervalMs` (default 30 000), at most `max` rounds (default 0: no limit). Without it the
+   * join is one round, as memberlist's Join, and rejects with a JoinError saying why.
+   */
+  retry?: { intervalMs?: number; max?: number };
+}
+
+/** Serf's retry_interval. */
+export const DEFAULT_RETRY_INTERVAL_MS = 30_000;
+/** Serf's port, for seeds given without one. */
+const DEFAULT_PORT = 7946;
+const DEFAULT_DNS_PORT = 53;
 
 /** A member as Serf sees it: status alive / leaving / left / failed, tags, versions. */
 export interface Member extends SerfMember {
@@ -101,7 +124,8 @@ export class GossipNode extends EventEmitter<GossipNodeEvents> {
   readonly #log: Logger;
   readonly #timers = new Set<NodeJS.Timeout>();
   readonly #ioDrops: Record<string, number> = {};
-  readonly #joinWaiters = new Map<number, (ok: boolean) => void>();
+  readonly #joinWaiters = new Map<number, (outcome: StreamOutcome) => void>();
+  readonly #seeds: SeedResolver;
   readonly #queries = new Map<bigint, QueryStream>();
   #closed = false;
   #leftWaiters: (() => void)[] = [];
@@ -114,8 +138,10 @@ export class GossipNode extends EventEmitter<GossipNodeEvents> {
     transport: Transport,
     address: Address,
     log: Logger,
+    seeds: SeedResolver,
   ) {
     super();
+    this.#seeds = seeds;
     this.machine = machine;
     this.#config = config;
     this.keyring = keyring;
@@ -136,6 +162,7 @@ export class GossipNode extends EventEmitter<GossipNodeEvents> {
     const keyring = keys.length > 0 ? new Keyring(keys) : null;
     const tags = options.tags ?? {};
     encodeTags(tags); // validates (size, types) before we bind anything
+    const seeds = new SeedResolver(dnsServersOption(options.dnsServers));
     const log = options.logger ?? pino({ level: 'silent' });
     const transport = await NetTransport.bind({
       host: bind.host,
@@ -158,7 +185,7 @@ export class GossipNode extends EventEmitter<GossipNodeEvents> {
       ignoreOldEvents: !(options.replayEvents ?? false),
       ...(keyring ? { keyring: keyringControl(keyring) } : {}),
     });
-    const node = new GossipNode(machine, config, keyring, transport, advertise, log);
+    const node = new GossipNode(machine, config, keyring, transport, advertise, log, seeds);
     node.#listen();
     machine.start(monotonicNowMs());
     node.#flush();
@@ -227,21 +254,65 @@ export class GossipNode extends EventEmitter<GossipNodeEvents> {
   }
 
   /**
-   * Joins through one or more seeds (`host:port`, names resolved), retrying with a doubling
-   * backoff (1 s to 30 s) until at least one push/pull succeeds or the signal aborts.
-   * Resolves with the number of seeds that answered in the successful round.
+   * Joins through one or more seeds (`host[:port]`, port 7946 by default; a name joins every
+   * address it resolves to): a push/pull with each, as memberlist's Join. Resolves with the number
+   * of addresses that answered; when none did, rejects with a JoinError (ERR_JOIN_FAILED) giving
+   * each one's reason (refused, timeout, encryption, protocol, name conflict, ...), unless
+   * `retry` asks for more rounds.
    */
-  async join(seeds: readonly string[], options: { signal?: AbortSignal } = {}): Promise<number> {
+  async join(seeds: readonly string[], options: JoinOptions = {}): Promise<number> {
     if (!Array.isArray(seeds) || seeds.length === 0) throw invalidOption('join', 'at least one host:port', seeds);
-    const parsed = seeds.map((s) => parseHostPort('join', s, 7946));
-    for (let backoffMs = 1000; ; backoffMs = Math.min(backoffMs * 2, 30_000)) {
+    const parsed = seeds.map((seed) => ({ seed, ...parseHostPort('join', seed, DEFAULT_PORT) }));
+    const retry = options.retry;
+    if (retry !== undefined && (retry === null || typeof retry !== 'object')) throw invalidOption('retry', 'an object', retry);
+    const intervalMs = retry?.intervalMs ?? DEFAULT_RETRY_INTERVAL_MS;
+    const max = retry?.max ?? 0;
+    if (!Number.isInteger(intervalMs) || intervalMs < 1 || intervalMs > MAX_TIMER_DELAY_MS)
+      throw invalidOption('retry.intervalMs', `an integer in [1, ${MAX_TIMER_DELAY_MS}]`, intervalMs);
+    if (!Number.isInteger(max) || max < 0) throw invalidOption('retry.max', 'a non-negative integer', max);
+    for (let round = 1; ; round++) {
       options.signal?.throwIfAborted();
-      const results = await Promise.all(parsed.map((seed) => this.#joinOnce(seed)));
-      const ok = results.filter(Boolean).length;
-      if (ok > 0) return ok;
-      this.#log.warn({ seeds, retryInMs: backoffMs }, 'join failed, retrying');
-      await abortableSleep(backoffMs, options.signal);
+      const { answered, failures } = await this.#joinRound(parsed, options.signal);
+      if (answered > 0) return answered;
+      const error = new JoinError(failures, round);
+      if (retry === undefined || (max > 0 && round >= max)) throw error;
+      this.#log.warn({ failures, round, retryInMs: intervalMs }, `join failed, retrying: ${error.message}`);
+      await abortableSleep(intervalMs, options.signal);
     }
+  }
+
+  /** One push/pull with every address of every seed, side by side. */
+  async #joinRound(
+    seeds: readonly { seed: string; host: string; port: number }[],
+    signal: AbortSignal | undefined,
+  ): Promise<{ answered: number; failures: JoinFailure[] }> {
+    const resolved = await Promise.all(seeds.map((s) => this.#seeds.resolve(s.seed, s.host, s.port)));
+    signal?.throwIfAborted();
+    const failures: JoinFailure[] = [];
+    const tries: Promise<void>[] = [];
+    let answered = 0;
+    for (const r of resolved) {
+      if (r.error !== undefined) failures.push({ seed: r.seed, address: null, reason: 'resolve', detail: r.error });
+      for (const a of r.addresses) {
+        const address = isIPv6(a.host) ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
+        // A name listing every member (a headless Service) lists us too: a push/pull with
+        // ourselves would count as joined while we are still alone.
+        if (a.host === this.address.host && a.port === this.address.port) {
+          failures.push({ seed: r.seed, address, reason: 'self', detail: "this node's own address" });
+          continue;
+        }
+        tries.push(
+          this.#joinOnce(a).then((outcome) => {
+            if (outcome.ok) answered++;
+            else failures.push({ seed: r.seed, address, reason: outcome.reason, detail: outcome.detail });
+          }),
+        );
+      }
+    }
+    await abortable(Promise.all(tries), signal);
+    const order = new Map(seeds.map((s, i) => [s.seed, i]));
+    failures.sort((x, y) => order.get(x.seed)! - order.get(y.seed)!);
+    return { answered, failures };
   }
 
   /**
@@ -389,19 +460,10 @@ export class GossipNode extends EventEmitter<GossipNodeEvents> {
     });
   }
 
-  async #joinOnce(seed: { host: string; port: number }): Promise<boolean> {
-    let host = seed.host;
-    if (!isIPv4(host) && !isIPv6(host)) {
-      try {
-        host = (await lookup(host, { family: 4 })).address;
-      } catch {
-        this.#drop('joinResolve');
-        return false;
-      }
-    }
-    if (this.#closed) return false;
+  #joinOnce(address: { host: string; port: number }): Promise<StreamOutcome> {
+    if (this.#closed) return Promise.resolve(streamFailed('closed', 'the node is closed'));
     return new Promise((resolve) => {
-      const id = this.machine.join({ host, port: seed.port }, monotonicNowMs());
+      const id = this.machine.join(address, monotonicNowMs());
       this.#joinWaiters.set(id, resolve);
       this.#flush();
     });
@@ -510,11 +572,11 @@ export class GossipNode extends EventEmitter<GossipNodeEvents> {
   /** The reply (or failure) of a stream the machine opened; a join waiting on it learns whether it worked. */
   #streamReply(id: number, reply: StreamMessage | Error): void {
     if (this.#closed) return;
-    const ok = this.machine.handleStreamReply(id, reply, monotonicNowMs());
+    const outcome = this.machine.handleStreamReply(id, reply, monotonicNowMs());
     const waiter = this.#joinWaiters.get(id);
     if (waiter) {
       this.#joinWaiters.delete(id);
-      waiter(ok);
+      waiter(outcome);
     }
     this.#flush();
   }
@@ -542,6 +604,28 @@ export function parseHostPort(option: string, value: string, defaultPort?: numbe
   if (!m || port === undefined || !Number.isInteger(port) || port < 0 || port > 65535)
     throw invalidOption(option, 'host:port with a port in [0, 65535]', value);
   return { host: m[1]!, port };
+}
+
+/** DNS servers as c-ares takes them: IP addresses, each with an optional port. */
+function dnsServersOption(servers: readonly string[] | undefined): string[] {
+  if (servers === undefined) return [];
+  if (!Array.isArray(servers)) throw invalidOption('dnsServers', 'an array of IP[:port] strings', servers);
+  return servers.map((server: unknown, i) => {
+    const { host, port } = parseHostPort(`dnsServers[${i}]`, server as string, DEFAULT_DNS_PORT);
+    if (!isIPv4(host) && !isIPv6(host)) throw invalidOption(`dnsServers[${i}]`, 'an IP address with an optional port', server);
+    return isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`;
+  });
+}
+
+/** `work`, or the signal's reason as soon as it aborts (the work itself runs on, bounded by its deadlines). */
+function abortable<T>(work: Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (signal === undefined) return work;
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {

@@ -15,6 +15,7 @@ import type { Address } from '../gossip/address.js';
 import { MessageType, encodeErr } from '../gossip/codec/messages.js';
 import { MAX_PACKET_BYTES } from '../gossip/codec/packet.js';
 import type { StreamMessage } from '../gossip/codec/stream.js';
+import { StreamFailure } from '../gossip/stream-outcome.js';
 import { HEADER_DEADLINE_MS, InboundStreams, MAX_INBOUND_STREAMS, MAX_INBOUND_STREAMS_PER_SOURCE } from './inbound-streams.js';
 import { ENCRYPTION_OVERHEAD_BYTES, type Keyring } from './keyring.js';
 import { monotonicNowMs } from './random.js';
@@ -162,9 +163,10 @@ export class NetTransport implements Transport {
       if (this.#closed) return;
       done(reply);
     };
-    const timer = setTimeout(() => settle(new Error('timeout')), Math.max(1, deadlineMs - monotonicNowMs()));
+    const waitMs = Math.max(1, deadlineMs - monotonicNowMs());
+    const timer = setTimeout(() => settle(new StreamFailure('timeout', `no reply within ${waitMs} ms`)), waitMs);
     this.#timers.add(timer);
-    socket.on('error', (err) => settle(err));
+    socket.on('error', (err: NodeJS.ErrnoException) => settle(socketFailure(err)));
     socket.on('connect', () => socket.write(this.#frame(bytes)));
     this.#readReply(socket, settle);
   }
@@ -193,10 +195,10 @@ export class NetTransport implements Transport {
   }
 
   /** One message from a stream we opened (the peer's reply), through the same reader as inbound ones. */
-  #readReply(socket: Socket, done: (message: StreamMessage | Error) => void): void {
+  #readReply(socket: Socket, done: (message: StreamMessage | StreamFailure) => void): void {
     const reader = new StreamReader(this.#keyring, this.#maxStreamBytes);
     let finished = false;
-    const finish = (m: StreamMessage | Error) => {
+    const finish = (m: StreamMessage | StreamFailure) => {
       if (finished) return;
       finished = true;
       socket.removeAllListeners('data');
@@ -209,11 +211,20 @@ export class NetTransport implements Transport {
       } catch (err) {
         if (!(err instanceof StreamReadError)) throw err;
         this.#drop(err.reason);
-        finish(err);
+        finish(this.#replyFailure(err, reader));
       }
     });
-    socket.on('end', () => finish(new Error('stream ended early')));
-    socket.on('close', () => finish(new Error('stream closed')));
+    const closed = () => finish(new StreamFailure('closed', 'the peer closed the connection without replying'));
+    socket.on('end', closed);
+    socket.on('close', closed);
+  }
+
+  /** Why a reply could not be read, in the terms of the side that opened the stream. */
+  #replyFailure(err: StreamReadError, reader: StreamReader): StreamFailure {
+    if (err.reason !== 'streamEncryption') return new StreamFailure('malformed', `the peer's reply: ${err.message}`);
+    if (this.#keyring === null) return new StreamFailure('encryption', 'the peer encrypts and this node has no keyring');
+    if (!reader.started) return new StreamFailure('encryption', 'this node encrypts and the peer does not');
+    return new StreamFailure('encryption', "no key in this node's keyring opens the peer's reply: the peer uses another key");
   }
 
   /**
@@ -230,6 +241,21 @@ export class NetTransport implements Transport {
 
   #drop(reason: string): void {
     this.#handler?.drop(reason);
+  }
+}
+
+/** A socket error of a stream we opened, by its errno code. */
+function socketFailure(err: NodeJS.ErrnoException): StreamFailure {
+  switch (err.code) {
+    case 'ECONNREFUSED':
+      return new StreamFailure('refused', 'connection refused: nothing listens there');
+    case 'ETIMEDOUT':
+      return new StreamFailure('timeout', 'the connection timed out');
+    case 'ECONNRESET':
+    case 'EPIPE':
+      return new StreamFailure('closed', 'the peer reset the connection without replying');
+    default:
+      return new StreamFailure('unreachable', err.code ? `${err.code}: ${err.message}` : err.message);
   }
 }
 

@@ -7,7 +7,7 @@
 import { EventEmitter } from 'eventemitter3';
 import { invalidArgument, invalidOption } from '../errors.js';
 import { type Tags, encodeTags } from '../serf/tags.js';
-import { GossipNode, type GossipNodeEvents, type GossipNodeOptions, type Member } from '../io/gossip-node.js';
+import { GossipNode, type GossipNodeEvents, type GossipNodeOptions, type JoinOptions, type Member } from '../io/gossip-node.js';
 import { type OwnershipChange, ownershipOf } from '../partition/diff.js';
 import type { Key } from '../partition/fnv.js';
 import { type KeyHash, type Placement, type ResolvedPartitionOptions, resolvePartitionOptions } from '../partition/options.js';
@@ -22,10 +22,13 @@ export interface RingOptions extends GossipNodeOptions {
   /** Base64 encryption keys, primary first: the same as the node's `encrypt`. */
   keyring?: string | readonly string[];
   /**
-   * Seeds to join (`host:port`); retried with backoff until one answers or `signal` aborts.
-   * The member owns nothing until then: its first events are its share of the ring it joined.
+   * Seeds to join (`host[:port]`; see GossipNode.join). The member owns nothing until one
+   * answers: its first events are its share of the ring it joined. If none answers, createRing
+   * rejects with a JoinError saying why, unless `joinRetry` asks for more rounds.
    */
   join?: readonly string[];
+  /** Retry the initial join, as `serf agent -retry-join` (JoinOptions.retry); `signal` aborts it. */
+  joinRetry?: JoinOptions['retry'];
   /**
    * Start in the joining phase without joining yet, for callers that call `ring.join(seeds)`
    * themselves (as the agent does, to report before its seeds answer). Implied by `join`.
@@ -166,8 +169,21 @@ export class Ring extends EventEmitter<RingEvents> {
   /** Starts a node, joins `join` if given, and keeps the ring over the cluster's members. */
   static async create(options: RingOptions): Promise<Ring> {
     if (options === null || typeof options !== 'object') throw invalidOption('options', 'an object', options);
-    const { join, joining, watchTags, partitions, replicas, hash, placement, zoneTag, weightTag, signal, keyring, ...nodeOptions } =
-      options;
+    const {
+      join,
+      joinRetry,
+      joining,
+      watchTags,
+      partitions,
+      replicas,
+      hash,
+      placement,
+      zoneTag,
+      weightTag,
+      signal,
+      keyring,
+      ...nodeOptions
+    } = options;
     if (keyring !== undefined && nodeOptions.encrypt !== undefined)
       throw invalidOption('keyring', 'absent when encrypt is given (they are the same option)', keyring);
     if (keyring !== undefined) nodeOptions.encrypt = keyring;
@@ -210,7 +226,7 @@ export class Ring extends EventEmitter<RingEvents> {
     );
     if (join && join.length > 0) {
       try {
-        await ring.join(join, signal ? { signal } : {});
+        await ring.join(join, { ...(signal ? { signal } : {}), ...(joinRetry !== undefined ? { retry: joinRetry } : {}) });
       } catch (err) {
         await ring.close();
         throw err;
@@ -220,15 +236,15 @@ export class Ring extends EventEmitter<RingEvents> {
   }
 
   /**
-   * Joins through `seeds` (retried with backoff until one answers or the signal aborts; see
-   * GossipNode.join) and resolves with the number of seeds that answered. A ring started with
+   * Joins through `seeds` (see GossipNode.join: one round unless `retry`, rejecting with a
+   * JoinError saying why no seed answered) and resolves with the number that answered. A ring started with
    * seeds (`join` or `joining`) owns nothing until this completes; then, with every member the
    * state exchange brought in, it takes its share at once: acquires only, each `from` the member
    * that held the partition before. If it rejects, nothing was emitted and the ring still owns
    * nothing (call it again, or close). On a ring that already owns its share (the first member
    * of a cluster) it only joins the node.
    */
-  async join(seeds: readonly string[], options: { signal?: AbortSignal } = {}): Promise<number> {
+  async join(seeds: readonly string[], options: JoinOptions = {}): Promise<number> {
     const answered = await this.node.join(seeds, options);
     // The member events of the state exchange were applied before the join resolved.
     if (!this.#closed) this.#run(this.#core.admit(performance.now(), this.#queues.size > 0));

@@ -13,6 +13,7 @@ import type { GossipConfig } from '../gossip/config.js';
 import { GossipMachine, type LocalNode } from '../gossip/machine.js';
 import type { MemberView } from '../gossip/members.js';
 import { Outbox } from '../gossip/outbox.js';
+import type { StreamOutcome } from '../gossip/stream-outcome.js';
 import { TimerTokens } from '../gossip/timer-tokens.js';
 import type { SerfContext, SerfEffect, SerfTimer } from './effects.js';
 import { decodeRelay } from './internal-messages.js';
@@ -252,14 +253,14 @@ export class SerfMachine {
     return reply;
   }
 
-  handleStreamReply(id: number, reply: StreamMessage | Error, nowMs: number): boolean {
-    const ok = this.gossip.handleStreamReply(id, reply, nowMs);
+  handleStreamReply(id: number, reply: StreamMessage | Error, nowMs: number): StreamOutcome {
+    const outcome = this.gossip.handleStreamReply(id, reply, nowMs);
     this.#pump(nowMs);
-    if (this.#joins.delete(id) && ok) {
+    if (this.#joins.delete(id) && outcome.ok) {
       // Serf's broadcastJoin: our join intent at the current time.
       this.#broadcastJoin(nowMs);
     }
-    return ok;
+    return outcome;
   }
 
   handleTimer(timer: SerfTimer, nowMs: number): void {

@@ -7,6 +7,7 @@ import { DecodeError, TruncatedError } from '../gossip/codec/decode-error.js';
 import { parseStream } from '../gossip/codec/stream.js';
 import { type GossipConfig } from '../gossip/config.js';
 import { type Effect, GossipMachine } from '../gossip/machine.js';
+import { StreamFailure, type StreamFailureReason } from '../gossip/stream-outcome.js';
 import type { MemberView } from '../gossip/members.js';
 import { type SerfEffect, SerfMachine, type UserEvent } from '../serf/serf-machine.js';
 import type { SerfChange, SerfMember } from '../serf/serf-members.js';
@@ -300,25 +301,25 @@ export class SimWorld {
       case 'stream': {
         const to = addressKey(effect.to);
         const settle = (reply: Parameters<GossipMachine['handleStreamReply']>[1]) => {
-          const ok = machine.handleStreamReply(effect.id, reply, this.nowMs);
+          const ok = machine.handleStreamReply(effect.id, reply, this.nowMs).ok;
           const joining = node.join?.stream === effect.id;
           if (joining) this.#joinSettled(node, life, ok);
           this.#flush(node);
           if (joining && ok) this.onJoined?.(node.name, life);
         };
-        const fail = (atMs: number, message: string) =>
+        const fail = (atMs: number, reason: StreamFailureReason, message: string) =>
           this.clock.at(atMs, () => {
-            if (this.#alive(node, life, machine)) settle(new Error(message));
+            if (this.#alive(node, life, machine)) settle(new StreamFailure(reason, message));
           });
         if (!this.network.reachable(from, to) || !this.network.reachable(to, from)) {
-          fail(effect.deadlineMs, 'timeout');
+          fail(effect.deadlineMs, 'timeout', 'no reply in time');
           return;
         }
         const there = this.nowMs + this.network.streamDelay();
         this.clock.at(there, () => {
           const target = this.#byAddress.get(to);
           if (!target || !target.up) {
-            fail(this.nowMs + this.network.streamDelay(), 'connection refused');
+            fail(this.nowMs + this.network.streamDelay(), 'refused', 'connection refused');
             return;
           }
           let reply: Uint8Array | null;
@@ -333,7 +334,8 @@ export class SimWorld {
           this.#flush(target);
           const back = this.nowMs + this.network.streamDelay();
           if (reply === null || back > effect.deadlineMs) {
-            fail(Math.min(back, effect.deadlineMs), reply === null ? 'no reply' : 'timeout');
+            if (reply === null) fail(Math.min(back, effect.deadlineMs), 'closed', 'no reply');
+            else fail(effect.deadlineMs, 'timeout', 'no reply in time');
             return;
           }
           const bytes = reply;
@@ -342,9 +344,9 @@ export class SimWorld {
             let message;
             try {
               const parsed = parseStream(bytes, this.config.maxStreamBytes);
-              message = parsed.status === 'complete' ? parsed.message : new Error('incomplete reply');
+              message = parsed.status === 'complete' ? parsed.message : new StreamFailure('malformed', 'incomplete reply');
             } catch (err) {
-              message = err instanceof Error ? err : new Error(String(err));
+              message = new StreamFailure('malformed', err instanceof Error ? err.message : String(err));
             }
             settle(message);
           });

@@ -342,7 +342,7 @@ describe('rejoining after a restart', () => {
     const others = Array.from({ length: 20 }, (_, i) => state(`n${i}`, 1, 0, 20 + i));
     const states = [state('seed', 3, 0, 9), state('me', 6, 2, 1), ...others];
     const header = { join: false, nodes: states.length, userStateLen: 0 };
-    assert.equal(m.handleStreamReply(id, { type: 'pushPull', header, states, userState: new Uint8Array() }, 10), true);
+    assert.deepEqual(m.handleStreamReply(id, { type: 'pushPull', header, states, userState: new Uint8Array() }, 10), { ok: true });
     assert.equal(m.incarnation, 7, 'outbids the dead verdict');
     const toSeed = m
       .drain()

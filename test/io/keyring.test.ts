@@ -65,9 +65,11 @@ describe('keyring', () => {
       assert.deepEqual(failed, []);
       const stale = await GossipNode.create({ name: 'k5', bind: '127.0.0.1:0', profile: 'local', encrypt: oldKey });
       nodes.push(stale);
-      const ac = new AbortController();
-      setTimeout(() => ac.abort(), 1500);
-      await assert.rejects(stale.join([`127.0.0.1:${nodes[0]!.address.port}`], { signal: ac.signal }), 'the old key no longer gets in');
+      await assert.rejects(
+        stale.join([`127.0.0.1:${nodes[0]!.address.port}`]),
+        { code: 'ERR_JOIN_FAILED' },
+        'the old key no longer gets in',
+      );
     } finally {
       await Promise.all(nodes.map((n) => n.close()));
     }

@@ -132,14 +132,14 @@ describe('disposal', () => {
 });
 
 describe('join', () => {
-  it('resolves seed names, and a join that cannot succeed retries until its signal aborts', async () => {
+  it('resolves seed names, and a retrying join that cannot succeed retries until its signal aborts', async () => {
     const [a, b] = await Promise.all(['j1', 'j2'].map((name) => GossipNode.create({ name, bind: '127.0.0.1:0', profile: 'local' })));
     try {
       assert.equal(await b!.join([`localhost:${a!.address.port}`]), 1);
       await waitFor('a knows b', () => a!.members().some((m) => m.name === 'j2' && m.status === 'alive'), 10_000, 20);
       const ac = new AbortController();
-      const failing = b!.join(['127.0.0.1:1', 'no-such-host.invalid:7946'], { signal: ac.signal });
-      setTimeout(() => ac.abort(new Error('gave up')), 1500);
+      const failing = b!.join(['127.0.0.1:1', 'no-such-host.invalid:7946'], { signal: ac.signal, retry: { intervalMs: 100 } });
+      setTimeout(() => ac.abort(new Error('gave up')), 500);
       await assert.rejects(failing, /gave up/);
       await assert.rejects(b!.join([]), { code: 'ERR_INVALID_OPTION' });
     } finally {

@@ -5,6 +5,7 @@ import { describe, it } from 'node:test';
 import type { OwnershipChange } from '../../src/partition/diff.js';
 import { PartitionTable } from '../../src/partition/table.js';
 import { type Ring, createRing } from '../../src/ring/ring.js';
+import type { JoinError } from '../../src/io/join-error.js';
 import { waitFor } from '../helpers/processes.js';
 
 const base = { bind: '127.0.0.1:0', profile: 'local' as const, partitions: 64, replicas: 2 };
@@ -295,7 +296,7 @@ describe('createRing with seeds: the first view after a join', () => {
     }
   });
 
-  it('a join that never reaches a seed owns nothing, emits nothing, and can be aborted', async () => {
+  it('a join that never reaches a seed rejects, or retries until aborted; either way it owns nothing and emits nothing', async () => {
     const stop = new AbortController();
     // A seed that hangs up on every connection: each join attempt fails.
     let attempts = 0;
@@ -305,17 +306,19 @@ describe('createRing with seeds: the first view after a join', () => {
     });
     await new Promise<void>((r) => refuser.listen(0, '127.0.0.1', () => r()));
     const nobody = [`127.0.0.1:${(refuser.address() as AddressInfo).port}`];
+    // One round: createRing rejects saying why (the seed hung up).
+    await assert.rejects(createRing({ ...base, name: 'jw', join: nobody }), (err: JoinError) => err.failures[0]!.reason === 'closed');
     const first = new AbortController();
-    const created = createRing({ ...base, name: 'jx', join: nobody, signal: first.signal });
-    await waitFor('a failed attempt', () => attempts >= 1, 5000, 10);
+    const created = createRing({ ...base, name: 'jx', join: nobody, joinRetry: { intervalMs: 50 }, signal: first.signal });
+    await waitFor('two more failed attempts', () => attempts >= 3, 5000, 10);
     first.abort();
     await assert.rejects(created);
     const ring = await createRing({ ...base, name: 'jy', joining: true });
     try {
       const events = collect(ring, stop.signal);
       const abort = new AbortController();
-      const joined = ring.join(nobody, { signal: abort.signal });
-      await waitFor('a failed attempt', () => attempts >= 2, 5000, 10);
+      const joined = ring.join(nobody, { signal: abort.signal, retry: { intervalMs: 50 } });
+      await waitFor('a failed attempt', () => attempts >= 4, 5000, 10);
       abort.abort();
       await assert.rejects(joined);
       assert.equal(ring.joining, true);
