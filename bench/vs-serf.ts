@@ -19,8 +19,8 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { GossipNode } from '../src/io/gossip-node.js';
 import { freePort } from '../test/helpers/processes.js';
+import { type Body, type Plain, SerfRpcClient } from '../test/helpers/serf-rpc-client.js';
 import { machineLine, median, table } from './machine.js';
-import { SerfRpc } from './serf-rpc.js';
 
 const quick = process.argv.includes('--quick');
 const N = 10;
@@ -55,7 +55,7 @@ interface SerfProc {
   name: string;
   port: number;
   child: ChildProcess;
-  rpc: SerfRpc;
+  rpc: SerfRpcClient;
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'swimring-vs-serf-'));
@@ -70,12 +70,25 @@ async function startSerf(name: string, statsdPort: number, joinPort?: number): P
   const child = spawn('serf', args, { stdio: 'ignore' });
   for (let i = 0; ; i++) {
     try {
-      return { name, port, child, rpc: await SerfRpc.connect(rpcAddr) };
+      return { name, port, child, rpc: await SerfRpcClient.connect(rpcAddr) };
     } catch (err) {
       if (i > 200) throw err;
       await sleep(25);
     }
   }
+}
+
+/** One Serf RPC request; an error in the answer's header throws. */
+async function call(rpc: SerfRpcClient, command: string, body?: Body): Promise<Plain | undefined> {
+  const r = await rpc.request(command, body);
+  if (r.error) throw new Error(`serf RPC ${command}: ${r.error}`);
+  return r.body;
+}
+
+async function members(rpc: SerfRpcClient): Promise<{ name: string; status: string }[]> {
+  const body = (await call(rpc, 'members')) as { Members?: { Name: string; Status: string }[] } | undefined;
+  if (!Array.isArray(body?.Members)) throw new Error('serf RPC members: no member list');
+  return body.Members.map((m) => ({ name: m.Name, status: m.Status }));
 }
 
 function stop(p: SerfProc): Promise<void> {
@@ -106,10 +119,10 @@ async function serfRun(): Promise<Row> {
   try {
     for (let i = 0; i < N; i++) nodes.push(await startSerf(`s${i}`, statsdPort, nodes[0]?.port));
     const statusOf = async (name: string) =>
-      Promise.all(nodes.map(async (n) => (await n.rpc.members()).find((m) => m.name === name)?.status));
+      Promise.all(nodes.map(async (n) => (await members(n.rpc)).find((m) => m.name === name)?.status));
     const all = async (name: string, status: string) => (await statusOf(name)).every((s) => s === status);
     await until('serf cluster', performance.now(), async () =>
-      (await Promise.all(nodes.map((n) => n.rpc.members()))).every((l) => l.filter((m) => m.status === 'alive').length === N),
+      (await Promise.all(nodes.map((n) => members(n.rpc)))).every((l) => l.filter((m) => m.status === 'alive').length === N),
     );
     await sleep(3000); // let the join traffic settle
 
@@ -122,13 +135,18 @@ async function serfRun(): Promise<Row> {
     const joiner = await startSerf('joiner', statsdPort);
     extra.push(joiner);
     let t0 = performance.now();
-    await joiner.rpc.join(`127.0.0.1:${nodes[0]!.port}`);
+    await call(joiner.rpc, 'join', { Existing: [`127.0.0.1:${nodes[0]!.port}`], Replay: false });
     const joinMs = await until('serf join', t0, () => all('joiner', 'alive'));
 
     const got = new Set<string>();
-    await Promise.all(nodes.map((n) => n.rpc.streamUserEvents((name) => name === 'bench' && got.add(n.name))));
+    await Promise.all(
+      nodes.map(async (n) => {
+        const r = await n.rpc.subscribe('stream', { Type: 'user' }, (e) => (e as { Name?: Plain }).Name === 'bench' && got.add(n.name));
+        if (r.error) throw new Error(`serf RPC stream: ${r.error}`);
+      }),
+    );
     t0 = performance.now();
-    await nodes[3]!.rpc.userEvent('bench', new TextEncoder().encode('payload'));
+    await call(nodes[3]!.rpc, 'event', { Name: 'bench', Payload: { bin: new TextEncoder().encode('payload') }, Coalesce: false });
     const eventMs = await until('serf event', t0, () => got.size === N);
 
     t0 = performance.now();
@@ -137,11 +155,12 @@ async function serfRun(): Promise<Row> {
 
     const leaver = await startSerf('leaver', statsdPort);
     extra.push(leaver);
-    await leaver.rpc.join(`127.0.0.1:${nodes[0]!.port}`);
+    await call(leaver.rpc, 'join', { Existing: [`127.0.0.1:${nodes[0]!.port}`], Replay: false });
     await until('serf leaver joined', performance.now(), () => all('leaver', 'alive'));
     await sleep(2000);
     t0 = performance.now();
-    void leaver.rpc.leave().catch(() => undefined);
+    // Answered as the agent shuts down, or not at all: only the members' view is timed.
+    void leaver.rpc.request('leave');
     const leaveMs = await until('serf leave', t0, () => all('leaver', 'left'));
     return { joinMs, eventMs, failMs, leaveMs, idlePackets, idleBytes };
   } finally {

@@ -23,7 +23,13 @@ Commands:
   query     run a query through a running agent and print the answers
   route     route keys to partitions and owners (no cluster needed)
 
-Run 'swimring <command> --help' for a command's options.`;
+Options:
+  -h, --help     show this help (also: no command, or 'swimring help')
+  -v, --version  print swimring's version
+
+Run 'swimring <command> --help' (or -h) for a command's options and output.
+
+Exit codes: 0 ok; 1 a failure, one line on stderr; 2 bad arguments, one line on stderr.`;
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };

@@ -1,7 +1,8 @@
 /**
- * A small client of Serf's RPC protocol for tests: it speaks to a real serf agent as it speaks
- * to a swimring agent (what client/rpc_client.go does), and also sends raw bytes for the
- * hostile cases. Responses of commands with a body are read whole; streams deliver records.
+ * A small client of Serf's RPC protocol for tests and bench/vs-serf.ts: it speaks to a real
+ * serf agent as it speaks to a swimring agent (what client/rpc_client.go does), and also sends
+ * raw bytes for the hostile cases. Responses of commands with a body are read whole; streams
+ * deliver records.
  */
 import { type Socket, connect } from 'node:net';
 import { type MsgValue } from '../../src/gossip/codec/msgpack.js';
@@ -105,6 +106,8 @@ export class SerfRpcClient {
       socket.once('connect', resolve);
       socket.once('error', reject);
     });
+    // Request and answer are small writes; the bench times round trips through them.
+    socket.setNoDelay(true);
     const client = new SerfRpcClient(socket);
     if (options.handshake ?? true) {
       const r = await client.request('handshake', { Version: 1 });
