@@ -1,24 +1,30 @@
 /**
- * The agent's HTTP endpoint: GET /members, GET /health, POST /event, POST /query; with the ring
- * also GET /ring, GET /route?key=K, GET /metrics (Prometheus text) and the routing proxy
+ * The agent's HTTP endpoint: GET /members, GET /health, POST /event, POST /query, GET /events
+ * (server-sent events, src/cli/events-sse.ts), GET / (the dashboard, src/cli/dashboard/); with the
+ * ring also GET /ring, GET /route?key=K, GET /metrics (Prometheus text) and the routing proxy
  * /proxy/KEY/... . /query answers with one JSON line per ack or response as they arrive, then a
  * summary line. With a token, every endpoint that changes anything or proxies needs
  * `Authorization: Bearer TOKEN`. Everything a client can make the agent hold is bounded:
  * connections, header size and time, request time, buffered bodies (per request and in all),
- * running queries and their timeouts.
+ * running queries and their timeouts, event streams and what each may leave unread.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
 import { SwimringError } from '../errors.js';
 import type { QueryFilter } from '../serf/query-filters.js';
 import type { GossipNode, Member } from '../io/gossip-node.js';
 import type { Ring } from '../ring/ring.js';
+import { dashboardAsset } from './dashboard/assets.js';
 import { parseDuration } from './duration.js';
+import { DEFAULT_SSE_LIMITS, EventStream, type SseLimits, memberJson, payloadJson } from './events-sse.js';
 import { metricsText } from './metrics.js';
 import { proxy } from './proxy.js';
 import { UsageError } from './usage.js';
+
+export { memberJson, payloadJson } from './events-sse.js';
 
 /** Event payloads are at most 512 bytes and query payloads a few KiB; 64 KiB leaves room and no more. */
 const MAX_BODY_BYTES = 64 * 1024;
@@ -75,6 +81,10 @@ export interface AgentHttpOptions {
   /** When set, POST /event, /query, /ready, /failed and /proxy/* need `Authorization: Bearer TOKEN`. */
   token?: string;
   limits?: Partial<HttpLimits>;
+  /** Bounds of GET /events (src/cli/events-sse.ts). */
+  sse?: Partial<SseLimits>;
+  /** Where dropped /events clients are logged. */
+  logger?: Logger;
 }
 
 /** Reasons a request or connection was refused, as counted in swimring_http_drops_total. */
@@ -88,6 +98,8 @@ export const HTTP_DROP_REASONS = [
   'headers',
   'timeout',
   'malformed',
+  'sseClients',
+  'sseSlow',
 ] as const;
 export type HttpDropReason = (typeof HTTP_DROP_REASONS)[number];
 
@@ -113,21 +125,11 @@ export class HttpError extends Error {
   }
 }
 
-export function memberJson(m: Member): Record<string, unknown> {
-  return { name: m.name, address: `${m.host}:${m.port}`, status: m.status, incarnation: m.incarnation, tags: m.tags, protocol: m.delegate };
-}
-
-/** A payload as JSON: text when it is valid UTF-8, else base64 under another key. */
-export function payloadJson(payload: Uint8Array): { payload: string } | { payloadBase64: string } {
-  try {
-    return { payload: new TextDecoder('utf-8', { fatal: true }).decode(payload) };
-  } catch {
-    return { payloadBase64: Buffer.from(payload).toString('base64') };
-  }
-}
-
 /** Paths whose every method needs the token (they change state); /proxy/* is guarded too. */
 const GUARDED_PATHS = new Set(['/event', '/query', '/ready', '/failed']);
+
+/** Read endpoints: another method on them is 405. */
+const READ_PATHS = new Set(['/members', '/health', '/events']);
 
 /** Per-server state the handlers share. */
 export interface HttpContext {
@@ -137,18 +139,22 @@ export interface HttpContext {
   readonly stats: HttpStats;
   /** SHA-256 of the token: compared in constant time whatever the presented token's length. */
   readonly tokenDigest: Buffer | undefined;
+  /** GET /events. */
+  readonly events: EventStream;
 }
 
 export function agentHttpServer(node: GossipNode, ring?: Ring, options: AgentHttpOptions = {}): Server {
   const limits: HttpLimits = { ...DEFAULT_HTTP_LIMITS, ...options.limits };
   if (options.token !== undefined && options.token === '') throw new SwimringError('ERR_INVALID_OPTION', ' must not be empty', 'token');
   const requested = new WeakSet<Socket>();
+  const stats = new HttpStats();
   const ctx: HttpContext = {
     node,
     ring,
     limits,
-    stats: new HttpStats(),
+    stats,
     tokenDigest: options.token === undefined ? undefined : sha256(options.token),
+    events: new EventStream(node, ring, { ...DEFAULT_SSE_LIMITS, ...options.sse }, stats.drops, options.logger),
   };
   const server = createServer(
     {
@@ -167,6 +173,12 @@ export function agentHttpServer(node: GossipNode, ring?: Ring, options: AgentHtt
     },
   );
   server.maxHeadersCount = limits.maxHeadersCount;
+  // close() waits for open responses, and an event stream never ends by itself: end them first.
+  const closeServer = server.close.bind(server);
+  server.close = (callback?: (err?: Error) => void) => {
+    ctx.events.close();
+    return closeServer(callback);
+  };
   // Open connections, oldest first, with the request each is serving (if any).
   const open = new Map<Socket, OpenConnection>();
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
@@ -293,7 +305,19 @@ async function handle(ctx: HttpContext, req: IncomingMessage, res: ServerRespons
       attemptTimeoutMs: ctx.limits.proxyAttemptTimeoutMs,
     });
   const route = `${req.method} ${url.pathname}`;
+  if (req.method === 'GET' || req.method === 'HEAD') {
+    const asset = dashboardAsset(url.pathname);
+    if (asset) {
+      res.writeHead(200, asset.headers);
+      res.end(req.method === 'HEAD' ? undefined : asset.body);
+      return;
+    }
+  }
   switch (route) {
+    case 'GET /events':
+      if (!ctx.events.serve(req, res, url))
+        throw new HttpError(503, `at most ${ctx.events.maxClients} event streams at once; try again later`);
+      return;
     case 'GET /metrics':
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
       res.end(metricsText(node, ring, ctx.stats));
@@ -310,6 +334,14 @@ async function handle(ctx: HttpContext, req: IncomingMessage, res: ServerRespons
         placement: t.placement,
         members: t.members,
         owners,
+        name: ring.name,
+        joining: ring.joining,
+        handoff: ring.handoff,
+        // With handoff, who can serve each partition now: ready owners in replica order, then
+        // members still handing it over (an owner missing here is still loading it).
+        ...(ring.handoff
+          ? { ready: Array.from({ length: t.partitions }, (_, p) => ring.membersForPartition(p, { ready: true }).map((m) => m.name)) }
+          : {}),
       });
     }
     case 'POST /ready':
@@ -332,6 +364,13 @@ async function handle(ctx: HttpContext, req: IncomingMessage, res: ServerRespons
       });
     }
     case 'GET /members':
+      // ?since=true adds statusSince: when this agent saw the member enter its status (ms since the epoch).
+      if (url.searchParams.get('since') === 'true')
+        return send(
+          res,
+          200,
+          node.members().map((m) => ({ ...memberJson(m), statusSince: ctx.events.statusSince(m) })),
+        );
       return send(res, 200, node.members().map(memberJson));
     case 'GET /health': {
       const alive = node.members().filter((m) => m.status === 'alive').length;
@@ -345,7 +384,7 @@ async function handle(ctx: HttpContext, req: IncomingMessage, res: ServerRespons
     case 'POST /query':
       return query(ctx, url, req, res);
     default:
-      return send(res, GUARDED_PATHS.has(url.pathname) || url.pathname === '/members' || url.pathname === '/health' ? 405 : 404, {
+      return send(res, GUARDED_PATHS.has(url.pathname) || READ_PATHS.has(url.pathname) || dashboardAsset(url.pathname) ? 405 : 404, {
         error: 'not found',
       });
   }
