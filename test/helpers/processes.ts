@@ -1,19 +1,21 @@
-import { type ChildProcess, execFile, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { missingBinary } from './binaries.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
-export const INSTALL_SERF = 'apt-get update && apt-get install -y serf';
 
-/** Whether the serf binary is here. Under CI=true a missing serf is a failure, not a skip. */
+/**
+ * Whether the serf binary is here, for a test that also has a way without it. A test that needs
+ * serf skips through `{ skip: missingBinary('serf') }` or `requireBinary(t, 'serf')` (binaries.ts)
+ * so the runner counts it skipped. Under CI=true a missing serf throws.
+ */
 export function serfAvailable(): boolean {
-  const found = spawnSync('serf', ['version'], { stdio: 'ignore' }).status === 0;
-  if (!found && process.env['CI'] === 'true') throw new Error(`serf is not installed; CI must install it: ${INSTALL_SERF}`);
-  return found;
+  return missingBinary('serf') === false;
 }
 
 /** A port free for both UDP and TCP on 127.0.0.1 (the OS picks; we release it for the child). */

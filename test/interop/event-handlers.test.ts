@@ -6,11 +6,13 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
-import { INSTALL_SERF, Processes, serfAvailable, startAgent, startSerf, waitFor } from '../helpers/processes.js';
+import { after, describe, it as nodeIt } from 'node:test';
+import { missingBinary } from '../helpers/binaries.js';
+import { Processes, startAgent, startSerf, waitFor } from '../helpers/processes.js';
 
-const available = serfAvailable();
-const skip = available ? false : `serf is not installed (${INSTALL_SERF})`;
+/** Without serf each test is skipped, and counted so; under CI=true a missing serf throws. */
+const skip = missingBinary('serf');
+const it = (name: string, fn: () => Promise<void>) => nodeIt(name, { skip }, fn);
 
 /** Odd keys on purpose: Serf upper-cases `ı` to I, turns é, - and . into _, and escapes the tab in member lines. */
 const TAGS: Record<string, string> = { role: 'web', 'dc-name': 'east', ıd: 'x', zoné: 'b', 'app.version': '1.2', note: 'a\tb,c=d' };
@@ -20,7 +22,7 @@ interface Run {
   stdin: string;
 }
 
-describe('event handlers: swimring agent and serf agent side by side', { skip }, () => {
+describe('event handlers: swimring agent and serf agent side by side', () => {
   const procs = new Processes();
   const dir = mkdtempSync(join(tmpdir(), 'swimring-eh-interop-'));
   after(async () => {

@@ -2,28 +2,20 @@
 // process, two `swimring agent` processes) in one encrypted cluster on 127.0.0.1.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { after, before, describe, it } from 'node:test';
+import { after, describe, it as nodeIt } from 'node:test';
 import { GossipNode } from '../../src/io/gossip-node.js';
 import { runCli } from '../helpers/cli.js';
-import {
-  INSTALL_SERF,
-  Processes,
-  type SerfAgent,
-  httpOf,
-  kill,
-  serfAvailable,
-  startAgent,
-  startSerf,
-  waitFor,
-} from '../helpers/processes.js';
+import { missingBinary } from '../helpers/binaries.js';
+import { Processes, type SerfAgent, httpOf, kill, startAgent, startSerf, waitFor } from '../helpers/processes.js';
 
-const available = serfAvailable();
-const skip = available ? false : `serf is not installed (${INSTALL_SERF})`;
+/** Without serf each test is skipped, and counted so; under CI=true a missing serf throws. */
+const skip = missingBinary('serf');
+const it = (name: string, fn: () => Promise<void>) => nodeIt(name, { skip }, fn);
 const text = (s: string) => new TextEncoder().encode(s);
 /** Short reaping on both sides, so the test sees a failed member reaped. */
 const REAP = { reconnect_timeout: '6s', tombstone_timeout: '6s' };
 
-describe('the Serf layer with serf agents (3 + 3, encrypted)', { skip }, () => {
+describe('the Serf layer with serf agents (3 + 3, encrypted)', () => {
   const procs = new Processes();
   let ts1: GossipNode | undefined;
   after(async () => {
@@ -247,7 +239,3 @@ function complaints(s: SerfAgent): string[] {
     .split('\n')
     .filter((l) => /\[(ERR|WARN)\]/.test(l) && !/Failed fallback ping: .*i\/o timeout/.test(l));
 }
-
-before(() => {
-  if (!available) console.log(`# serf not found; install it with: ${INSTALL_SERF}`);
-});
