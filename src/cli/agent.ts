@@ -9,10 +9,11 @@ import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import type { LevelWithSilent } from 'pino';
 import type { ProfileName } from '../gossip/config.js';
-import { GossipNode, type GossipNodeOptions, parseHostPort } from '../io/gossip-node.js';
+import { DEFAULT_RETRY_INTERVAL_MS, GossipNode, type GossipNodeOptions, parseHostPort } from '../io/gossip-node.js';
 import { KEY_HASHES, type KeyHash, PLACEMENTS, type Placement } from '../partition/options.js';
 import { Ring } from '../ring/ring.js';
 import { agentHttpServer, memberJson, payloadJson } from './agent-http.js';
+import { configFileArgs } from './config-file.js';
 import { parseDuration } from './duration.js';
 import { eventHandlersFromFlags } from './event-handlers.js';
 import { httpToken, isLoopback, parseHttpAddress } from './http-flags.js';
@@ -24,22 +25,31 @@ import { UsageError, integerFlag } from './usage.js';
 export const agentHelp = `Usage: swimring agent --name NAME [options]
 
 Runs a gossip node (SWIM + Lifeguard and the Serf layer, on Serf 0.9.4's wire protocol). Prints
-one JSON line per event on stdout (member-join, member-update, member-leave, member-failed,
-member-reap, user-event, query); logs go to stderr. SIGINT or SIGTERM leaves gracefully; a second
-signal exits at once.
+one JSON line per event on stdout (see Output below); logs go to stderr. SIGINT or SIGTERM leaves
+gracefully; a second signal exits at once.
 
 Options:
   --name NAME          unique node name (required)
   --bind HOST:PORT     address to listen on, UDP and TCP (default 0.0.0.0:7946)
   --advertise H:P      address peers should use (default: the bind address)
-  --join HOST:PORT     a seed to join; repeatable (retried with backoff until one answers;
-                       a ring member owns nothing until then)
+  --join HOST[:PORT]   a seed to join at start, as serf agent -join; repeatable. Port 7946
+                       if left out; a DNS name joins every address it resolves to (A and
+                       AAAA). If no seed answers, the agent exits 1 saying why for each
+                       (refused, timeout, encryption, protocol, name conflict, ...). A ring
+                       member owns nothing until a seed answers
+  --retry-join HOST[:PORT]  a seed joined in the background, as serf agent -retry-join;
+                       repeatable. A round tries them all; until one answers, a round every
+                       --retry-interval, at most --retry-max rounds
+  --retry-interval D   time between --retry-join rounds (default 30s)
+  --retry-max N        --retry-join rounds at most, then exit 1 (default 0: retry forever)
+  --dns-server IP[:PORT]  resolve seed names with this DNS server instead of the system's
+                       resolver (e.g. Consul's 127.0.0.1:8600); repeatable
   --profile NAME       lan (default), wan or local: memberlist's timing profiles
   --encrypt KEY        base64 AES key (16, 24 or 32 bytes, as 'serf keygen' makes)
   --tag KEY=VALUE      a Serf tag; repeatable (at most 512 bytes of tags in all)
-  --http [HOST:]PORT   serve GET /members, GET /health, POST /event and POST /query
-                       (what 'swimring event' and 'swimring query' talk to); PORT or
-                       :PORT listens on 127.0.0.1 only, another host must be named
+  --http [HOST:]PORT   serve HTTP (see HTTP below; what 'swimring members', 'swimring event'
+                       and 'swimring query' talk to); PORT or :PORT listens on 127.0.0.1
+                       only, another host must be named
   --http-token TOKEN   POST /event, /query, /ready, /failed and /proxy/* then need
                        'Authorization: Bearer TOKEN' (reads stay open)
   --http-token-file F  the same, the token read from file F (safer than the command line)
@@ -56,6 +66,18 @@ Options:
                        at a time, in order; e.g. --event-handler 'query:ping=echo pong'
   --event-handler-timeout D  kill a member or user event's handler after D (default 5m; a
                        query's handler is killed at the query's deadline)
+  --rpc-addr H:P       Serf's RPC protocol (what the 'serf' CLI and Serf's RPC clients
+                       speak: serf members -rpc-addr=H:P, ...); default 127.0.0.1:7373, as
+                       serf agent; if that default is taken the agent warns and runs without
+                       RPC. '' or off turns it off
+  --rpc-auth KEY       RPC clients must authenticate with KEY (serf -rpc-auth=KEY)
+  --log-level LEVEL    fatal, error, warn, info (default), debug, trace or silent
+  --config-file F      read options from a file in serf agent's JSON configuration format;
+                       repeatable
+  --config-dir D       the same for every *.json file in D, in lexical order. Files apply in
+                       order and the command line last: its flags override the files' (and
+                       repeatable flags add up)
+  -h, --help           show this help
 
 Ring (on with --partitions; prints acquire/release/promote/demote lines for this member):
   --partitions P       fixed number of partitions (turns the ring on)
@@ -70,17 +92,50 @@ Ring (on with --partitions; prints acquire/release/promote/demote lines for this
   --handoff            keep serving a lost partition until its new holder is ready; a gained
                        partition is ready after POST /ready?partition=P (or --ready-after)
   --ready-after D      with --handoff: consider a gained partition loaded after this long
-  --rpc-addr H:P       Serf's RPC protocol (what the 'serf' CLI and Serf's RPC clients
-                       speak: serf members -rpc-addr=H:P, ...); default 127.0.0.1:7373, as
-                       serf agent; if that default is taken the agent warns and runs without
-                       RPC. '' or off turns it off
-  --rpc-auth KEY       RPC clients must authenticate with KEY (serf -rpc-auth=KEY)
-  --log-level LEVEL    fatal, error, warn, info (default), debug, trace or silent
-  -h, --help           show this help`;
+
+Output: one JSON line per event on stdout, {"event":TYPE, ...}, TYPE one of:
+  started        {name, address, http?, rpc?}: listening (HTTP and RPC too, when on)
+  joined         {seeds, answered}: a --join or --retry-join round reached a seed
+  member-join, member-update, member-leave, member-failed, member-reap
+                 {name, address, status, incarnation, tags, protocol}: a member changed
+  user-event     {name, ltime, coalesce, payload | payloadBase64}: a Serf user event
+  query          {name, from, ltime, id, payload | payloadBase64}: a Serf query arrived
+  name-conflict  {name, responses, matching}: the cluster gave our name to another node;
+                 the agent exits 1
+  left           {name}: the graceful leave finished
+  acquire        {partition, replica, from}: this member now holds the partition (ring)
+  release        {partition, replica, to}: it no longer does (ring)
+  promote, demote  {partition, replica, previousReplica}: same partition, another replica
+                 index (0 is the primary) (ring)
+  Payloads are text when they are UTF-8, else base64 under payloadBase64.
+
+HTTP (with --http):
+  GET /                the dashboard (a page, and the GET /dashboard.js and /dashboard.css it
+                       loads; HEAD too)
+  GET /events          server-sent events (text/event-stream): the member, user-event and ring
+                       lines above, each with a time, and hello, health, dropped and closing
+  GET /members         the members as JSON (?since=true adds when each entered its status)
+  GET /health          {status, name, alive, healthScore}
+  GET /metrics         Prometheus text: gossip, ring and HTTP counters
+  POST /event?name=N   send a user event, the body its payload (?coalesce=false)
+  POST /query?name=N   run a query, the body its payload (?node=, ?tag=K=RE, ?timeout=,
+                       ?ack=false, ?relay=); JSON lines: each ack and response, then a summary
+  With the ring:
+  GET /ring            the partition table: owners of every partition, members, settings
+  GET /route?key=K     the partition of key K, its owners and those ready
+  POST /ready?partition=P, POST /failed?partition=P  with --handoff: a gained partition is
+                       loaded, or failed to load
+  ANY /proxy/KEY/...   forward the request to /... under the URL in the http tag of the
+                       partition's owners, ready ones first, failing over to the next
+
+Exit codes: 0 after a graceful leave; 1 a failure (no --join seed answered, --retry-max rounds
+used up, a name conflict, a failed leave); 2 bad arguments or an address that cannot be bound;
+130 a second signal.`;
 
 export async function agentCommand(argv: string[]): Promise<void> {
   const { values } = parseArgs({
-    args: argv,
+    // The files' flags first: the command line's come later and win (Serf merges it last).
+    args: [...configFileArgs(argv), ...argv],
     strict: true,
     allowPositionals: false,
     options: {
@@ -88,6 +143,10 @@ export async function agentCommand(argv: string[]): Promise<void> {
       bind: { type: 'string', default: '0.0.0.0:7946' },
       advertise: { type: 'string' },
       join: { type: 'string', multiple: true, default: [] },
+      'retry-join': { type: 'string', multiple: true, default: [] },
+      'retry-interval': { type: 'string' },
+      'retry-max': { type: 'string' },
+      'dns-server': { type: 'string', multiple: true, default: [] },
       profile: { type: 'string', default: 'lan' },
       encrypt: { type: 'string' },
       tag: { type: 'string', multiple: true, default: [] },
@@ -112,6 +171,8 @@ export async function agentCommand(argv: string[]): Promise<void> {
       'rpc-addr': { type: 'string' },
       'rpc-auth': { type: 'string' },
       'log-level': { type: 'string', default: 'info' },
+      'config-file': { type: 'string', multiple: true, default: [] },
+      'config-dir': { type: 'string', multiple: true, default: [] },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -135,6 +196,17 @@ export async function agentCommand(argv: string[]): Promise<void> {
       throw new UsageError(`--advertise must be an IP address and port, got ${JSON.stringify(values.advertise)}`);
   }
   for (const seed of values.join) parseHostPort('join', seed, 7946);
+  for (const seed of values['retry-join']) parseHostPort('retry-join', seed, 7946);
+  if (values['retry-join'].length === 0 && (values['retry-interval'] !== undefined || values['retry-max'] !== undefined))
+    throw new UsageError('--retry-interval and --retry-max need --retry-join');
+  const retry = {
+    intervalMs:
+      values['retry-interval'] === undefined ? DEFAULT_RETRY_INTERVAL_MS : parseDuration('retry-interval', values['retry-interval']),
+    max: integerFlag('retry-max', values['retry-max'], 0),
+  };
+  if (retry.intervalMs < 1) throw new UsageError(`--retry-interval must be positive, got ${JSON.stringify(values['retry-interval'])}`);
+  if (retry.max < 0) throw new UsageError(`--retry-max must be 0 or more, got ${JSON.stringify(values['retry-max'])}`);
+  const seeded = values.join.length > 0 || values['retry-join'].length > 0;
   // Checked before anything binds, too; attached to the node once it exists.
   const eventHandlers = eventHandlersFromFlags(values['event-handler'], values['event-handler-timeout'], logger);
   const tags: Record<string, string> = {};
@@ -176,6 +248,7 @@ export async function agentCommand(argv: string[]): Promise<void> {
     ...(values.encrypt ? { encrypt: values.encrypt } : {}),
     tags,
     replayEvents: values.replay,
+    ...(values['dns-server'].length > 0 ? { dnsServers: values['dns-server'] } : {}),
     gossip: {
       ...(values['reconnect-timeout'] ? { reconnectWindowMs: parseDuration('reconnect-timeout', values['reconnect-timeout']) } : {}),
       ...(values['tombstone-timeout'] ? { tombstoneTimeoutMs: parseDuration('tombstone-timeout', values['tombstone-timeout']) } : {}),
@@ -199,9 +272,13 @@ export async function agentCommand(argv: string[]): Promise<void> {
           watchTags,
           handoff: values.handoff,
           // With seeds it owns nothing until its join completes (ring.join below).
-          joining: values.join.length > 0,
+          joining: seeded,
         });
   const node = ring ? ring.node : await GossipNode.create(nodeOptions);
+  // A member given seeds that never got in has nothing to leave: it closes without a leave
+  // broadcast and prints no `left`. It got in once a join succeeded or someone joined it.
+  let inCluster = !seeded;
+  node.once('member-join', () => (inCluster = true));
   // --event-handler: the node's events to the handler scripts (src/cli/event-handlers.ts).
   eventHandlers?.attach(node);
   const print = (event: string, fields: Record<string, unknown>) => process.stdout.write(`${JSON.stringify({ event, ...fields })}\n`);
@@ -244,7 +321,7 @@ export async function agentCommand(argv: string[]): Promise<void> {
   }
   let server: Server | undefined;
   if (http) {
-    server = agentHttpServer(node, ring, token === undefined ? {} : { token });
+    server = agentHttpServer(node, ring, { ...(token === undefined ? {} : { token }), logger });
     try {
       await new Promise<void>((resolve, reject) => {
         server!.once('error', reject);
@@ -297,6 +374,15 @@ export async function agentCommand(argv: string[]): Promise<void> {
       logger.warn({ signal }, 'second signal: exiting now');
       process.exit(130);
     }
+    if (!inCluster) {
+      logger.info({ signal }, 'stopping: never joined a cluster, so nothing to leave');
+      stopping = (ring ?? node).close().then(() => {
+        server?.close();
+        server?.closeAllConnections();
+        void rpc?.close();
+      });
+      return stopping;
+    }
     logger.info({ signal }, 'leaving the cluster');
     stopping = (ring ?? node)
       .leave()
@@ -315,17 +401,36 @@ export async function agentCommand(argv: string[]): Promise<void> {
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
 
-  const seeds = values.join;
-  if (seeds.length > 0) {
-    const controller = new AbortController();
-    process.once('SIGINT', () => controller.abort());
-    process.once('SIGTERM', () => controller.abort());
+  const joined = (seeds: string[], answered: number) => {
+    inCluster = true;
+    print('joined', { seeds, answered });
+  };
+  const controller = new AbortController();
+  process.once('SIGINT', () => controller.abort());
+  process.once('SIGTERM', () => controller.abort());
+  const retrySeeds = values['retry-join'];
+  if (values.join.length > 0) {
     try {
-      // Until a seed answers the ring member owns nothing: it keeps retrying (with backoff).
-      const joined = await (ring ?? node).join(seeds, { signal: controller.signal });
-      print('joined', { seeds, answered: joined });
+      // serf agent -join: one round; no seed answering ends the agent, saying why (exit 1).
+      joined(values.join, await (ring ?? node).join(values.join, { signal: controller.signal }));
     } catch (err) {
-      if (!controller.signal.aborted) throw err;
+      if (controller.signal.aborted) return;
+      await (ring ?? node).close();
+      throw err;
     }
+  }
+  if (retrySeeds.length > 0) {
+    // serf agent -retry-join: in the background, a round every --retry-interval; after
+    // --retry-max rounds the agent exits 1, as Serf's "max join retry exhausted".
+    (ring ?? node)
+      .join(retrySeeds, { signal: controller.signal, retry })
+      .then((answered) => joined(retrySeeds, answered))
+      .catch(async (err: unknown) => {
+        if (controller.signal.aborted) return;
+        logger.error({ err }, 'retry-join: giving up');
+        await (ring ?? node).close();
+        process.stderr.write(`swimring agent: ${(err as Error).message}\n`);
+        process.exit(1);
+      });
   }
 }
