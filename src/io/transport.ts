@@ -163,7 +163,7 @@ export class NetTransport implements Transport {
       if (this.#closed) return;
       done(reply);
     };
-    const waitMs = Math.max(1, deadlineMs - monotonicNowMs());
+    const waitMs = Math.max(1, Math.ceil(deadlineMs - monotonicNowMs()));
     const timer = setTimeout(() => settle(new StreamFailure('timeout', `no reply within ${waitMs} ms`)), waitMs);
     this.#timers.add(timer);
     socket.on('error', (err: NodeJS.ErrnoException) => settle(socketFailure(err)));

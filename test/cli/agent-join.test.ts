@@ -3,7 +3,9 @@
 // --retry-interval, up to --retry-max rounds; seed names resolve through --dns-server. A member
 // that never got in prints no `left`.
 import assert from 'node:assert/strict';
+import { type Server, type Socket, createServer } from 'node:net';
 import { after, describe, it } from 'node:test';
+import { NodeState, encodeErr, encodePushPull } from '../../src/gossip/codec/messages.js';
 import { runCli } from '../helpers/cli.js';
 import { startDnsStub } from '../helpers/dns-stub.js';
 import { Processes, freePort, kill, startAgent, waitFor } from '../helpers/processes.js';
@@ -16,6 +18,37 @@ const jsonLines = (stdout: string) =>
     .split('\n')
     .filter((l) => l.trim() !== '')
     .map((l) => JSON.parse(l) as Record<string, unknown>);
+
+const servers: Server[] = [];
+after(() => servers.forEach((s) => s.close()));
+
+/** A TCP "seed" that does `onConnection` with every connection. */
+async function fakeSeed(onConnection: (socket: Socket) => void): Promise<string> {
+  const server = createServer((socket) => {
+    socket.on('error', () => {});
+    onConnection(socket);
+  });
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return `127.0.0.1:${(server.address() as { port: number }).port}`;
+}
+
+/** A push/pull whose one member speaks protocol 6 only. */
+const FUTURE_PUSH_PULL = encodePushPull(
+  { join: false, nodes: 1, userStateLen: 0 },
+  [
+    {
+      name: 'future',
+      addr: Uint8Array.from([127, 0, 0, 1]),
+      port: 1,
+      meta: new Uint8Array(0),
+      incarnation: 1,
+      state: NodeState.alive,
+      vsn: Uint8Array.from([6, 6, 6, 2, 5, 5]),
+    },
+  ],
+  new Uint8Array(0),
+);
 
 const agentArgs = (name: string) => ['agent', '--name', name, '--bind', '127.0.0.1:0', '--profile', 'local', '--rpc-addr', 'off'];
 
@@ -30,6 +63,32 @@ describe('swimring agent --join / --retry-join', () => {
     ]);
     const events = jsonLines(r.stdout).map((l) => l['event']);
     assert.deepEqual(events, ['started'], 'no acquire, no joined, no left');
+  });
+
+  it('seeds that time out, hang up, speak another protocol version, answer an error or garbage: each reason on the one line', async () => {
+    const seeds = await Promise.all([
+      fakeSeed(() => {}),
+      fakeSeed((socket) => socket.once('data', () => socket.end())),
+      fakeSeed((socket) => socket.once('data', () => socket.write(FUTURE_PUSH_PULL))),
+      fakeSeed((socket) => socket.once('data', () => socket.write(encodeErr('Remote is busy')))),
+      fakeSeed((socket) => socket.once('data', () => socket.write(Uint8Array.from([0xc1, 0xc1])))),
+    ]);
+    const r = await runCli([...agentArgs('picky'), ...seeds.flatMap((s) => ['--join', s])]);
+    assert.equal(r.code, 1, r.stderr);
+    const line = r.stderr.split('\n').find((l) => l.startsWith('swimring agent:'))!;
+    const reasons = [
+      'no reply within \\d+ ms',
+      'the peer closed the connection without replying',
+      "the peer's members speak protocol versions outside the range ours support",
+      'the peer answered with an error: Remote is busy',
+      "the peer's reply: ",
+    ];
+    assert.match(
+      line,
+      new RegExp(
+        `^swimring agent: could not join any seed: ${seeds.map((s, i) => `${s.replaceAll('.', '\\.')}: ${reasons[i]}.*`).join('; ')}$`,
+      ),
+    );
   });
 
   it('a name already taken in the cluster: exit 1 naming the holder', async () => {
