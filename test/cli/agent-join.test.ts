@@ -3,11 +3,11 @@
 // --retry-interval, up to --retry-max rounds; seed names resolve through --dns-server. A member
 // that never got in prints no `left`.
 import assert from 'node:assert/strict';
-import { type Server, type Socket, createServer } from 'node:net';
 import { after, describe, it } from 'node:test';
-import { NodeState, encodeErr, encodePushPull } from '../../src/gossip/codec/messages.js';
+import { encodeErr } from '../../src/gossip/codec/messages.js';
 import { runCli } from '../helpers/cli.js';
 import { startDnsStub } from '../helpers/dns-stub.js';
+import { FUTURE_PUSH_PULL, FakeSeeds } from '../helpers/fake-seeds.js';
 import { Processes, freePort, kill, startAgent, waitFor } from '../helpers/processes.js';
 
 const procs = new Processes();
@@ -19,36 +19,8 @@ const jsonLines = (stdout: string) =>
     .filter((l) => l.trim() !== '')
     .map((l) => JSON.parse(l) as Record<string, unknown>);
 
-const servers: Server[] = [];
-after(() => servers.forEach((s) => s.close()));
-
-/** A TCP "seed" that does `onConnection` with every connection. */
-async function fakeSeed(onConnection: (socket: Socket) => void): Promise<string> {
-  const server = createServer((socket) => {
-    socket.on('error', () => {});
-    onConnection(socket);
-  });
-  servers.push(server);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return `127.0.0.1:${(server.address() as { port: number }).port}`;
-}
-
-/** A push/pull whose one member speaks protocol 6 only. */
-const FUTURE_PUSH_PULL = encodePushPull(
-  { join: false, nodes: 1, userStateLen: 0 },
-  [
-    {
-      name: 'future',
-      addr: Uint8Array.from([127, 0, 0, 1]),
-      port: 1,
-      meta: new Uint8Array(0),
-      incarnation: 1,
-      state: NodeState.alive,
-      vsn: Uint8Array.from([6, 6, 6, 2, 5, 5]),
-    },
-  ],
-  new Uint8Array(0),
-);
+const seeds = new FakeSeeds();
+after(() => seeds.closeAll());
 
 const agentArgs = (name: string) => ['agent', '--name', name, '--bind', '127.0.0.1:0', '--profile', 'local', '--rpc-addr', 'off'];
 
@@ -66,14 +38,14 @@ describe('swimring agent --join / --retry-join', () => {
   });
 
   it('seeds that time out, hang up, speak another protocol version, answer an error or garbage: each reason on the one line', async () => {
-    const seeds = await Promise.all([
-      fakeSeed(() => {}),
-      fakeSeed((socket) => socket.once('data', () => socket.end())),
-      fakeSeed((socket) => socket.once('data', () => socket.write(FUTURE_PUSH_PULL))),
-      fakeSeed((socket) => socket.once('data', () => socket.write(encodeErr('Remote is busy')))),
-      fakeSeed((socket) => socket.once('data', () => socket.write(Uint8Array.from([0xc1, 0xc1])))),
+    const addresses = await Promise.all([
+      seeds.start(() => {}),
+      seeds.start((socket) => socket.once('data', () => socket.end())),
+      seeds.replying(FUTURE_PUSH_PULL),
+      seeds.replying(encodeErr('Remote is busy')),
+      seeds.replying(Uint8Array.from([0xc1, 0xc1])),
     ]);
-    const r = await runCli([...agentArgs('picky'), ...seeds.flatMap((s) => ['--join', s])]);
+    const r = await runCli([...agentArgs('picky'), ...addresses.flatMap((s) => ['--join', s])]);
     assert.equal(r.code, 1, r.stderr);
     const line = r.stderr.split('\n').find((l) => l.startsWith('swimring agent:'))!;
     const reasons = [
@@ -86,7 +58,7 @@ describe('swimring agent --join / --retry-join', () => {
     assert.match(
       line,
       new RegExp(
-        `^swimring agent: could not join any seed: ${seeds.map((s, i) => `${s.replaceAll('.', '\\.')}: ${reasons[i]}.*`).join('; ')}$`,
+        `^swimring agent: could not join any seed: ${addresses.map((s, i) => `${s.replaceAll('.', '\\.')}: ${reasons[i]}.*`).join('; ')}$`,
       ),
     );
   });

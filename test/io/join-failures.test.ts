@@ -4,23 +4,23 @@
 // address (a DNS stub stands in for a Kubernetes headless Service); `retry` retries as
 // serf agent -retry-join does.
 import assert from 'node:assert/strict';
-import { type Server, type Socket, createServer } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { pino } from 'pino';
-import { encodeErr, encodePushPull, NodeState } from '../../src/gossip/codec/messages.js';
+import { encodeErr } from '../../src/gossip/codec/messages.js';
 import { GossipNode, type GossipNodeOptions } from '../../src/io/gossip-node.js';
 import { JoinError } from '../../src/io/join-error.js';
 import { startDnsStub } from '../helpers/dns-stub.js';
+import { FUTURE_PUSH_PULL, FakeSeeds } from '../helpers/fake-seeds.js';
 import { freePort, waitFor } from '../helpers/processes.js';
 
 const KEY = Buffer.alloc(16, 1).toString('base64');
 const OTHER_KEY = Buffer.alloc(16, 2).toString('base64');
 
 const nodes: GossipNode[] = [];
-const servers: Server[] = [];
+const seeds = new FakeSeeds();
 after(async () => {
   await Promise.all(nodes.map((n) => n.close()));
-  for (const s of servers) s.close();
+  seeds.closeAll();
 });
 
 async function node(name: string, options: Partial<GossipNodeOptions> = {}): Promise<GossipNode> {
@@ -28,20 +28,6 @@ async function node(name: string, options: Partial<GossipNodeOptions> = {}): Pro
   nodes.push(n);
   return n;
 }
-
-/** A TCP "seed" that does `onConnection` with every connection. */
-async function fakeSeed(onConnection: (socket: Socket) => void): Promise<string> {
-  const server = createServer((socket) => {
-    socket.on('error', () => {});
-    onConnection(socket);
-  });
-  servers.push(server);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return `127.0.0.1:${(server.address() as { port: number }).port}`;
-}
-
-/** A seed that answers the first bytes it reads with `reply`. */
-const replyingSeed = (reply: Uint8Array) => fakeSeed((socket) => socket.once('data', () => socket.write(reply)));
 
 async function joinFailure(joiner: GossipNode, seed: string): Promise<JoinError> {
   try {
@@ -61,9 +47,9 @@ describe('node.join: why a seed could not be joined', () => {
     const refused = await joinFailure(joiner, `127.0.0.1:${await freePort()}`);
     assert.equal(refused.failures[0]!.reason, 'refused');
     assert.match(refused.message, /^could not join any seed: 127\.0\.0\.1:\d+: connection refused/);
-    const silent = await fakeSeed(() => {});
+    const silent = await seeds.start(() => {});
     assert.equal((await joinFailure(joiner, silent)).failures[0]!.reason, 'timeout');
-    const hangsUp = await fakeSeed((socket) => socket.once('data', () => socket.end()));
+    const hangsUp = await seeds.start((socket) => socket.once('data', () => socket.end()));
     assert.equal((await joinFailure(joiner, hangsUp)).failures[0]!.reason, 'closed');
   });
 
@@ -89,30 +75,15 @@ describe('node.join: why a seed could not be joined', () => {
 
   it("a seed whose members speak other protocol versions: protocol; the seed's error: remoteError; garbage: malformed", async () => {
     const joiner = await node('j-proto');
-    const future = encodePushPull(
-      { join: false, nodes: 1, userStateLen: 0 },
-      [
-        {
-          name: 'future',
-          addr: Uint8Array.from([127, 0, 0, 1]),
-          port: 1,
-          meta: new Uint8Array(0),
-          incarnation: 1,
-          state: NodeState.alive,
-          vsn: Uint8Array.from([6, 6, 6, 2, 5, 5]),
-        },
-      ],
-      new Uint8Array(0),
-    );
-    const protocol = await joinFailure(joiner, await replyingSeed(future));
+    const protocol = await joinFailure(joiner, await seeds.replying(FUTURE_PUSH_PULL));
     assert.equal(protocol.failures[0]!.reason, 'protocol');
     assert.ok(!joiner.members().some((m) => m.name === 'future'), 'nothing of an incompatible state is merged');
-    const remote = await joinFailure(joiner, await replyingSeed(encodeErr('Remote is busy')));
+    const remote = await joinFailure(joiner, await seeds.replying(encodeErr('Remote is busy')));
     assert.deepEqual(
       [remote.failures[0]!.reason, remote.failures[0]!.detail],
       ['remoteError', 'the peer answered with an error: Remote is busy'],
     );
-    const garbage = await joinFailure(joiner, await replyingSeed(Uint8Array.from([0xc1, 0xc1, 0xc1])));
+    const garbage = await joinFailure(joiner, await seeds.replying(Uint8Array.from([0xc1, 0xc1, 0xc1])));
     assert.equal(garbage.failures[0]!.reason, 'malformed');
   });
 
