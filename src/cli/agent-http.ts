@@ -364,12 +364,13 @@ async function handle(ctx: HttpContext, req: IncomingMessage, res: ServerRespons
       });
     }
     case 'GET /members':
-      // ?since=true adds statusSince: when this agent saw the member enter its status (ms since the epoch).
+      // ?since=true adds statusSince (when this agent saw the member enter its status, ms since the
+      // epoch) and suspect (the failure detector suspects it; Serf's status is still alive).
       if (url.searchParams.get('since') === 'true')
         return send(
           res,
           200,
-          node.members().map((m) => ({ ...memberJson(m), statusSince: ctx.events.statusSince(m) })),
+          node.members().map((m) => ({ ...memberJson(m), statusSince: ctx.events.statusSince(m), suspect: m.suspect })),
         );
       return send(res, 200, node.members().map(memberJson));
     case 'GET /health': {

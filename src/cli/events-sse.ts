@@ -64,6 +64,8 @@ export const MEMBER_EVENTS = ['member-join', 'member-update', 'member-leave', 'm
 const FLUSH_BYTES = 64 * 1024;
 /** "SSE client dropped" lines a second at most (the rest are counted in the next line). */
 const DROP_LOGS_PER_SECOND = 10;
+/** Suspects named per health sample at most (their count is in members.alive meanwhile). */
+const MAX_SUSPECTS_LISTED = 256;
 
 export function memberJson(m: Member): Record<string, unknown> {
   return { name: m.name, address: `${m.host}:${m.port}`, status: m.status, incarnation: m.incarnation, tags: m.tags, protocol: m.delegate };
@@ -322,7 +324,12 @@ export class EventStream {
     const node = this.#node;
     const c = node.counters;
     const byStatus: Record<string, number> = { alive: 0, leaving: 0, left: 0, failed: 0 };
-    for (const m of node.members()) byStatus[m.status] = (byStatus[m.status] ?? 0) + 1;
+    // Suspicion has no member event (Serf's status stays alive), so the samples carry it.
+    const suspects: string[] = [];
+    for (const m of node.members()) {
+      byStatus[m.status] = (byStatus[m.status] ?? 0) + 1;
+      if (m.suspect && suspects.length < MAX_SUSPECTS_LISTED) suspects.push(m.name);
+    }
     const ring = this.#ring;
     let ringHealth: Record<string, unknown> | undefined;
     if (ring) {
@@ -345,6 +352,7 @@ export class EventStream {
       status: node.leaving ? 'leaving' : 'ok',
       healthScore: node.healthScore,
       members: byStatus,
+      suspects,
       counters: {
         packetsIn: c.packetsIn,
         packetsOut: c.packetsOut,

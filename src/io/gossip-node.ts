@@ -78,6 +78,11 @@ const DEFAULT_DNS_PORT = 53;
 export interface Member extends SerfMember {
   /** memberlist's incarnation number for it (0 once forgotten by the gossip layer). */
   readonly incarnation: number;
+  /**
+   * The failure detector suspects it (memberlist's suspect state): it missed its probes and is
+   * declared failed unless it refutes in time. Serf's status says `alive` meanwhile.
+   */
+  readonly suspect: boolean;
 }
 
 /** A query that reached us; `respond` answers it once, before its deadline. */
@@ -204,7 +209,8 @@ export class GossipNode extends EventEmitter<GossipNodeEvents> {
   }
 
   #member(m: SerfMember): Member {
-    return { ...m, incarnation: this.machine.gossip.member(m.name)?.incarnation ?? 0 };
+    const g = this.machine.gossip.member(m.name);
+    return { ...m, incarnation: g?.incarnation ?? 0, suspect: g?.status === 'suspect' };
   }
 
   get tags(): Tags {

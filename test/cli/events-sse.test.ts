@@ -163,6 +163,7 @@ describe('GET /events: names and shapes', () => {
       assert.equal(health['name'], 'sse-a');
       assert.equal(health['status'], 'ok');
       assert.equal(health['healthScore'], 0);
+      assert.deepEqual(health['suspects'], [], 'nobody is suspected');
       assert.deepEqual(Object.keys(health['counters'] as object).sort(), [
         'bytesIn',
         'bytesOut',

@@ -40,6 +40,7 @@ const p2: Member = {
   protocol: { min: 1, max: 5, cur: 2 },
   delegate: { min: 2, max: 5, cur: 5 },
   incarnation: 1,
+  suspect: false,
 };
 
 describe('Serf RPC encodings, byte for byte as serf 0.9.4 sends them', () => {

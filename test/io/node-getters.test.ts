@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { GossipNode } from '../../src/io/gossip-node.js';
+import { waitFor } from '../helpers/processes.js';
 
 describe('GossipNode getters', () => {
   it('healthScore, leaving, config, lamportTimes and counters (a snapshot) track the node', async () => {
@@ -28,6 +29,26 @@ describe('GossipNode getters', () => {
       const leaving = a.leave();
       assert.equal(a.leaving, true, 'leaving as soon as leave() begins');
       await leaving;
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
+  it('members() says which alive members the failure detector suspects, until it declares them failed', async () => {
+    // A long suspicion (suspicionMult 64, probes every 200 ms: seconds for two members) leaves a window to see it in.
+    const gossip = { suspicionMult: 64, probeIntervalMs: 200 };
+    const a = await GossipNode.create({ name: 'suspect-a', bind: '127.0.0.1:0', profile: 'local', gossip });
+    const b = await GossipNode.create({ name: 'suspect-b', bind: '127.0.0.1:0', profile: 'local', gossip });
+    try {
+      await b.join([`127.0.0.1:${a.address.port}`]);
+      const seen = () => a.members().find((m) => m.name === 'suspect-b');
+      await waitFor('a sees b alive', () => seen()?.status === 'alive', 10_000, 20);
+      assert.equal(seen()!.suspect, false);
+      await b.close(); // gone without a leave: probes fail
+      await waitFor('a suspects b, which Serf still calls alive', () => seen()?.suspect === true, 15_000, 20);
+      assert.equal(seen()!.status, 'alive');
+      await waitFor('b failed, no longer suspect', () => seen()?.status === 'failed', 30_000, 50);
+      assert.equal(seen()!.suspect, false);
     } finally {
       await Promise.all([a.close(), b.close()]);
     }

@@ -13,7 +13,7 @@ export const DASHBOARD_JS = String.raw`'use strict';
   var KIND = new Map([['member-join', 'join'], ['member-update', 'update'], ['member-leave', 'leave'], ['member-failed', 'failed'],
     ['member-reap', 'reap'], ['acquire', 'acquire'], ['release', 'release'], ['promote', 'promote'], ['demote', 'demote'],
     ['user-event', 'user'], ['hello', 'hello'], ['dropped', 'dropped'], ['closing', 'closing']]);
-  var STATUSES = new Set(['alive', 'leaving', 'left', 'failed']);
+  var STATUSES = new Set(['alive', 'suspect', 'leaving', 'left', 'failed']);
   var PALETTE = ['#4c78a8', '#f58518', '#54a24b', '#b279a2', '#72b7b2', '#eeca3b', '#9d755d', '#ff9da6', '#79706e', '#d67195'];
   var MAX_DRAWN_PARTITIONS = 65536;
   var MAX_ROWS = 1000;
@@ -25,7 +25,7 @@ export const DASHBOARD_JS = String.raw`'use strict';
 
   var S = {
     name: '', hello: null, ring: null, flags: null, counts: new Map(), members: new Map(), colors: new Map(),
-    focus: '', health: null, prevHealth: null, firstHealth: null, selected: -1, routed: null, filter: '', buffered: null, resync: false,
+    focus: '', suspects: new Map(), healthAt: 0, health: null, prevHealth: null, firstHealth: null, selected: -1, routed: null, filter: '', buffered: null, resync: false,
     grid: null
   };
 
@@ -123,15 +123,24 @@ export const DASHBOARD_JS = String.raw`'use strict';
   /** Snapshot after subscribing; events that arrive meanwhile are replayed on it, in order. */
   var syncs = 0;
   function sync() {
-    var gen = ++syncs;
+    var gen = ++syncs, started = Date.now();
     S.buffered = [];
     S.resync = false;
     fetch('/members?since=true').then(function (r) { return r.json(); }).then(function (list) {
       if (gen !== syncs) return;
       if (!Array.isArray(list)) throw new Error('bad /members');
       var members = new Map();
-      list.forEach(function (m) { var v = member(m, num(m && m.statusSince)); if (v) members.set(v.name, v); });
+      var suspects = new Map();
+      list.forEach(function (m) {
+        var v = member(m, num(m && m.statusSince));
+        if (!v) return;
+        members.set(v.name, v);
+        if (m.suspect === true) suspects.set(v.name, S.suspects.get(v.name) || Date.now());
+      });
       S.members = members;
+      S.suspects = suspects;
+      // A health sample that came while the snapshot was on its way is as fresh as it.
+      if (S.health && S.healthAt >= started) applySuspects(S.health.suspects, Date.now());
       var buffered = S.buffered || [];
       S.buffered = null;
       buffered.forEach(apply);
@@ -407,7 +416,8 @@ export const DASHBOARD_JS = String.raw`'use strict';
       tr.appendChild(name);
       tr.appendChild(el('td', 'addr', m.address));
       var st = el('span', 'status');
-      st.dataset.status = STATUSES.has(m.status) ? m.status : 'unknown';
+      var shown = shownStatus(m);
+      st.dataset.status = STATUSES.has(shown) ? shown : 'unknown';
       statusCells.push({ node: st, m: m });
       var std = el('td');
       std.appendChild(st);
@@ -446,7 +456,26 @@ export const DASHBOARD_JS = String.raw`'use strict';
   }
   function tickStatus() {
     var now = Date.now();
-    statusCells.forEach(function (c) { c.node.textContent = c.m.status + (c.m.since ? ' \u00b7 ' + dur(now - c.m.since) : ''); });
+    statusCells.forEach(function (c) {
+      var shown = shownStatus(c.m), since = shown === 'suspect' ? S.suspects.get(c.m.name) : c.m.since;
+      c.node.textContent = shown + (since ? ' \u00b7 ' + dur(now - since) : '');
+    });
+  }
+  /** The suspects a health sample names; true if that changed the set. */
+  function applySuspects(list, time) {
+    if (!Array.isArray(list)) return false;
+    var next = new Map(), changed = list.length !== S.suspects.size;
+    list.forEach(function (n) {
+      if (typeof n !== 'string') return;
+      if (!S.suspects.has(n)) changed = true;
+      next.set(n, S.suspects.get(n) || time);
+    });
+    S.suspects = next;
+    return changed;
+  }
+  /** Serf says alive while the failure detector suspects a member; the health samples name the suspects. */
+  function shownStatus(m) {
+    return m.status === 'alive' && S.suspects.has(m.name) ? 'suspect' : m.status;
   }
 
   /** Members publish their table's checksum prefix in the readiness tag (with --handoff). */
@@ -486,6 +515,8 @@ export const DASHBOARD_JS = String.raw`'use strict';
     function per(k, unit) { return p && dt > 0 ? rate((num(c[k]) - num(p[k])) / dt, unit) : '-'; }
     var f = isObj(S.firstHealth.counters) ? S.firstHealth.counters : {};
     function since(k) { var n = num(c[k]) - num(f[k]); return num(c[k]) + (n > 0 ? ' (+' + n + ' while watching)' : ''); }
+    S.healthAt = Date.now();
+    if (applySuspects(d.suspects, num(d.time) || Date.now())) renderMembersSoon();
     row('status', str(d.status));
     row('health score', num(d.healthScore) + (num(d.healthScore) === 0 ? ' (healthy)' : ' (probes time out: slower probing)'));
     row('packets in / out', per('packetsIn') + ' / ' + per('packetsOut'));

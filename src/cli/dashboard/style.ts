@@ -49,6 +49,7 @@ tr.routed { background: #fefcbf; }
 tr.self td:first-child { font-weight: 600; }
 .status { white-space: nowrap; font-weight: 500; }
 .status[data-status="alive"] { color: var(--alive); }
+.status[data-status="suspect"] { color: var(--leaving); font-weight: 600; }
 .status[data-status="leaving"] { color: var(--leaving); }
 .status[data-status="left"] { color: var(--left); }
 .status[data-status="failed"] { color: var(--failed); }
