@@ -352,6 +352,7 @@ export async function agentCommand(argv: string[]): Promise<void> {
         logs,
         join: (seeds, o) => (ring ?? node).join(seeds, o),
         leave: () => stopping ?? stop('RPC leave'),
+        ...(eventHandlers ? { eventScripts: eventHandlers.scripts } : {}),
       });
     } catch (err) {
       server?.close();

@@ -233,6 +233,11 @@ export interface EventHandlerStats {
 export class EventHandlerRunner {
   readonly stats: EventHandlerStats = { runs: 0, failed: 0, timedOut: 0, responses: 0, dropped: 0, expired: 0 };
   readonly #scripts: readonly EventScript[];
+
+  /** The handlers, one per filter (what `serf info` lists). */
+  get scripts(): readonly EventScript[] {
+    return this.#scripts;
+  }
   readonly #log: Logger;
   readonly #timeoutMs: number;
   readonly #maxQueued: number;

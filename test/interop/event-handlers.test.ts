@@ -3,12 +3,13 @@
 // field for field but for the self name, `serf query ping` gets `pong` from both handlers, and a
 // tag change and a leave of the serf agent reach swimring's member-update / member-leave handlers.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it as nodeIt } from 'node:test';
 import { missingBinary } from '../helpers/binaries.js';
-import { Processes, startAgent, startSerf, waitFor } from '../helpers/processes.js';
+import { Processes, freePort, startAgent, startSerf, waitFor } from '../helpers/processes.js';
 
 /** Without serf each test is skipped, and counted so; under CI=true a missing serf throws. */
 const skip = missingBinary('serf');
@@ -76,13 +77,22 @@ describe('event handlers: swimring agent and serf agent side by side', () => {
 
   it('member-join, member-update, user:deploy and query:ping handlers see the same thing on both agents; member-leave', async () => {
     const serf = await startSerf(procs, 'serf-eh', { tags: TAGS, eventHandlers: handlers });
+    const tsRpc = `127.0.0.1:${await freePort()}`;
     const ts = await startAgent(procs, 'ts-eh', [
+      '--rpc-addr',
+      tsRpc,
       '--join',
       `127.0.0.1:${serf.port}`,
       ...Object.entries(TAGS).flatMap(([k, v]) => ['--tag', `${k}=${v}`]),
       ...handlers.flatMap((h) => ['--event-handler', h]),
     ]);
     const agents = [serf.name, ts.name];
+    // `serf info` lists the handlers the same way for both ("event:name" = script).
+    const handlersOf = (rpc: string) =>
+      (JSON.parse(execFileSync('serf', ['info', '-format=json', `-rpc-addr=${rpc}`], { encoding: 'utf8' })) as { event_handlers: unknown })
+        .event_handlers;
+    assert.deepEqual(handlersOf(tsRpc), handlersOf(serf.rpc));
+    assert.equal((handlersOf(tsRpc) as Record<string, string>)['query:ping'], `${record('query')}; echo pong`);
 
     // Member joins: each agent's handler sees both members join (its own join included).
     for (const agent of agents) {

@@ -6,6 +6,7 @@
  */
 import type { Logger } from 'pino';
 import { type GossipNode, parseHostPort } from '../../io/gossip-node.js';
+import type { EventScript } from '../event-handlers.js';
 import { isLoopback } from '../http-flags.js';
 import { UsageError } from '../usage.js';
 import type { LogHub } from './log-hub.js';
@@ -44,6 +45,7 @@ export async function startAgentRpc(
     logs: LogHub;
     join: (seeds: string[], o: { signal: AbortSignal }) => Promise<number>;
     leave: () => Promise<void>;
+    eventScripts?: readonly EventScript[];
   },
 ): Promise<RpcServer | null> {
   try {
@@ -56,6 +58,7 @@ export async function startAgentRpc(
       logs: options.logs,
       join: options.join,
       leave: options.leave,
+      ...(options.eventScripts ? { eventScripts: options.eventScripts } : {}),
     });
     if (!isLoopback(flags.host) && flags.authKey === undefined) {
       options.logger.warn(

@@ -342,7 +342,7 @@ export class RpcConnection {
         return this.#send(seq, error, (w) => writeKeyResponse(w, result));
       }
       case 'stats':
-        return this.#send(seq, '', (w) => writeStats(w, stats(node)));
+        return this.#send(seq, '', (w) => writeStats(w, stats(node, this.#rpc.eventScripts)));
       case 'get-coordinate':
         str(body!, 'Node');
         return this.#send(seq, '', writeNoCoordinate);

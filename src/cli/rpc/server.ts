@@ -30,6 +30,7 @@
 import { RpcConnection } from './connection.js';
 import { type Server, type Socket, createServer } from 'node:net';
 import type { Logger } from 'pino';
+import type { EventScript } from '../event-handlers.js';
 import { DEFAULT_ELEMENT_BUDGET } from '../../gossip/codec/msgpack.js';
 import type { GossipNode, Member, ReceivedQuery } from '../../io/gossip-node.js';
 import { type LogHub } from './log-hub.js';
@@ -84,6 +85,8 @@ export interface RpcServerOptions {
   join?: (seeds: string[], options: { signal: AbortSignal }) => Promise<number>;
   /** The agent's graceful leave; the agent exits after it. Default node.leave. */
   leave?: () => Promise<void>;
+  /** The agent's event handlers, as `serf info` lists them. */
+  eventScripts?: readonly EventScript[];
   budgets?: Partial<RpcBudgets>;
 }
 
@@ -183,6 +186,10 @@ export class RpcServer {
 
   join(seeds: string[], signal: AbortSignal): Promise<number> {
     return this.#options.join ? this.#options.join(seeds, { signal }) : this.node.join(seeds, { signal });
+  }
+
+  get eventScripts(): readonly EventScript[] {
+    return this.#options.eventScripts ?? [];
   }
 
   leave(): Promise<void> {

@@ -1,10 +1,11 @@
 /** What `serf info` prints, from the node's public getters (Serf's agent Stats). */
 import { availableParallelism, cpus } from 'node:os';
 import type { GossipNode } from '../../io/gossip-node.js';
+import type { EventScript } from '../event-handlers.js';
 
 const GO_ARCH: Record<string, string> = { x64: 'amd64', ia32: '386', arm64: 'arm64', arm: 'arm', ppc64: 'ppc64le', s390x: 's390x' };
 
-export function stats(node: GossipNode): Record<string, Record<string, string>> {
+export function stats(node: GossipNode, scripts: readonly EventScript[] = []): Record<string, Record<string, string>> {
   const members = node.members();
   const count = (status: string) => String(members.filter((m) => m.status === status).length);
   const clocks = node.lamportTimes;
@@ -28,6 +29,7 @@ export function stats(node: GossipNode): Record<string, Record<string, string>> 
       encrypted: String(node.keyring !== null),
     },
     tags: { ...node.tags },
-    event_handlers: {},
+    // Serf's Agent.Stats: "event:name" → script, so one filter per handler (the last wins).
+    event_handlers: Object.fromEntries(scripts.map((s) => [`${s.filter.event}:${s.filter.name}`, s.script])),
   };
 }
