@@ -31,7 +31,8 @@ gracefully; a second signal exits at once.
 Options:
   --name NAME          unique node name (required)
   --bind HOST:PORT     address to listen on, UDP and TCP (default 0.0.0.0:7946)
-  --advertise H:P      address peers should use (default: the bind address)
+  --advertise H:P      address peers should use (default: the bind address, or a local
+                       IPv4 when bound to 0.0.0.0)
   --join HOST[:PORT]   a seed to join at start, as serf agent -join; repeatable. Port 7946
                        if left out; a DNS name joins every address it resolves to (A and
                        AAAA). If no seed answers, the agent exits 1 saying why for each

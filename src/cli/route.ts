@@ -19,7 +19,7 @@ Without KEY arguments, reads keys from standard input, one per line.
 Options:
   --members LIST       comma-separated member names (required; may be empty: no owners)
   --partitions P       number of partitions, an integer in [1, 2147483647] (required)
-  --replicas R         owners per partition, an integer >= 1 (default 1)
+  --replicas R         owners per partition, an integer in [1, 65535] (default 1)
   --hash NAME          key hash: fnv1a32 (default) or fnv1a64 (routes like Go libring)
   --placement NAME     jump (default, libring's) or rendezvous (moves the least data)
   --zones LIST         member zones, NAME=ZONE,...: replicas go to distinct zones
