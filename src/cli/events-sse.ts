@@ -43,6 +43,11 @@ export interface SseLimits {
   healthIntervalMs: number;
   /** How long a dropped or closing client has to take its last event before its socket is destroyed. */
   dropGraceMs: number;
+  /**
+   * A stream older than this is ended with `renew` (checked with each heartbeat): EventSource
+   * reconnects by itself, and clients that never let go cannot keep the slots for good.
+   */
+  maxStreamAgeMs: number;
 }
 
 export const DEFAULT_SSE_LIMITS: Readonly<SseLimits> = Object.freeze({
@@ -55,6 +60,7 @@ export const DEFAULT_SSE_LIMITS: Readonly<SseLimits> = Object.freeze({
   heartbeatMs: 15_000,
   healthIntervalMs: 2_000,
   dropGraceMs: 2_000,
+  maxStreamAgeMs: 15 * 60_000,
 });
 
 /** Member events, as the agent prints them. */
@@ -89,6 +95,7 @@ interface Client {
   readonly res: ServerResponse;
   readonly socket: Socket;
   readonly health: boolean;
+  readonly openedAtMs: number;
   /** Ended (dropped or closing): nothing more is written. */
   ended: boolean;
   graceTimer: NodeJS.Timeout | undefined;
@@ -110,6 +117,7 @@ export class EventStream {
   readonly #clients = new Set<Client>();
   /** When this agent saw each member enter its current status (ms since the epoch). */
   readonly #since = new Map<string, { status: string; atMs: number }>();
+  #pruneAt = 64;
   /** Removes this stream's listeners from the node. */
   readonly #unsubscribe: (() => void)[] = [];
   /** Held partitions by kind, for the table they were counted on. */
@@ -135,6 +143,7 @@ export class EventStream {
     this.#log = log;
     const now = Date.now();
     for (const m of node.members()) this.#since.set(m.name, { status: m.status, atMs: now });
+    this.#pruneAt = 2 * this.#since.size + 64;
     for (const event of MEMBER_EVENTS) {
       const listener = (m: Member) => {
         const time = Date.now();
@@ -170,7 +179,10 @@ export class EventStream {
 
   /** Serves GET /events on `res`; false when every slot is taken (the caller answers 503). */
   serve(req: IncomingMessage, res: ServerResponse, url: URL): boolean {
-    if (this.#closed || this.#clients.size >= this.#limits.maxClients) {
+    // A stream pipelined behind another request of its connection (no socket yet), or behind a
+    // stream, would hold a slot and never be sent a byte: one connection, one stream.
+    const queued = res.socket === null || [...this.#clients].some((c) => c.socket === req.socket);
+    if (this.#closed || queued || this.#clients.size >= this.#limits.maxClients) {
       this.#drops.sseClients++;
       return false;
     }
@@ -178,6 +190,7 @@ export class EventStream {
       res,
       socket: req.socket,
       health: url.searchParams.get('health') !== 'false',
+      openedAtMs: performance.now(),
       ended: false,
       graceTimer: undefined,
     };
@@ -228,10 +241,13 @@ export class EventStream {
     const known = this.#since.get(m.name);
     if (known?.status === m.status) return known.atMs;
     this.#since.set(m.name, { status: m.status, atMs: now });
-    // Members forgotten without a reap must not pile up: keep the map near the node's table.
-    if (this.#since.size > 2 * this.#node.members().length + 64) {
+    // Members forgotten without a reap must not pile up: the map is pruned to the node's table
+    // when it has doubled since the last pruning, so listing the members (O(n)) is amortized
+    // over the n insertions before it, not paid per event.
+    if (this.#since.size > this.#pruneAt) {
       const names = new Set(this.#node.members().map((x) => x.name));
       for (const name of this.#since.keys()) if (!names.has(name)) this.#since.delete(name);
+      this.#pruneAt = 2 * this.#since.size + 64;
     }
     return now;
   }
@@ -370,7 +386,15 @@ export class EventStream {
   #startTimers(): void {
     if (this.#heartbeat === undefined) {
       this.#heartbeat = setInterval(() => {
-        for (const c of this.#clients) this.#write(c, ': ping\n\n');
+        const now = performance.now();
+        for (const c of this.#clients) {
+          if (now - c.openedAtMs > this.#limits.maxStreamAgeMs)
+            this.#end(
+              c,
+              frame('renew', { name: this.#node.name, time: Date.now(), reason: 'the stream reached its maximum age: reconnect' }),
+            );
+          else this.#write(c, ': ping\n\n');
+        }
       }, this.#limits.heartbeatMs);
       this.#heartbeat.unref();
     }
