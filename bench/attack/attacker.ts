@@ -400,7 +400,7 @@ async function httpQueryHangup(): Promise<void> {
     if (!s) return sleep(50);
     const timeout = i % 2 === 0 ? '24h' : '5m';
     stats['requests']!++;
-    await write(s, Buffer.from(`POST /query?name=x${i}&timeout=${timeout} HTTP/1.1\r\nHost: agent\r\nContent-Length: 0\r\n\r\n`));
+    await write(s, Buffer.from(`POST /query?name=x${i}&timeout=${timeout} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n`));
     await Promise.race([closed(s), sleep(300)]);
     s.destroy(); // hang up mid-answer
   });
@@ -419,7 +419,7 @@ async function httpProxySlow(): Promise<void> {
       await write(
         s,
         Buffer.from(
-          `POST /proxy/key-${i}/upload HTTP/1.1\r\nHost: agent\r\nContent-Type: application/octet-stream\r\nContent-Length: ${LENGTH}\r\n\r\n`,
+          `POST /proxy/key-${i}/upload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/octet-stream\r\nContent-Length: ${LENGTH}\r\n\r\n`,
         ),
       )
     ) {
@@ -441,7 +441,7 @@ async function httpSlowloris(): Promise<void> {
     const s = await open(hHost, hPort, source);
     if (!s) return sleep(200);
     stats['requests']!++;
-    if (await write(s, Buffer.from(`GET /health HTTP/1.1\r\nHost: agent\r\n`))) {
+    if (await write(s, Buffer.from(`GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n`))) {
       while (running() && !s.destroyed) {
         await sleep(2000);
         if (!(await write(s, Buffer.from(`X-${i}: ${Date.now()}\r\n`)))) break;

@@ -10,7 +10,8 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
-import type { Socket } from 'node:net';
+import { type Socket, isIP } from 'node:net';
+import { isLoopback } from './http-flags.js';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { SwimringError } from '../errors.js';
@@ -100,6 +101,7 @@ export const HTTP_DROP_REASONS = [
   'malformed',
   'sseClients',
   'sseSlow',
+  'crossSite',
 ] as const;
 export type HttpDropReason = (typeof HTTP_DROP_REASONS)[number];
 
@@ -277,12 +279,35 @@ function fail(ctx: HttpContext, res: ServerResponse, err: unknown): void {
 }
 
 export function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  res.writeHead(status, { 'content-type': 'application/json', ...headers });
+  res.writeHead(status, { 'content-type': 'application/json', 'x-content-type-options': 'nosniff', ...headers });
   res.end(`${JSON.stringify(body)}\n`);
 }
 
 function sha256(text: string): Buffer {
   return createHash('sha256').update(text, 'utf8').digest();
+}
+
+/**
+ * Refuses what a web page in the operator's browser could send: a request from another origin
+ * (a simple POST needs no preflight, so /event, /query, /ready would run), and on loopback a
+ * request naming a host that is not an address or localhost (DNS rebinding: a page's own name
+ * made to point at 127.0.0.1, so that it may read the answers). The dashboard's requests are
+ * same-origin; clients other than browsers send no Origin.
+ */
+function sameSite(req: IncomingMessage): void {
+  const host = req.headers.host ?? '';
+  const origin = req.headers.origin;
+  if (req.headers['sec-fetch-site'] === 'cross-site' || (origin !== undefined && origin !== `http://${host}`))
+    throw new HttpError(403, 'cross-site requests are refused', 'crossSite');
+  if (isLoopback(req.socket.localAddress ?? '') || req.socket.localAddress?.startsWith('::ffff:127.')) {
+    const name = host.startsWith('[') ? host.slice(1, host.indexOf(']')) : host.replace(/:\d*$/, '');
+    if (name !== 'localhost' && isIP(name) === 0)
+      throw new HttpError(
+        403,
+        `on loopback the Host must be an address or localhost, got ${JSON.stringify(host.slice(0, 100))}`,
+        'crossSite',
+      );
+  }
 }
 
 function authorize(ctx: HttpContext, req: IncomingMessage): void {
@@ -294,6 +319,7 @@ function authorize(ctx: HttpContext, req: IncomingMessage): void {
 
 async function handle(ctx: HttpContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const { node, ring } = ctx;
+  sameSite(req);
   const raw = req.url ?? '/';
   if (!raw.startsWith('/')) throw new HttpError(400, 'the request target must be a path');
   const url = new URL(raw, 'http://agent');

@@ -12,6 +12,11 @@ import { type AgentHttpOptions, agentHttpServer } from '../../src/cli/agent-http
 import { DASHBOARD_JS } from '../../src/cli/dashboard/script.js';
 import { SwimringError } from '../../src/errors.js';
 import { Ring } from '../../src/ring/ring.js';
+import { DEFAULT_VSN } from '../../src/gossip/machine.js';
+import { NodeState, encodePushPull } from '../../src/gossip/codec/messages.js';
+import { GossipNode } from '../../src/io/gossip-node.js';
+import { encodeTags } from '../../src/serf/tags.js';
+import { FakeSeeds } from '../helpers/fake-seeds.js';
 import { Processes, httpOf, kill, startAgent, waitFor } from '../helpers/processes.js';
 
 interface SseEvent {
@@ -296,7 +301,7 @@ describe('GET /events: bounds', () => {
         let head = '';
         const onData = (d: string) => (head += d);
         stalled.on('data', onData);
-        stalled.write('GET /events?health=false HTTP/1.1\r\nHost: x\r\n\r\n');
+        stalled.write('GET /events?health=false HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
         await waitFor(
           'the stalled client has its hello',
           () => head.includes('event: hello') && reader.of('hello').length === 1,
@@ -358,6 +363,84 @@ describe('GET /events: bounds', () => {
       await waitFor('the stream ended', () => client.ended, 10_000, 20);
       assert.equal(client.events.at(-1)!.event, 'closing');
     } finally {
+      await a.ring.close();
+    }
+  });
+});
+
+describe('GET /events: work per event and per connection', () => {
+  it(
+    "a join that brings 3 000 members lists the node's members a bounded number of times, not once per member",
+    { timeout: 60_000 },
+    async () => {
+      const seeds = new FakeSeeds();
+      const meta = encodeTags({});
+      const states = Array.from({ length: 3000 }, (_, i) => ({
+        name: `m${i}`,
+        addr: Uint8Array.from([127, 0, 0, 1]),
+        port: 1 + i,
+        meta,
+        incarnation: 1,
+        state: NodeState.alive,
+        vsn: DEFAULT_VSN,
+      }));
+      const seed = await seeds.replying(encodePushPull({ join: false, nodes: states.length, userStateLen: 0 }, states, new Uint8Array(0)));
+      const node = await GossipNode.create({ name: 'many', bind: '127.0.0.1:0', profile: 'local' });
+      const server = agentHttpServer(node);
+      try {
+        let calls = 0;
+        const members = node.members.bind(node);
+        node.members = () => {
+          calls++;
+          return members();
+        };
+        assert.equal(await node.join([seed]), 1);
+        assert.equal(members().length, 3001);
+        // Pruning the status times lists the members once each time the map doubles: O(log n) lists.
+        assert.ok(calls <= 20, `node.members() listed ${calls} times for 3 000 joins`);
+      } finally {
+        await close(server);
+        await node.close();
+        seeds.closeAll();
+      }
+    },
+  );
+
+  it(
+    'one connection holds one stream: streams pipelined behind it are refused, leaving slots for others',
+    { timeout: 30_000 },
+    async () => {
+      const a = await ringAgent('sse-pipe');
+      const hog = connect(a.port, '127.0.0.1');
+      try {
+        hog.on('error', () => {});
+        let got = '';
+        hog.on('data', (d: Buffer) => (got += d.toString('utf8')));
+        hog.write('GET /events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n'.repeat(32));
+        await waitFor('the first stream', () => got.includes('event: hello'), 10_000, 20);
+        const other = new SseClient(a.port);
+        assert.equal((await other.response()).statusCode, 200);
+        await other.close();
+        assert.ok((await metric(a.port, 'swimring_http_drops_total', '{reason="sseClients"}')) >= 1, 'the pipelined ones were refused');
+      } finally {
+        hog.destroy();
+        await close(a.server);
+        await a.ring.close();
+      }
+    },
+  );
+
+  it('a stream past maxStreamAgeMs is ended with `renew` (EventSource reconnects), freeing its slot', { timeout: 30_000 }, async () => {
+    const a = await ringAgent('sse-age', { sse: { maxClients: 1, maxStreamAgeMs: 200, heartbeatMs: 50 } });
+    try {
+      const old = new SseClient(a.port);
+      await waitFor('renewed', () => old.of('renew').length === 1 && old.ended, 10_000, 20);
+      assert.equal(old.of('renew')[0]!.data['name'], 'sse-age');
+      const next = new SseClient(a.port);
+      assert.equal((await next.response()).statusCode, 200, 'the slot is free again');
+      await next.close();
+    } finally {
+      await close(a.server);
       await a.ring.close();
     }
   });

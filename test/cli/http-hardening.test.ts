@@ -367,7 +367,7 @@ describe('HTTP bounds: connections, buffered bodies, slow clients', () => {
           served.on('error', () => undefined);
           sockets.push(served);
           const answer = new Promise<string>((resolve) => served.once('data', (d: Buffer) => resolve(d.toString('latin1'))));
-          served.write('GET /health HTTP/1.1\r\nHost: agent\r\n\r\n');
+          served.write('GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
           assert.match(await answer, /^HTTP\/1\.1 200/);
           // 12 connections that never send a request (slowloris): the 5 oldest make room for the newest.
           for (let i = 0; i < 12; i++) {
@@ -450,7 +450,7 @@ describe('HTTP bounds: connections, buffered bodies, slow clients', () => {
         // Three uploads that never finish their bodies, then one client that has just connected.
         const uploads: Socket[] = [];
         for (let i = 0; i < 3; i++)
-          uploads.push(await open('POST /event?name=x HTTP/1.1\r\nHost: agent\r\nContent-Length: 1000\r\n\r\nabc'));
+          uploads.push(await open('POST /event?name=x HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000\r\n\r\nabc'));
         await waitFor(
           'the uploads are requests in progress',
           async () => (await metric(port, 'swimring_http_connections')) >= 3,
@@ -467,7 +467,7 @@ describe('HTTP bounds: connections, buffered bodies, slow clients', () => {
         assert.ok(!fresh.destroyed, 'the client that has just connected is kept');
         assert.ok(!uploads[2]!.destroyed);
         // A served keep-alive client outlives connections that have just connected.
-        const served = await open('GET /health HTTP/1.1\r\nHost: agent\r\n\r\n');
+        const served = await open('GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
         await gone(uploads[2]!);
         await new Promise<void>((resolve) => served.once('data', () => resolve()));
         await open('');
@@ -566,8 +566,8 @@ describe('HTTP bounds: connections, buffered bodies, slow clients', () => {
       const port = await listen(server);
       const opened = [
         '',
-        'GET /members HTTP/1.1\r\nHost: x\r\nX-Slow: ',
-        'POST /event?name=e HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc',
+        'GET /members HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ',
+        'POST /event?name=e HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\nabc',
       ].map((text) => {
         const s = connect(port, '127.0.0.1', () => s.write(text));
         s.on('error', () => undefined);
