@@ -373,6 +373,11 @@ export class GossipMachine {
     }
   }
 
+  /** Forgets a stream we opened (an aborted join): a reply that comes later is not merged. */
+  forgetStream(id: number): void {
+    this.#streams.delete(id);
+  }
+
   /** The outcome of a stream we opened: whether it did what it was for, and if not, why. */
   handleStreamReply(id: number, reply: StreamMessage | Error, nowMs: number): StreamOutcome {
     this.#nowMs = nowMs;

@@ -59,6 +59,10 @@ export interface GossipNodeOptions {
 }
 
 export interface JoinOptions {
+  /**
+   * Aborts the join: it rejects at once with the signal's reason, and the replies still on their
+   * way are ignored when they come (nothing of them is merged).
+   */
   signal?: AbortSignal;
   /**
    * Retry until a seed answers, as `serf agent -retry-join`: a round over every seed each
@@ -70,6 +74,8 @@ export interface JoinOptions {
 
 /** Serf's retry_interval. */
 export const DEFAULT_RETRY_INTERVAL_MS = 30_000;
+/** Push/pulls of one join round at once (memberlist's Join does one at a time). */
+const MAX_JOINS_IN_FLIGHT = 8;
 /** Serf's port, for seeds given without one. */
 const DEFAULT_PORT = 7946;
 const DEFAULT_DNS_PORT = 53;
@@ -287,35 +293,58 @@ export class GossipNode extends EventEmitter<GossipNodeEvents> {
     }
   }
 
-  /** One push/pull with every address of every seed, side by side. */
+  /**
+   * One push/pull with every address of every seed, MAX_JOINS_IN_FLIGHT at a time (each reply may
+   * hold up to maxStreamBytes), each address once. An abort rejects at once: the resolution is not
+   * waited for, and the streams still open are forgotten, so a reply that comes later is not merged.
+   */
   async #joinRound(
     seeds: readonly { seed: string; host: string; port: number }[],
     signal: AbortSignal | undefined,
   ): Promise<{ answered: number; failures: JoinFailure[] }> {
-    const resolved = await Promise.all(seeds.map((s) => this.#seeds.resolve(s.seed, s.host, s.port)));
-    signal?.throwIfAborted();
+    const resolved = await abortable(Promise.all(seeds.map((s) => this.#seeds.resolve(s.seed, s.host, s.port))), signal);
     const failures: JoinFailure[] = [];
-    const tries: Promise<void>[] = [];
-    let answered = 0;
+    const queue: { seed: string; address: string; host: string; port: number }[] = [];
+    const listed = new Set<string>();
     for (const r of resolved) {
       if (r.error !== undefined) failures.push({ seed: r.seed, address: null, reason: 'resolve', detail: r.error });
       for (const a of r.addresses) {
         const address = isIPv6(a.host) ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
+        if (listed.has(address)) continue;
+        listed.add(address);
         // A name listing every member (a headless Service) lists us too: a push/pull with
         // ourselves would count as joined while we are still alone.
         if (a.host === this.address.host && a.port === this.address.port) {
           failures.push({ seed: r.seed, address, reason: 'self', detail: "this node's own address" });
           continue;
         }
-        tries.push(
-          this.#joinOnce(a).then((outcome) => {
-            if (outcome.ok) answered++;
-            else failures.push({ seed: r.seed, address, reason: outcome.reason, detail: outcome.detail });
-          }),
-        );
+        queue.push({ seed: r.seed, address, ...a });
       }
     }
-    await abortable(Promise.all(tries), signal);
+    let answered = 0;
+    const open = new Set<number>();
+    const worker = async () => {
+      for (let next = queue.shift(); next !== undefined && !signal?.aborted; next = queue.shift()) {
+        const outcome = await this.#joinOnce(next, open);
+        if (outcome.ok) answered++;
+        else failures.push({ seed: next.seed, address: next.address, reason: outcome.reason, detail: outcome.detail });
+      }
+    };
+    const forget = () => {
+      for (const id of open) {
+        this.machine.forgetStream(id);
+        const waiter = this.#joinWaiters.get(id);
+        this.#joinWaiters.delete(id);
+        waiter?.(streamFailed('closed', 'the join was aborted'));
+      }
+    };
+    signal?.addEventListener('abort', forget, { once: true });
+    try {
+      await Promise.all(Array.from({ length: Math.min(MAX_JOINS_IN_FLIGHT, queue.length) }, worker));
+    } finally {
+      signal?.removeEventListener('abort', forget);
+    }
+    signal?.throwIfAborted();
     const order = new Map(seeds.map((s, i) => [s.seed, i]));
     failures.sort((x, y) => order.get(x.seed)! - order.get(y.seed)!);
     return { answered, failures };
@@ -466,11 +495,16 @@ export class GossipNode extends EventEmitter<GossipNodeEvents> {
     });
   }
 
-  #joinOnce(address: { host: string; port: number }): Promise<StreamOutcome> {
+  /** A push/pull with one address; its stream id is in `open` until it settles. */
+  #joinOnce(address: { host: string; port: number }, open: Set<number>): Promise<StreamOutcome> {
     if (this.#closed) return Promise.resolve(streamFailed('closed', 'the node is closed'));
     return new Promise((resolve) => {
-      const id = this.machine.join(address, monotonicNowMs());
-      this.#joinWaiters.set(id, resolve);
+      const id = this.machine.join({ host: address.host, port: address.port }, monotonicNowMs());
+      open.add(id);
+      this.#joinWaiters.set(id, (outcome) => {
+        open.delete(id);
+        resolve(outcome);
+      });
       this.#flush();
     });
   }

@@ -142,6 +142,12 @@ export class SerfMachine {
     return id;
   }
 
+  /** Forgets a stream we opened (an aborted join): a reply that comes later is not merged. */
+  forgetStream(id: number): void {
+    this.#joins.delete(id);
+    this.gossip.forgetStream(id);
+  }
+
   /** The members loaded without gossip (see GossipMachine.restore). */
   restore(...args: Parameters<GossipMachine['restore']>): void {
     this.gossip.restore(...args);

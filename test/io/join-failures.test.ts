@@ -6,13 +6,24 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { pino } from 'pino';
-import { encodeErr } from '../../src/gossip/codec/messages.js';
+import { createSocket } from 'node:dgram';
+import { NodeState, encodeErr, encodePushPull } from '../../src/gossip/codec/messages.js';
 import { GossipNode, type GossipNodeOptions } from '../../src/io/gossip-node.js';
 import { JoinError } from '../../src/io/join-error.js';
 import { startDnsStub } from '../helpers/dns-stub.js';
 import { FUTURE_PUSH_PULL, FakeSeeds } from '../helpers/fake-seeds.js';
 import { freePort, waitFor } from '../helpers/processes.js';
 
+/** A member only a seed's late reply knows. */
+const LATE_STATE = {
+  name: 'only-in-the-late-reply',
+  addr: Uint8Array.from([127, 0, 0, 1]),
+  port: 9,
+  meta: new Uint8Array(0),
+  incarnation: 1,
+  state: NodeState.alive,
+  vsn: Uint8Array.from([1, 5, 2, 2, 5, 5]),
+};
 const KEY = Buffer.alloc(16, 1).toString('base64');
 const OTHER_KEY = Buffer.alloc(16, 2).toString('base64');
 
@@ -182,5 +193,72 @@ describe('node.join: why a seed could not be joined', () => {
       subject: 'retry.intervalMs',
     });
     await assert.rejects(node('bad-dns', { dnsServers: ['dns.example'] }), { code: 'ERR_INVALID_OPTION', subject: 'dnsServers[0]' });
+  });
+
+  it('push/pulls go 8 at a time (each reply may hold megabytes), each address once', async () => {
+    let open = 0;
+    let peak = 0;
+    let connections = 0;
+    const addresses = await Promise.all(
+      Array.from({ length: 40 }, () =>
+        seeds.start((socket) => {
+          connections++;
+          peak = Math.max(peak, ++open);
+          // Done once it hangs up: the joiner starts its next push/pull only after that.
+          socket.once('data', () =>
+            setTimeout(() => {
+              open--;
+              socket.end();
+            }, 20),
+          );
+        }),
+      ),
+    );
+    const joiner = await node('fan-out');
+    await assert.rejects(joiner.join([...addresses, ...addresses]), (e: JoinError) => e.failures.length === 40);
+    assert.equal(connections, 40, 'an address given twice is tried once');
+    assert.ok(peak <= 8, `${peak} push/pulls at once`);
+  });
+
+  it('an abort rejects at once, during resolution too; a reply that comes after it is not merged', async () => {
+    const silentDns = createSocket('udp4');
+    let queries = 0;
+    silentDns.on('message', () => queries++);
+    await new Promise<void>((r) => silentDns.bind(0, '127.0.0.1', r));
+    try {
+      const resolving = await node('abort-dns', { dnsServers: [`127.0.0.1:${silentDns.address().port}`] });
+      const ac = new AbortController();
+      const joining = resolving.join(['seed.swimring.test'], { signal: ac.signal });
+      await waitFor('the A and AAAA queries', () => queries >= 2, 10_000, 5);
+      ac.abort(new Error('enough'));
+      await assert.rejects(joining, /enough/);
+      assert.equal(queries, 2, 'rejected before the resolver asked again');
+    } finally {
+      silentDns.close();
+    }
+    let answer: (() => void) | undefined;
+    const late = await seeds.start((socket) =>
+      socket.once(
+        'data',
+        () => (answer = () => socket.write(encodePushPull({ join: false, nodes: 0, userStateLen: 0 }, [LATE_STATE], new Uint8Array(0)))),
+      ),
+    );
+    const joiner = await node('abort-late');
+    const ac = new AbortController();
+    const joining = joiner.join([late], { signal: ac.signal });
+    await waitFor('the push/pull reached the seed', () => answer !== undefined, 10_000, 5);
+    ac.abort(new Error('stop'));
+    await assert.rejects(joining, /stop/);
+    answer!();
+    const other = await node('abort-witness');
+    await other.join([`127.0.0.1:${joiner.address.port}`]); // a round trip through the joiner after the late reply
+    assert.deepEqual(
+      joiner
+        .members()
+        .map((m) => m.name)
+        .sort(),
+      ['abort-late', 'abort-witness'],
+      'the late reply was not merged',
+    );
   });
 });
