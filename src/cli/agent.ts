@@ -210,22 +210,25 @@ export async function agentCommand(argv: string[]): Promise<void> {
   const seeded = values.join.length > 0 || values['retry-join'].length > 0;
   // Checked before anything binds, too; attached to the node once it exists.
   const eventHandlers = eventHandlersFromFlags(values['event-handler'], values['event-handler-timeout'], logger);
-  const tags: Record<string, string> = {};
-  for (const tag of values.tag) {
-    const eq = tag.indexOf('=');
-    if (eq <= 0) throw new UsageError(`--tag must be KEY=VALUE, got ${JSON.stringify(tag)}`);
-    tags[tag.slice(0, eq)] = tag.slice(eq + 1);
-  }
-  const watchTags: Record<string, RegExp> = {};
-  for (const w of values['watch-tag']) {
-    const eq = w.indexOf('=');
-    if (eq <= 0) throw new UsageError(`--watch-tag must be KEY=REGEXP, got ${JSON.stringify(w)}`);
-    try {
-      watchTags[w.slice(0, eq)] = new RegExp(w.slice(eq + 1));
-    } catch {
-      throw new UsageError(`--watch-tag has an invalid regular expression: ${JSON.stringify(w.slice(eq + 1))}`);
-    }
-  }
+  // Built with fromEntries, so a key named __proto__ is a key like any other (the last one wins).
+  const tags: Record<string, string> = Object.fromEntries(
+    values.tag.map((tag) => {
+      const eq = tag.indexOf('=');
+      if (eq <= 0) throw new UsageError(`--tag must be KEY=VALUE, got ${JSON.stringify(tag)}`);
+      return [tag.slice(0, eq), tag.slice(eq + 1)];
+    }),
+  );
+  const watchTags: Record<string, RegExp> = Object.fromEntries(
+    values['watch-tag'].map((w) => {
+      const eq = w.indexOf('=');
+      if (eq <= 0) throw new UsageError(`--watch-tag must be KEY=REGEXP, got ${JSON.stringify(w)}`);
+      try {
+        return [w.slice(0, eq), new RegExp(w.slice(eq + 1))];
+      } catch {
+        throw new UsageError(`--watch-tag has an invalid regular expression: ${JSON.stringify(w.slice(eq + 1))}`);
+      }
+    }),
+  );
   const ringFlags = ['replicas', 'hash', 'placement', 'zone-tag', 'weight-tag'] as const;
   if (
     values.partitions === undefined &&

@@ -35,10 +35,11 @@ export function decodeTags(meta: Uint8Array): Record<string, string> {
   if (meta.length === 0 || meta[0] !== TAGS_MAGIC) return { role: text(meta) };
   const { value } = decodeValue(meta, 1);
   if (!(value instanceof Map)) throw new DecodeError('tags are not a msgpack map', 'field');
-  const tags: Record<string, string> = {};
+  const entries: [string, string][] = [];
   for (const [key, v] of value) {
     if (!(v instanceof Uint8Array)) throw new DecodeError(`tag ${key} is not a string`, 'field');
-    tags[key] = text(v);
+    entries.push([key, text(v)]);
   }
-  return tags;
+  // fromEntries defines own properties: a tag named __proto__ is a tag, not the object's prototype.
+  return Object.fromEntries(entries);
 }

@@ -41,4 +41,14 @@ describe('Serf tags in node meta', () => {
     assert.throws(() => decodeTags(Uint8Array.from([0xff, 0x81, 0xa1, 0x61, 0x05])), DecodeError);
     assert.throws(() => decodeTags(Uint8Array.from([0xff, 0x92])), DecodeError);
   });
+
+  it('a tag named __proto__ is a tag like any other: kept, an own property, the prototype untouched', () => {
+    const tags = JSON.parse('{"__proto__":"x","role":"web"}') as Record<string, string>;
+    const decoded = decodeTags(encodeTags(tags));
+    assert.deepEqual(Object.entries(decoded), [
+      ['__proto__', 'x'],
+      ['role', 'web'],
+    ]);
+    assert.equal(Object.getPrototypeOf(decoded), Object.prototype);
+  });
 });
