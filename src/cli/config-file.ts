@@ -333,7 +333,10 @@ export function readConfigPaths(paths: readonly string[]): string[] {
       try {
         config = JSON.parse(text);
       } catch (err) {
-        throw new ConfigFileError(file, undefined, `not valid JSON: ${(err as Error).message.replace(/\s+/g, ' ')}`);
+        // V8's message quotes the text around the error; a file given by mistake (a secret, say)
+        // must not end up in logs, so only the position is kept.
+        const at = /position (\d+)/.exec((err as Error).message)?.[1];
+        throw new ConfigFileError(file, undefined, `not valid JSON${at === undefined ? '' : ` (at character ${at})`}`);
       }
       args.push(...configToArgs(file, config));
     }
