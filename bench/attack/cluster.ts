@@ -60,7 +60,9 @@ export async function startAgent(spec: AgentSpec): Promise<AgentProc> {
     '--log-level',
     'warn',
   ];
-  for (const j of spec.join ?? []) args.push('--join', `127.0.0.1:${j}`);
+  // Retried until a seed answers: agents restart while others are under attack.
+  for (const j of spec.join ?? []) args.push('--retry-join', `127.0.0.1:${j}`);
+  if (spec.join?.length) args.push('--retry-interval', '1s');
   if (spec.encrypt) args.push('--encrypt', spec.encrypt);
   if (spec.partitions) args.push('--partitions', String(spec.partitions));
   args.push(...(spec.extra ?? []));

@@ -40,7 +40,7 @@ const ringArgs = [
 ];
 const KEYS = ['user:1', 'user:42', 'order:7', 'cart/9f3c', 'naïve 日本', 'k'];
 
-/** Starts the agents all at once, each but the first joining the first (--join retries until it answers). */
+/** Starts the agents all at once, each but the first joining the first (--retry-join: until it answers). */
 async function startCluster(procs: Processes, specs: { name: string; tags: string[] }[]): Promise<Agent[]> {
   const seedPort = await freePort();
   return Promise.all(
@@ -48,7 +48,11 @@ async function startCluster(procs: Processes, specs: { name: string; tags: strin
       startAgent(
         procs,
         s.name,
-        [...ringArgs, ...s.tags.flatMap((t) => ['--tag', t]), ...(i === 0 ? [] : ['--join', `127.0.0.1:${seedPort}`])],
+        [
+          ...ringArgs,
+          ...s.tags.flatMap((t) => ['--tag', t]),
+          ...(i === 0 ? [] : ['--retry-join', `127.0.0.1:${seedPort}`, '--retry-interval', '200ms']),
+        ],
         i === 0 ? { port: seedPort } : {},
       ),
     ),
