@@ -34,6 +34,8 @@ const ring = await createRing({
   partitions: 256,
   replicas: 2,
   join: values.join,
+  // The routers may start in any order: keep trying the seeds until one answers.
+  joinRetry: { intervalMs: 500 },
 });
 
 const server = createServer((req, res) => {

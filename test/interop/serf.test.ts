@@ -187,6 +187,9 @@ describe('interop with serf agents', () => {
     const impostor = await startAgent(procs, 'n2', ['--join', `127.0.0.1:${n4.port}`]);
     await waitFor('the impostor joined n4', () => impostor.lines.some((l) => l['event'] === 'joined'), 30_000);
     await n4.cli(['join', `127.0.0.1:${n1.port}`]);
+    // Gossip carries only changes and n4 keeps the impostor's claim, so the impostor would learn
+    // of the real n2 only at a periodic push/pull (30 s apart): n1 starts one with it now.
+    await n1.cli(['join', `127.0.0.1:${impostor.port}`]);
     await waitFor('the impostor reports a lost name-conflict vote and exits', () => impostor.child.exitCode !== null, 60_000);
     const line = impostor.lines.find((l) => l['event'] === 'name-conflict');
     assert.ok(line, 'a name-conflict JSON line');

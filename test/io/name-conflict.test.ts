@@ -22,7 +22,9 @@ describe('name conflicts', () => {
         30_000,
         50,
       );
-      impostor = await GossipNode.create({ name: 'c2', bind: '127.0.0.1:0', profile: 'local' });
+      // The impostor learns of the holder in a push/pull with a member of the cluster (gossip
+      // carries only changes, and the bridge keeps the impostor's claim): every 300 ms, not 15 s.
+      impostor = await GossipNode.create({ name: 'c2', bind: '127.0.0.1:0', profile: 'local', gossip: { pushPullIntervalMs: 300 } });
       const bridge = await GossipNode.create({ name: 'c5', bind: '127.0.0.1:0', profile: 'local' });
       nodes.push(bridge);
       const lost = new Promise<{ responses: number; matching: number }>((resolve) => impostor!.once('name-conflict', resolve));
