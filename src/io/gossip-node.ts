@@ -287,7 +287,7 @@ export class GossipNode extends EventEmitter<GossipNodeEvents> {
       const { answered, failures } = await this.#joinRound(parsed, options.signal);
       if (answered > 0) return answered;
       const error = new JoinError(failures, round);
-      if (retry === undefined || (max > 0 && round >= max)) throw error;
+      if (retry === undefined || (max > 0 && round >= max) || this.#closed) throw error;
       this.#log.warn({ failures, round, retryInMs: intervalMs }, `join failed, retrying: ${error.message}`);
       await abortableSleep(intervalMs, options.signal);
     }
@@ -457,6 +457,11 @@ export class GossipNode extends EventEmitter<GossipNodeEvents> {
     this.#timers.clear();
     await this.#transport.close();
     for (const w of this.#leftWaiters) w();
+    // Joins under way end: the transport no longer reports their streams.
+    for (const [id, waiter] of this.#joinWaiters) {
+      this.#joinWaiters.delete(id);
+      waiter(streamFailed('closed', 'the node closed'));
+    }
     for (const q of this.#queries.values()) {
       q.done = true;
       q.wake?.();

@@ -261,4 +261,18 @@ describe('node.join: why a seed could not be joined', () => {
       'the late reply was not merged',
     );
   });
+
+  it('closing the node ends a join under way, retrying or not, with a JoinError', async () => {
+    const silent = await seeds.start(() => {});
+    const once = await node('close-once', { gossip: { tcpTimeoutMs: 60_000 } });
+    const pending = once.join([silent]);
+    await new Promise((r) => setImmediate(r));
+    await once.close();
+    await assert.rejects(pending, (err: JoinError) => err.code === 'ERR_JOIN_FAILED' && err.failures[0]!.detail === 'the node closed');
+    const retrying = await node('close-retrying', { gossip: { tcpTimeoutMs: 60_000 } });
+    const again = retrying.join([silent], { retry: { intervalMs: 10 } });
+    await new Promise((r) => setImmediate(r));
+    await retrying.close();
+    await assert.rejects(again, { code: 'ERR_JOIN_FAILED' });
+  });
 });
