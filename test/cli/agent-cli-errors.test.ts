@@ -1,41 +1,22 @@
 // The agent's and the client commands' own failures: one line on stderr and a non-zero exit,
 // never a stack trace or a process left running; the HTTP token flags; loopback by default.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { type Server, createServer } from 'node:http';
 import { createServer as createTcpServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
-import { type CliResult } from '../helpers/cli.js';
+import { type CliResult, runCli as runCliFromSource } from '../helpers/cli.js';
 import { Processes, httpOf, startAgent, waitFor } from '../helpers/processes.js';
+import { listen } from '../helpers/servers.js';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
 /** Generous: a CLI that is still running after this has hung (code null), which fails the test. */
 const HUNG_AFTER_MS = 20_000;
 
-/** Runs the CLI from source; kills it (by its PID) if it has not exited within HUNG_AFTER_MS. */
-function runCli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
-      cwd: root,
-      env: { ...process.env, SWIMRING_HTTP_TOKEN: '', ...env },
-    });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    const hung = setTimeout(() => child.kill('SIGKILL'), HUNG_AFTER_MS);
-    child.stdout.on('data', (d: Buffer) => out.push(d));
-    child.stderr.on('data', (d: Buffer) => err.push(d));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(hung);
-      resolve({ code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') });
-    });
-    child.stdin.end('');
-  });
-}
+/** Runs the CLI from source, with no token from the environment; killed (by its PID) if it hangs. */
+const runCli = (args: string[], env: Record<string, string> = {}): Promise<CliResult> =>
+  runCliFromSource(args, '', { env: { SWIMRING_HTTP_TOKEN: '', ...env }, hungAfterMs: HUNG_AFTER_MS });
 
 /** Exit code `code` and exactly one line on stderr, with no stack frame. */
 function oneLine(r: CliResult, code: number, message: RegExp): void {
@@ -46,15 +27,10 @@ function oneLine(r: CliResult, code: number, message: RegExp): void {
   assert.match(lines[0]!, message);
 }
 
-async function listening(server: Server | ReturnType<typeof createTcpServer>): Promise<number> {
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  return (server.address() as { port: number }).port;
-}
-
 describe('swimring agent: its own failures exit with one line', () => {
   it('--http on a port in use', async () => {
     const taken = createTcpServer();
-    const port = await listening(taken);
+    const port = await listen(taken);
     try {
       const r = await runCli(['agent', '--name', 'x', '--bind', '127.0.0.1:0', '--http', `127.0.0.1:${port}`, '--log-level', 'silent']);
       oneLine(r, 2, /--http 127\.0\.0\.1:\d+ failed: EADDRINUSE/);
@@ -117,7 +93,7 @@ describe('swimring members, event and query: their own failures exit with one li
         res.end(body);
       });
       servers.push(server);
-      const http = `127.0.0.1:${await listening(server)}`;
+      const http = `127.0.0.1:${await listen(server)}`;
       for (const command of [['members'], ['event', 'e'], ['query', 'q']]) {
         const r = await runCli([command[0]!, '--http', http, ...command.slice(1)]);
         oneLine(r, 1, /not a swimring agent|agent answered/);

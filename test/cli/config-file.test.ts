@@ -18,7 +18,7 @@ import {
   configToArgs,
   readConfigPaths,
 } from '../../src/cli/config-file.js';
-import { type CliResult } from '../helpers/cli.js';
+import { type CliResult, runCli as runCliFromSource } from '../helpers/cli.js';
 import { missingBinary } from '../helpers/binaries.js';
 import { Processes, freePort, kill, waitFor } from '../helpers/processes.js';
 
@@ -36,24 +36,7 @@ function write(dir: string, name: string, content: unknown): string {
   return path;
 }
 
-function runCli(args: string[]): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
-      cwd: root,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    const hung = setTimeout(() => child.kill('SIGKILL'), HUNG_AFTER_MS);
-    child.stdout.on('data', (d: Buffer) => out.push(d));
-    child.stderr.on('data', (d: Buffer) => err.push(d));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(hung);
-      resolve({ code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') });
-    });
-  });
-}
+const runCli = (args: string[]): Promise<CliResult> => runCliFromSource(args, undefined, { hungAfterMs: HUNG_AFTER_MS });
 
 describe('config files: keys to flags', () => {
   it("turns every Serf key swimring shares into the agent's flag", () => {

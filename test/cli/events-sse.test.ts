@@ -18,6 +18,7 @@ import { GossipNode } from '../../src/io/gossip-node.js';
 import { encodeTags } from '../../src/serf/tags.js';
 import { FakeSeeds } from '../helpers/fake-seeds.js';
 import { Processes, httpOf, kill, startAgent, waitFor } from '../helpers/processes.js';
+import { close, listen } from '../helpers/servers.js';
 
 interface SseEvent {
   event: string;
@@ -93,16 +94,6 @@ function dechunk(raw: string): string {
     body += raw.slice(eol + 2, eol + 2 + size);
     at = eol + 2 + size + 2;
   }
-}
-
-async function listen(server: Server): Promise<number> {
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  return (server.address() as { port: number }).port;
-}
-
-async function close(server: Server): Promise<void> {
-  server.closeAllConnections();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
 }
 
 async function metric(port: number, name: string, labels = ''): Promise<number> {

@@ -11,6 +11,7 @@ import { SwimringError } from '../../src/errors.js';
 import { GossipNode } from '../../src/io/gossip-node.js';
 import { Ring } from '../../src/ring/ring.js';
 import { waitFor } from '../helpers/processes.js';
+import { close, listen } from '../helpers/servers.js';
 
 interface Reply {
   status: number;
@@ -37,16 +38,6 @@ function send(
     req.on('error', reject);
     req.end(options.body);
   });
-}
-
-async function listen(server: Server): Promise<number> {
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  return (server.address() as { port: number }).port;
-}
-
-async function close(server: Server): Promise<void> {
-  server.closeAllConnections();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
 }
 
 /** One sample of a Prometheus metric from /metrics (0 when absent). */
