@@ -299,7 +299,7 @@ function sameSite(req: IncomingMessage): void {
   const origin = req.headers.origin;
   if (req.headers['sec-fetch-site'] === 'cross-site' || (origin !== undefined && origin !== `http://${host}`))
     throw new HttpError(403, 'cross-site requests are refused', 'crossSite');
-  if (isLoopback(req.socket.localAddress ?? '') || req.socket.localAddress?.startsWith('::ffff:127.')) {
+  if (isLoopback(req.socket.localAddress ?? '')) {
     const name = host.startsWith('[') ? host.slice(1, host.indexOf(']')) : host.replace(/:\d*$/, '');
     if (name !== 'localhost' && isIP(name) === 0)
       throw new HttpError(

@@ -379,13 +379,14 @@ export async function agentCommand(argv: string[]): Promise<void> {
       logger.warn({ signal }, 'second signal: exiting now');
       process.exit(130);
     }
+    const closeEndpoints = () => {
+      server?.close();
+      server?.closeAllConnections();
+      void rpc?.close();
+    };
     if (!inCluster) {
       logger.info({ signal }, 'stopping: never joined a cluster, so nothing to leave');
-      stopping = (ring ?? node).close().then(() => {
-        server?.close();
-        server?.closeAllConnections();
-        void rpc?.close();
-      });
+      stopping = (ring ?? node).close().then(closeEndpoints);
       return stopping;
     }
     logger.info({ signal }, 'leaving the cluster');
@@ -393,9 +394,7 @@ export async function agentCommand(argv: string[]): Promise<void> {
       .leave()
       .then(() => {
         print('left', { name: values.name });
-        server?.close();
-        server?.closeAllConnections();
-        void rpc?.close();
+        closeEndpoints();
       })
       .catch((err: unknown) => {
         logger.error({ err }, 'leave failed');

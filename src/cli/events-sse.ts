@@ -30,7 +30,7 @@ import type { Logger } from 'pino';
 import type { GossipNode, Member } from '../io/gossip-node.js';
 import { invalidOption } from '../errors.js';
 import type { Ring } from '../ring/ring.js';
-import { DropLogLimit } from './rpc/drop-log-limit.js';
+import { DropLogLimit } from './drop-log-limit.js';
 
 export interface SseLimits {
   /** Event streams open at once. */

@@ -18,6 +18,8 @@ export function parseHttpAddress(value: string): { host: string; port: number } 
 export function isLoopback(host: string): boolean {
   if (host === 'localhost') return true;
   if (isIP(host) === 4) return host.startsWith('127.');
+  // An IPv4 loopback address as a dual-stack socket reports it.
+  if (host.toLowerCase().startsWith('::ffff:')) return isLoopback(host.slice('::ffff:'.length));
   return host === '::1' || host === '0:0:0:0:0:0:0:1';
 }
 

@@ -7,6 +7,7 @@ import type { Server } from 'node:http';
 import { type AddressInfo, connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { agentHttpServer } from '../../src/cli/agent-http.js';
+import { isLoopback } from '../../src/cli/http-flags.js';
 import { GossipNode } from '../../src/io/gossip-node.js';
 
 /** A raw HTTP/1.1 request; the status line and headers of the answer. */
@@ -76,5 +77,11 @@ describe('agent HTTP: cross-site requests and DNS rebinding', () => {
       assert.match(head, /^HTTP\/1\.1 200/, host);
       assert.match(head, /x-content-type-options: nosniff/i, 'JSON is not sniffed as anything else');
     }
+  });
+
+  it('loopback is 127/8, ::1 and localhost, also as a dual-stack socket reports IPv4 (::ffff:127.x)', () => {
+    for (const host of ['127.0.0.1', '127.1.2.3', '::1', 'localhost', '::ffff:127.0.0.1', '::FFFF:127.9.9.9'])
+      assert.ok(isLoopback(host), host);
+    for (const host of ['10.0.0.1', '::ffff:10.0.0.1', '::', '0.0.0.0', 'example.com', '']) assert.ok(!isLoopback(host), host);
   });
 });

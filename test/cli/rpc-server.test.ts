@@ -19,7 +19,7 @@ import {
   writeUserEvent,
 } from '../../src/cli/rpc/protocol.js';
 import { decodeBase64 } from '../../src/cli/rpc/keys.js';
-import { DropLogLimit } from '../../src/cli/rpc/drop-log-limit.js';
+import { DropLogLimit } from '../../src/cli/drop-log-limit.js';
 import { RpcServer } from '../../src/cli/rpc/server.js';
 import { GossipNode, type Member } from '../../src/io/gossip-node.js';
 import { waitFor } from '../helpers/processes.js';

@@ -3,7 +3,7 @@
  * handshake and auth, deadlines, and one handler per command; its queries are in query-session.ts.
  */
 import { decodeBase64, emptyKeyResult, keyQuery } from './keys.js';
-import type { DropKind } from './drop-log-limit.js';
+import type { DropKind } from '../drop-log-limit.js';
 import type { RpcServer } from './server.js';
 import { stats } from './stats.js';
 import { timingSafeEqual, createHash } from 'node:crypto';

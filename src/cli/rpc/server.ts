@@ -34,7 +34,7 @@ import type { EventScript } from '../event-handlers.js';
 import { DEFAULT_ELEMENT_BUDGET } from '../../gossip/codec/msgpack.js';
 import type { GossipNode, Member, ReceivedQuery } from '../../io/gossip-node.js';
 import { type LogHub } from './log-hub.js';
-import { type DropKind, DropLogLimit } from './drop-log-limit.js';
+import { type DropKind, DropLogLimit } from '../drop-log-limit.js';
 
 export const DEFAULT_RPC_ADDR = '127.0.0.1:7373';
 

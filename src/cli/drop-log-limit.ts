@@ -1,6 +1,6 @@
 /**
- * How many "RPC client dropped" lines the agent writes: at most `perSecond` a second for each kind
- * of drop, so a flood of one kind (malformed frames, say) can neither fill the log nor hide the
+ * How many "client dropped" lines the agent writes (Serf RPC and /events clients): at most
+ * `perSecond` a second for each kind of drop, so a flood of one kind (malformed frames, say) can neither fill the log nor hide the
  * drops of another kind. Drops past the limit are counted and reported with the next line of
  * their kind.
  */
